@@ -1,0 +1,151 @@
+"""Core values shared by every stage: addresses, references, desired resources, live objects.
+
+Flow: ``manifest`` loads YAML into :class:`DesiredResource` values; ``graph`` orders them;
+providers read :class:`LiveObject` values; ``plan`` compares the two (plus state) into a Plan;
+``apply`` executes it. All of these are frozen values; nothing here does I/O.
+
+Addresses are ``provider.Kind/name`` (``mediamath.Campaign/summer-sale``), unique in a workspace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from reconciler.errors import Location
+
+ADDRESS_RE = re.compile(r"^(?P<provider>[a-z][a-z0-9_]*)\.(?P<kind>[A-Z][A-Za-z0-9]*)/(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]*)$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+@dataclass(frozen=True, order=True)
+class Address:
+    """``provider.Kind/name``: the identity of a managed resource in a workspace."""
+
+    provider: str
+    kind: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.provider}.{self.kind}/{self.name}"
+
+    @classmethod
+    def parse(cls, text: str, default_provider: str | None = None) -> Address:
+        """Parse ``provider.Kind/name``, or ``Kind/name`` when ``default_provider`` is given.
+
+        Raises ValueError with a readable message (callers wrap it with a location).
+        """
+        m = ADDRESS_RE.match(text)
+        if m:
+            return cls(m["provider"], m["kind"], m["name"])
+        if default_provider and "." not in text.split("/", 1)[0]:
+            m = ADDRESS_RE.match(f"{default_provider}.{text}")
+            if m:
+                return cls(m["provider"], m["kind"], m["name"])
+        raise ValueError(f"'{text}' is not an address of the form [provider.]Kind/name")
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A ``{ref: Kind/name}`` in a spec: resolves to the remote id of another managed resource."""
+
+    target: Address
+
+    def __str__(self) -> str:
+        return f"${{ref:{self.target}}}"
+
+
+class OnDelete(str, Enum):
+    DELETE = "delete"
+    ABANDON = "abandon"
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    prevent_destroy: bool = False
+    ignore_changes: tuple[str, ...] = ()
+    on_delete: OnDelete | None = None  # None: the kind's default
+
+
+@dataclass(frozen=True)
+class DesiredResource:
+    """One manifest document after loading, interpolation and validation.
+
+    ``spec`` holds plain JSON values and :class:`Ref` objects. ``field_lines`` maps a dotted
+    field path (``spec.total_budget``) to its line, for messages.
+    """
+
+    address: Address
+    spec: Mapping[str, Any]
+    location: Location
+    lifecycle: Lifecycle = Lifecycle()
+    field_lines: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def references(self) -> tuple[Address, ...]:
+        return tuple(sorted({r.target for r in iter_refs(self.spec)}))
+
+    def location_of(self, path: str) -> Location:
+        line = self.field_lines.get(path)
+        return Location(self.location.file, line) if line else self.location
+
+
+def iter_refs(value: Any) -> list[Ref]:
+    """Every Ref inside a JSON-like value, in document order."""
+    found: list[Ref] = []
+    if isinstance(value, Ref):
+        found.append(value)
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            found.extend(iter_refs(v))
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            found.extend(iter_refs(v))
+    return found
+
+
+@dataclass(frozen=True)
+class LiveObject:
+    """An object as a provider read it, already normalised to the manifest's vocabulary.
+
+    ``fields`` uses the same names and value shapes as a manifest ``spec`` (ids of other
+    objects are plain strings). ``version`` is the API's optimistic-lock token where one exists
+    (MediaMath); ``status`` is a short human word for states the spec cannot express
+    (``invited`` for a partner invitation not yet accepted), shown in plan and drift.
+    """
+
+    kind: str
+    remote_id: str
+    fields: Mapping[str, Any]
+    version: int | None = None
+    status: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.fields)
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def fingerprint(value: Any) -> str:
+    """A short stable hash of a JSON-like value (sha256 of its canonical JSON)."""
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One change in a vendor's change log, for drift attribution."""
+
+    when: str  # ISO-8601
+    user: str
+    action: str  # add | update | delete
+    field: str | None = None
+    old: Any = None
+    new: Any = None

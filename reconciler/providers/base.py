@@ -1,0 +1,215 @@
+"""The provider interface: everything the engine may ask of a vendor API, and nothing more.
+
+A provider serves a set of *kinds* (``Campaign``, ``Cleanroom``...). For each kind it declares a
+:class:`KindInfo` (JSON Schema of the spec, natural key, parent, immutable fields, deletability)
+and implements the verbs below. The engine never sees HTTP, XML or vendor field names: providers
+translate both ways, and normalise vendor quirks (0/1 booleans, money strings, zoned dates,
+renamed response fields) so that a live object compares equal to the manifest that produced it.
+
+Reading (used by plan, drift, import, export; must not write anything):
+
+- ``read(kind, ids)``: batched read of many known remote ids. Missing ids are simply absent
+  from the result (the engine reports them as deleted out of band). Providers must batch:
+  MediaMath reads 100 ids per request with ``q=(id,...)``; never one GET per object where the
+  API offers better.
+- ``list_children(kind, parent_id)``: every object of ``kind`` under a parent (for drift's
+  *unmanaged* objects, export, and natural-key lookups).
+- ``find_by_natural_key(kind, spec)``: the live object a create of ``spec`` would have made, or
+  None. Used after a crash to adopt an unfinished create instead of creating twice.
+- ``history(kind, remote_id)``: optional change log for drift attribution (who, when, old/new).
+- ``normalize(kind, spec)``: the per-kind normalisation hook applied to a *desired* spec (with
+  references already resolved to ids) so it is comparable with ``LiveObject.fields``.
+
+Writing (used only by apply):
+
+- ``create(kind, spec)`` -> LiveObject. Never retried blindly by the engine.
+- ``update(kind, remote_id, changes, precondition)`` -> LiveObject. ``changes`` holds only the
+  fields to set (already resolved and in manifest vocabulary). For ``PreconditionKind.VERSION``
+  the provider sends the version and must raise :class:`PreconditionFailed` when the server
+  says it is stale (MediaMath 409 ``conflict``). For ``FINGERPRINT`` preconditions the engine
+  itself re-reads and compares before calling ``update``.
+- ``delete(kind, remote_id, precondition)``.
+
+Errors: raise subclasses of :class:`reconciler.errors.APIError` (``RateLimitedError`` with
+``retry_after`` for 429, ``ServerError`` for 5xx, ``TransportError`` for dropped connections);
+the engine's executor decides about retries. Error messages never include secrets.
+
+Providers never import the engine's internals beyond this module and ``reconciler.model`` /
+``reconciler.errors``; they never import the sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import ProviderError
+from reconciler.model import HistoryEntry, LiveObject, OnDelete
+
+
+class PreconditionKind(str, Enum):
+    VERSION = "version"  # the API's own optimistic-lock token (MediaMath ``version``)
+    FINGERPRINT = "fingerprint"  # hash of the normalised live object, re-read before writing
+    NONE = "none"  # creates: the natural key must not exist yet
+
+
+@dataclass(frozen=True)
+class Precondition:
+    kind: PreconditionKind
+    value: int | str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "value": self.value}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Precondition:
+        return cls(PreconditionKind(data["kind"]), data.get("value"))
+
+
+class PreconditionFailed(ProviderError):
+    """The server refused a write because the object changed since it was read."""
+
+    def __init__(self, message: str, *, current: LiveObject | None = None) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    """What the engine needs to know about one kind.
+
+    - ``schema``: JSON Schema (Draft 2020-12) of the ``spec`` mapping (from ``schemas/``).
+    - ``natural_key``: spec fields that identify an object without its remote id
+      (e.g. ``("advertiser_id", "name")``), used for crash recovery and import.
+    - ``parent_field``: the spec field holding the parent's id, if any (``campaign_id``).
+    - ``immutable_fields``: changing one of these needs delete + create (``replace``).
+    - ``read_only``: looked up, never created, updated or deleted (MediaMath Organization).
+    - ``deletable``: False where the API has no delete (LiveRamp clean-room datasets): removing
+      such a resource from the manifests abandons it.
+    - ``default_on_delete``: what removing the manifest does when ``lifecycle.on_delete`` is
+      not set (clean rooms default to ``abandon``).
+    - ``write_only_fields``: accepted on write but never returned by reads (not compared).
+    """
+
+    name: str
+    schema: Mapping[str, Any]
+    natural_key: tuple[str, ...] = ("name",)
+    parent_field: str | None = None
+    immutable_fields: frozenset[str] = frozenset()
+    read_only: bool = False
+    deletable: bool = True
+    default_on_delete: OnDelete = OnDelete.DELETE
+    write_only_fields: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """The workspace's settings for one provider (``providers.<name>`` in reconciler.yaml).
+
+    ``endpoint`` is a base URL, or ``sandbox`` for the embedded emulators. ``credentials``
+    holds already-interpolated secrets: never log, print or persist them. ``options`` holds the
+    rest of the provider block (``writes: enabled``, ``ca_bundle``, ``rate_limit``...).
+    """
+
+    name: str
+    endpoint: str
+    credentials: Mapping[str, str] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+    workspace_dir: Path = Path(".")
+
+    def __repr__(self) -> str:  # never show credentials
+        return f"ProviderConfig(name={self.name!r}, endpoint={self.endpoint!r})"
+
+
+@dataclass(frozen=True)
+class ManualStep:
+    """For APIs that cannot make a change: the exact step a human must take."""
+
+    description: str
+
+
+class Provider(ABC):
+    """Base class of every provider. Subclasses set ``name`` and ``kinds``."""
+
+    name: str = ""
+    kinds: Mapping[str, KindInfo] = {}
+
+    def __init__(self, config: ProviderConfig) -> None:
+        self.config = config
+
+    # -- reading -------------------------------------------------------------------------------
+    @abstractmethod
+    def read(self, kind: str, remote_ids: Sequence[str]) -> dict[str, LiveObject]:
+        """Batched read of known ids; absent ids were deleted out of band."""
+
+    @abstractmethod
+    def list_children(self, kind: str, parent_id: str | None) -> list[LiveObject]:
+        """Every object of ``kind`` under ``parent_id`` (or all visible ones if None)."""
+
+    @abstractmethod
+    def find_by_natural_key(self, kind: str, spec: Mapping[str, Any]) -> LiveObject | None:
+        """The live object matching the natural key of ``spec``, if it exists."""
+
+    def history(self, kind: str, remote_id: str) -> list[HistoryEntry]:
+        """Change log, newest last. Providers whose API keeps none return []."""
+        return []
+
+    def normalize(self, kind: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """Normalise a desired (resolved) spec so it compares with ``LiveObject.fields``."""
+        return dict(spec)
+
+    def precondition_for(self, live: LiveObject) -> Precondition:
+        """How writes to this object are guarded: version where the API has one."""
+        if live.version is not None:
+            return Precondition(PreconditionKind.VERSION, live.version)
+        return Precondition(PreconditionKind.FINGERPRINT, live.fingerprint)
+
+    def manual_steps(self, kind: str, action: str, address: str, changes: Mapping[str, Any]) -> list[ManualStep] | None:
+        """None when the provider can make this change itself; else the steps for a human."""
+        return None
+
+    # -- writing -------------------------------------------------------------------------------
+    @abstractmethod
+    def create(self, kind: str, spec: Mapping[str, Any]) -> LiveObject: ...
+
+    @abstractmethod
+    def update(
+        self, kind: str, remote_id: str, changes: Mapping[str, Any], precondition: Precondition
+    ) -> LiveObject: ...
+
+    @abstractmethod
+    def delete(self, kind: str, remote_id: str, precondition: Precondition) -> None: ...
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Release sessions, servers and files."""
+
+    def request_budget(self) -> float | None:
+        """Requests per second this provider may send (None: unlimited)."""
+        return None
+
+
+SCHEMAS_DIR_CANDIDATES = (
+    Path(__file__).resolve().parents[2] / "schemas",  # source checkout / editable install
+    Path(__file__).resolve().parents[1] / "_schemas",  # wheel install (force-included)
+)
+
+
+def schemas_dir() -> Path:
+    for candidate in SCHEMAS_DIR_CANDIDATES:
+        if candidate.is_dir():
+            return candidate
+    raise ProviderError("the schemas/ directory is missing from this installation")
+
+
+def load_schema(relative: str) -> dict[str, Any]:
+    """Load ``schemas/<relative>`` (e.g. ``mediamath/Campaign.schema.json``)."""
+    path = schemas_dir() / relative
+    with path.open(encoding="utf-8") as fh:
+        data: dict[str, Any] = json.load(fh)
+    return data
