@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from reconciler.errors import Location
@@ -60,7 +60,7 @@ class Ref:
         return f"${{ref:{self.target}}}"
 
 
-class OnDelete(str, Enum):
+class OnDelete(StrEnum):
     DELETE = "delete"
     ABANDON = "abandon"
 

@@ -44,7 +44,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ from reconciler.errors import ProviderError
 from reconciler.model import HistoryEntry, LiveObject, OnDelete
 
 
-class PreconditionKind(str, Enum):
+class PreconditionKind(StrEnum):
     VERSION = "version"  # the API's own optimistic-lock token (MediaMath ``version``)
     FINGERPRINT = "fingerprint"  # hash of the normalised live object, re-read before writing
     NONE = "none"  # creates: the natural key must not exist yet
@@ -186,7 +186,7 @@ class Provider(ABC):
     def delete(self, kind: str, remote_id: str, precondition: Precondition) -> None: ...
 
     # -- lifecycle -------------------------------------------------------------------------------
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook
         """Release sessions, servers and files."""
 
     def request_budget(self) -> float | None:

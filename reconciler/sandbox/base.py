@@ -212,7 +212,7 @@ class Emulator:
             endpoint, args = adapter.match(path, method=method)
         except (NotFound, MethodNotAllowed):
             return None
-        return str(endpoint), args
+        return str(endpoint), dict(args)
 
     def dispatch(self, request: Request, path: str) -> Response:
         adapter = self.url_map.bind("sandbox", path_info=path)
@@ -263,9 +263,9 @@ class Sandbox:
     def emulator_for(self, mount: str, path: str) -> Emulator | None:
         best: Emulator | None = None
         for emulator in self.emulators.values():
-            if (emulator.mount or emulator.name) == mount and path.startswith(emulator.subpath):
-                if best is None or len(emulator.subpath) > len(best.subpath):
-                    best = emulator
+            matches = (emulator.mount or emulator.name) == mount and path.startswith(emulator.subpath)
+            if matches and (best is None or len(emulator.subpath) > len(best.subpath)):
+                best = emulator
         return best
 
     # -- control ---------------------------------------------------------------------------------

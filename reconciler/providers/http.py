@@ -1,0 +1,226 @@
+"""Shared HTTP layer for providers: one pooled ``requests.Session``, a client-side rate budget,
+retries of safe calls on 429/5xx/dropped connections (honouring ``Retry-After`` with jittered
+backoff), and failures mapped to :mod:`reconciler.errors` API errors that name the call and the
+vendor's message, never a secret.
+
+Writes are *not* retried here (``retry_writes=False`` by default): a create that may have reached
+the server must be looked up by natural key first, which only the engine can decide.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from reconciler.errors import (
+    APIError,
+    AuthError,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+)
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_BODY_BYTES = 64 * 1024 * 1024  # refuse larger answers instead of exhausting memory
+
+
+class TokenBucket:
+    """Client-side request budget: ``rate`` requests/s with ``burst`` capacity (thread-safe).
+
+    ``acquire()`` blocks until a token is available. ``pause(seconds)`` empties the bucket for
+    a while (after a 429 with ``Retry-After``) so every thread backs off together.
+    """
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        self.rate = rate
+        self.burst = burst if burst is not None else max(1.0, rate)
+        self._tokens = self.burst
+        self._stamp = time.monotonic()
+        self._blocked_until = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        if self.rate <= 0:
+            return
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+                self._stamp = now
+                if now >= self._blocked_until and self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    return
+                wait = max(self._blocked_until - now, (1.0 - self._tokens) / self.rate)
+            time.sleep(min(wait, 1.0))
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
+            self._tokens = 0.0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 6
+    base_delay: float = 0.2
+    max_delay: float = 10.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return float(min(self.max_delay, retry_after)) + random.uniform(0, 0.05)
+        return min(self.max_delay, self.base_delay * (2**attempt)) * random.uniform(0.5, 1.0)
+
+
+@dataclass
+class CallStats:
+    """What a client went through; shown as the error budget after an apply."""
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    server_errors: int = 0
+    transport_errors: int = 0
+
+
+def redact_url(url: str) -> str:
+    """Drop the query string (it may carry ``api_key`` and the like) from a URL for messages."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+class HttpClient:
+    """A provider's connection to one API.
+
+    ``error_message`` turns an error response into the vendor's own message (and code);
+    providers pass a function that knows their error body shape.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 30.0,
+        verify: bool | str = True,
+        rate: float = 0.0,
+        burst: float | None = None,
+        retry: RetryPolicy | None = None,
+        error_message: Callable[[requests.Response], tuple[str, str | None]] | None = None,
+        pool_size: int = 32,
+        user_agent: str = "reconciler",
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.verify = verify
+        self.session.headers["User-Agent"] = user_agent
+        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.bucket = TokenBucket(rate, burst)
+        self.retry = retry or RetryPolicy()
+        self.error_message = error_message or _default_error_message
+        self.stats = CallStats()
+        self._stats_lock = threading.Lock()
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        retry_writes: bool = False,
+        stream: bool = False,
+        expect: tuple[int, ...] = (200, 201, 204),
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send one call; retry safe methods on retryable failures; raise APIError subclasses."""
+        url = self.url(path)
+        shown = redact_url(url)
+        retryable_method = method.upper() in SAFE_METHODS or retry_writes
+        attempt = 0
+        while True:
+            self.bucket.acquire()
+            self._count("requests")
+            try:
+                response = self.session.request(method, url, timeout=self.timeout, stream=stream, **kwargs)
+            except requests.RequestException as exc:
+                self._count("transport_errors")
+                error: APIError = TransportError(
+                    f"connection failed ({type(exc).__name__})", method=method, url=shown
+                )
+            else:
+                if response.status_code in expect:
+                    if not stream:
+                        self._check_size(response, method, shown)
+                    return response
+                error = self._error_for(response, method, shown)
+                response.close()
+            if not (error.retryable and retryable_method) or attempt + 1 >= self.retry.attempts:
+                raise error
+            if isinstance(error, RateLimitedError) and error.retry_after is not None:
+                self.bucket.pause(error.retry_after)
+            self._count("retries")
+            time.sleep(self.retry.delay(attempt, error.retry_after))
+            attempt += 1
+
+    def _check_size(self, response: requests.Response, method: str, shown: str) -> None:
+        if len(response.content) > MAX_BODY_BYTES:
+            raise TransportError(f"response larger than {MAX_BODY_BYTES} bytes", method=method, url=shown)
+
+    def _error_for(self, response: requests.Response, method: str, shown: str) -> APIError:
+        status = response.status_code
+        try:
+            message, code = self.error_message(response)
+        except Exception:  # a body we cannot parse still yields a clear error
+            message, code = (response.reason or "error"), None
+        kwargs: dict[str, Any] = {"method": method, "url": shown, "status": status, "vendor_code": code}
+        if status == 429:
+            self._count("rate_limited")
+            return RateLimitedError(message, retry_after=parse_retry_after(response.headers.get("Retry-After")), **kwargs)
+        if status in (401, 403):
+            return AuthError(message, **kwargs)
+        if status == 404:
+            return NotFoundError(message, **kwargs)
+        if status >= 500:
+            self._count("server_errors")
+            return ServerError(message, **kwargs)
+        return APIError(message, **kwargs)
+
+    def _count(self, name: str) -> None:
+        with self._stats_lock:
+            setattr(self.stats, name, getattr(self.stats, name) + 1)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _default_error_message(response: requests.Response) -> tuple[str, str | None]:
+    ctype = response.headers.get("Content-Type", "")
+    if "json" in ctype:
+        data = response.json()
+        if isinstance(data, Mapping):
+            message = data.get("message") or data.get("error") or response.reason
+            code = data.get("code") or data.get("error_code")
+            return str(message), (str(code) if code is not None else None)
+    text = response.text.strip().splitlines()[0][:200] if response.text.strip() else response.reason
+    return str(text), None
