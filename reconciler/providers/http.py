@@ -77,7 +77,7 @@ class RetryPolicy:
     def delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return float(min(self.max_delay, retry_after)) + random.uniform(0, 0.05)
-        return min(self.max_delay, self.base_delay * (2**attempt)) * random.uniform(0.5, 1.0)
+        return min(self.max_delay, self.base_delay * (2.0**attempt)) * random.uniform(0.5, 1.0)
 
 
 @dataclass
