@@ -13,6 +13,7 @@ Errors are caught only at the CLI boundary (``reconciler.cli``), which prints ``
     │   └── PlanFileError            a saved plan that is not a plan
     ├── StateError                   a state file or journal that is not valid
     │   └── LockError                the state is locked by someone else (names the holder)
+    ├── PlanError                    the plan itself is refused (prevent_destroy, budget guardrail)
     ├── StalePlanError               exit 3: saved plan's lineage/serial no longer match
     ├── ConflictError                exit 3: someone else changed a field we change
     ├── ProviderError                a provider could not do what was asked
@@ -110,6 +111,10 @@ class StateError(ReconcilerError):
 
 
 class LockError(StateError):
+    pass
+
+
+class PlanError(ReconcilerError):
     pass
 
 
