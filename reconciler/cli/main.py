@@ -1,2 +1,417 @@
+"""``reconciler`` command line (DESIGN §6). A thin layer over :mod:`reconciler.engine`.
+
+Exit codes: 0 success and nothing to change; 1 error; 2 changes present (``plan
+--detailed-exitcode``) or drift found (``drift``, always); 3 stale plan or unresolved conflict.
+Errors are caught here and only here: the user sees ``Error: <message>``, never a traceback
+unless ``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from reconciler.cli.console import Console
+from reconciler.errors import ReconcilerError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Context:
+    """Global options, the console and the workspace of one invocation."""
+
+    def __init__(self, directory: Path, debug: bool, no_color: bool) -> None:
+        self.directory = directory
+        self.debug = debug
+        self.console = Console.detect(no_color)
+
+    def workspace(self, lock_timeout: float = 0.0) -> Any:
+        from reconciler.engine import Workspace
+
+        return Workspace(start=self.directory, lock_timeout=lock_timeout)
+
+
+def fail(ctx: Context, exc: BaseException, code: int) -> NoReturn:
+    ctx.console.error(str(exc) if isinstance(exc, ReconcilerError) else f"internal error: {type(exc).__name__}: {exc}")
+    if not isinstance(exc, ReconcilerError):
+        ctx.console.error("this is a bug in reconciler; run again with --debug for the traceback")
+    sys.exit(code)
+
+
+def handle_errors(fn: F) -> F:
+    """The one error boundary: domain errors become a message and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context().find_object(Context)
+        assert ctx is not None
+        try:
+            return fn(*args, **kwargs)
+        except ReconcilerError as exc:
+            if ctx.debug:
+                raise
+            fail(ctx, exc, exc.exit_code)
+        except KeyboardInterrupt:
+            ctx.console.error("interrupted")
+            sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as exc:
+            if ctx.debug:
+                raise
+            fail(ctx, exc, 1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+pass_ctx = click.make_pass_decorator(Context)
+paths_argument = click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True
+)
+lock_timeout_option = click.option(
+    "--lock-timeout", type=float, default=0.0, show_default=True, help="Seconds to wait for the state lock."
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-C", "directory", type=click.Path(file_okay=False, path_type=Path), default=".", help="Run as if started in DIR.")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.option("--no-color", is_flag=True, help="Never colour output (NO_COLOR is respected too).")
+@click.version_option(package_name="reconciler")
+@click.pass_context
+def cli(click_ctx: click.Context, directory: Path, debug: bool, no_color: bool) -> None:
+    """Declarative infrastructure-as-code for ad-tech: MediaMath campaigns and clean rooms as YAML."""
+    click_ctx.obj = Context(directory.resolve(), debug, no_color)
+
+
+# -- validate ----------------------------------------------------------------------------------------
+@cli.command()
+@paths_argument
+@pass_ctx
+@handle_errors
+def validate(ctx: Context, paths: tuple[Path, ...]) -> None:
+    """Check manifests and the workspace file without calling any API."""
+    ws = ctx.workspace()
+    resources = ws.desired(paths)
+    ctx.console.print(f"Valid: {len(resources)} resources in {ws.root}.")
+
+
+# -- plan ------------------------------------------------------------------------------------------
+@cli.command()
+@paths_argument
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan for 'apply FILE'.")
+@format_option
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
+@click.option("--target", "targets", multiple=True, help="Only this address (and what it depends on).")
+@pass_ctx
+@handle_errors
+def plan(ctx: Context, paths: tuple[Path, ...], out: Path | None, fmt: str, detailed_exitcode: bool, targets: tuple[str, ...]) -> None:
+    """Show what apply would change, field by field. Writes nothing."""
+    from reconciler.plan.planfile import save_plan
+
+    ws = ctx.workspace()
+    try:
+        the_plan, _ = ws.plan(paths, targets=targets)
+    finally:
+        ws.close()
+    emit_plan(ctx, the_plan, fmt)
+    if out:
+        save_plan(the_plan, out)
+        ctx.console.progress(f"Saved the plan to {out}. Apply exactly this plan with: reconciler apply {out}")
+    if detailed_exitcode and the_plan.has_changes:
+        sys.exit(2)
+
+
+def emit_plan(ctx: Context, the_plan: Any, fmt: str) -> None:
+    from reconciler.plan.render import render_json, render_markdown, render_text
+
+    for warning in the_plan.warnings:
+        ctx.console.warn(warning)
+    if fmt == "json":
+        ctx.console.print(json.dumps(render_json(the_plan), indent=2, sort_keys=True))
+    elif fmt == "markdown":
+        ctx.console.print(render_markdown(the_plan))
+    else:
+        ctx.console.print(render_text(the_plan, color=ctx.console.color))
+
+
+# -- apply / destroy ---------------------------------------------------------------------------------
+@cli.command()
+@paths_argument
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option("--force-conflicts", is_flag=True, help="Overwrite fields someone else changed since the plan.")
+@click.option("--target", "targets", multiple=True, help="Only this address (and what it depends on).")
+@lock_timeout_option
+@pass_ctx
+@handle_errors
+def apply(
+    ctx: Context,
+    paths: tuple[Path, ...],
+    auto_approve: bool,
+    parallelism: int,
+    force_conflicts: bool,
+    targets: tuple[str, ...],
+    lock_timeout: float,
+) -> None:
+    """Make the changes: from the manifests (plans again first) or from a saved plan FILE."""
+    plan_file = paths[0] if len(paths) == 1 and paths[0].is_file() and is_plan_file(paths[0]) else None
+    run_apply(ctx, paths, plan_file, auto_approve, parallelism, force_conflicts, targets, lock_timeout, destroy=False)
+
+
+@cli.command()
+@paths_argument
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True)
+@lock_timeout_option
+@pass_ctx
+@handle_errors
+def destroy(ctx: Context, paths: tuple[Path, ...], auto_approve: bool, parallelism: int, lock_timeout: float) -> None:
+    """Delete (or abandon, per on_delete) everything the state manages."""
+    run_apply(ctx, paths, None, auto_approve, parallelism, False, (), lock_timeout, destroy=True)
+
+
+def is_plan_file(path: Path) -> bool:
+    if path.suffix in (".yaml", ".yml"):
+        return False
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(64).lstrip()
+    except OSError:
+        return False
+    return head.startswith(b"{")
+
+
+def run_apply(
+    ctx: Context,
+    paths: tuple[Path, ...],
+    plan_file: Path | None,
+    auto_approve: bool,
+    parallelism: int,
+    force_conflicts: bool,
+    targets: tuple[str, ...],
+    lock_timeout: float,
+    *,
+    destroy: bool,
+) -> None:
+    from reconciler.apply import ApplyOptions
+    from reconciler.errors import ApplyError, ManualActionRequired
+    from reconciler.plan.model import Action
+    from reconciler.plan.planfile import load_plan
+
+    ws = ctx.workspace(lock_timeout)
+    try:
+        with ws.state.locked("destroy" if destroy else "apply", lock_timeout):
+            for message in ws.recover():
+                ctx.console.progress(message)
+            if plan_file is not None:
+                the_plan = load_plan(plan_file)  # a saved plan is the approval (as in Terraform)
+            else:
+                the_plan, _ = ws.plan(paths, targets=targets, destroy=destroy)
+                emit_plan(ctx, the_plan, "text")
+                if not the_plan.has_changes:
+                    return
+                confirm(ctx, auto_approve, destroy)
+            manual = [c for c in the_plan.changes if c.action is Action.MANUAL]
+            if manual:
+                steps = "\n".join(f"  {c.address}:\n" + "\n".join(f"    - {s}" for s in c.manual_steps) for c in manual)
+                raise ManualActionRequired(
+                    f"{len(manual)} change(s) cannot be made through the API; nothing was applied. "
+                    f"Do these steps by hand (or enable writes for the provider):\n{steps}"
+                )
+
+            def on_event(result: Any) -> None:
+                ctx.console.progress(f"{result.address}: {result.outcome.value}{(' - ' + result.message) if result.message else ''}")
+
+            result = ws.execute_plan(the_plan, ApplyOptions(parallelism=parallelism, force_conflicts=force_conflicts), on_event)
+    finally:
+        ws.close()
+    report_apply(ctx, result)
+    if result.has_failures:
+        raise ApplyError(
+            f"apply finished with {sum(1 for r in result.results if r.outcome.value in ('failed', 'conflict', 'skipped', 'manual'))} "
+            "resource(s) not applied (see above); everything else was applied and recorded",
+            conflicts=len(result.conflicts),
+        )
+
+
+def confirm(ctx: Context, auto_approve: bool, destroy: bool) -> None:
+    from reconciler.errors import InputError
+
+    if auto_approve:
+        return
+    if not ctx.console.interactive:
+        raise InputError("apply needs --auto-approve when not run on a terminal (or apply a saved plan FILE)")
+    verb = "destroy these resources" if destroy else "perform these actions"
+    answer = click.prompt(f"Do you want to {verb}? Only 'yes' will be accepted", default="", show_default=False)
+    if answer.strip() != "yes":
+        raise InputError("apply cancelled")
+
+
+def report_apply(ctx: Context, result: Any) -> None:
+    for r in result.results:
+        if r.conflict_fields:
+            ctx.console.print(f"Conflict on {r.address}: someone else changed fields this plan changes:", fg="red")
+            for field, planned, ours, theirs in r.conflict_fields:
+                ctx.console.print(f"    {field}: planned from {planned!r}; ours {ours!r}; theirs (kept, live) {theirs!r}")
+    counts: dict[str, int] = {}
+    for r in result.results:
+        counts[r.outcome.value] = counts.get(r.outcome.value, 0) + 1
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+    budget = ", ".join(f"{k} {v}" for k, v in sorted(result.error_budget.items()) if v)
+    ctx.console.print(f"Apply complete: {summary or 'nothing to do'}." + (f" Error budget: {budget}." if budget else ""))
+
+
+# -- drift -------------------------------------------------------------------------------------------
+@cli.command()
+@paths_argument
+@format_option
+@pass_ctx
+@handle_errors
+def drift(ctx: Context, paths: tuple[Path, ...], fmt: str) -> None:
+    """Report objects changed outside reconciler (exit 2 when there is drift)."""
+    from reconciler.drift import render_drift_json, render_drift_markdown, render_drift_text
+
+    ws = ctx.workspace()
+    try:
+        report = ws.drift(paths)
+    finally:
+        ws.close()
+    if fmt == "json":
+        ctx.console.print(json.dumps(render_drift_json(report), indent=2, sort_keys=True))
+    elif fmt == "markdown":
+        ctx.console.print(render_drift_markdown(report))
+    else:
+        ctx.console.print(render_drift_text(report))
+    if report.has_drift:
+        sys.exit(2)
+
+
+# -- import ------------------------------------------------------------------------------------------
+@cli.command("import")
+@click.argument("address")
+@click.argument("remote_id")
+@paths_argument
+@lock_timeout_option
+@pass_ctx
+@handle_errors
+def import_(ctx: Context, address: str, remote_id: str, paths: tuple[Path, ...], lock_timeout: float) -> None:
+    """Adopt an existing live object under ADDRESS (declared in the manifests)."""
+    ws = ctx.workspace(lock_timeout)
+    try:
+        rs = ws.import_resource(address, remote_id, paths)
+    finally:
+        ws.close()
+    ctx.console.print(f"Imported {rs.address} (remote id {rs.remote_id}). Run 'reconciler plan' to see differences.")
+
+
+# -- state -------------------------------------------------------------------------------------------
+@cli.group()
+def state() -> None:
+    """Inspect and edit the state (never touches live objects)."""
+
+
+@state.command("list")
+@pass_ctx
+@handle_errors
+def state_list(ctx: Context) -> None:
+    snapshot = ctx.workspace().state.read()
+    for address in sorted(snapshot.resources):
+        ctx.console.print(address)
+
+
+@state.command("show")
+@click.argument("address")
+@pass_ctx
+@handle_errors
+def state_show(ctx: Context, address: str) -> None:
+    from reconciler.errors import InputError
+
+    snapshot = ctx.workspace().state.read()
+    rs = snapshot.resources.get(address)
+    if rs is None:
+        raise InputError(f"{address} is not in the state (see 'reconciler state list')")
+    ctx.console.print(json.dumps({"address": address, **rs.to_json()}, indent=2, sort_keys=True))
+
+
+@state.command("rm")
+@click.argument("address")
+@lock_timeout_option
+@pass_ctx
+@handle_errors
+def state_rm(ctx: Context, address: str, lock_timeout: float) -> None:
+    """Forget ADDRESS without touching the live object."""
+    from reconciler.errors import InputError
+
+    backend = ctx.workspace().state
+    with backend.locked("state rm", lock_timeout):
+        if address not in backend.read().resources:
+            raise InputError(f"{address} is not in the state (see 'reconciler state list')")
+        backend.forget(address)
+    ctx.console.print(f"Removed {address} from the state; the live object was not touched.")
+
+
+@state.command("unlock")
+@click.argument("lock_id")
+@pass_ctx
+@handle_errors
+def state_unlock(ctx: Context, lock_id: str) -> None:
+    """Remove a lock left by a run that died (give the id shown in the lock message)."""
+    ctx.workspace().state.force_unlock(lock_id)
+    ctx.console.print(f"Lock {lock_id} removed.")
+
+
+# -- sandbox -----------------------------------------------------------------------------------------
+@cli.group()
+def sandbox() -> None:
+    """Local emulators of every target API."""
+
+
+@sandbox.command("serve")
+@click.option("--port", type=int, default=8787, show_default=True)
+@click.option("--data", type=click.Path(dir_okay=False, path_type=Path), default=Path(".reconciler/sandbox.sqlite"), show_default=True)
+@click.option("--seed", "seeds", multiple=True, help="Load a named seed, as API:NAME (e.g. mediamath:estate).")
+@click.option("--latency-ms", type=float, default=0.0, show_default=True)
+@click.option("--fault-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
+@pass_ctx
+@handle_errors
+def sandbox_serve(ctx: Context, port: int, data: Path, seeds: tuple[str, ...], latency_ms: float, fault_rate: float) -> None:
+    """Serve every emulator on 127.0.0.1:PORT under /mediamath, /liveramp, /mediarithmics."""
+    from reconciler.errors import InputError
+    from reconciler.sandbox import create_sandbox
+    from reconciler.sandbox.base import SandboxServer
+
+    data.parent.mkdir(parents=True, exist_ok=True)
+    app = create_sandbox(str(data))
+    for seed in seeds:
+        api, _, name = seed.partition(":")
+        if api not in app.emulators or not name:
+            raise InputError(f"--seed {seed}: expected API:NAME with API one of {', '.join(sorted(app.emulators))}")
+        with app.store.transaction():
+            app.emulators[api].seed(name, None)
+    app.set_faults(latency_ms=latency_ms, fault_rate=fault_rate)
+    server = SandboxServer(app, port=port)
+    ctx.console.print(f"Sandbox on {server.url} ({', '.join('/' + (e.mount or e.name) for e in app.emulators.values())}); Ctrl+C stops it.")
+    try:
+        server.serve_forever()
+    finally:
+        app.store.close()
+
+
 def main() -> None:
-    raise SystemExit(0)
+    """Console-script entry point."""
+    if os.environ.get("NO_COLOR"):
+        os.environ.setdefault("CLICK_NO_COLOR", "1")
+    cli(prog_name="reconciler")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""All terminal output in one place: colour only on a TTY (and never with --no-color/NO_COLOR),
+plain line-oriented output in CI (``CI=true`` or no TTY), progress lines for long work."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import TextIO
+
+import click
+
+
+@dataclass
+class Console:
+    color: bool
+    interactive: bool
+    out: TextIO = sys.stdout
+    err: TextIO = sys.stderr
+
+    @classmethod
+    def detect(cls, no_color: bool) -> Console:
+        tty = sys.stdout.isatty()
+        ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+        color = tty and not no_color and "NO_COLOR" not in os.environ and not ci
+        return cls(color=color, interactive=tty and sys.stdin.isatty() and not ci)
+
+    def print(self, text: str = "", *, fg: str | None = None, bold: bool = False) -> None:
+        click.secho(text, fg=fg if self.color else None, bold=bold and self.color, file=self.out, color=self.color)
+
+    def error(self, text: str) -> None:
+        click.secho(f"Error: {text}", fg="red" if self.color else None, file=self.err, color=self.color)
+
+    def warn(self, text: str) -> None:
+        click.secho(f"Warning: {text}", fg="yellow" if self.color else None, file=self.err, color=self.color)
+
+    def progress(self, text: str) -> None:
+        """One line per event; on a terminal it is dimmed."""
+        click.secho(text, dim=self.color, file=self.err, color=self.color)

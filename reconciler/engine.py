@@ -1,0 +1,412 @@
+"""The engine: wires workspace, manifests, providers, state, plan, apply and drift together.
+
+One :class:`Workspace` per command. It loads ``reconciler.yaml``, builds providers lazily (an
+endpoint of ``sandbox`` starts the embedded emulators), refreshes live objects in batches
+(concurrently across kinds), and hands pure inputs to the plan builder and drift classifier.
+Only ``apply``, ``import_resource`` and ``state`` operations write, always under the state lock.
+
+The CLI (``reconciler.cli``) is a thin layer over this module; tests may use it directly.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler import graph
+from reconciler.apply import ApplyOptions, ApplyResult, execute, recover_unfinished
+from reconciler.drift import DriftReport, classify
+from reconciler.errors import (
+    InputError,
+    ProviderError,
+    ReconcilerError,
+    StalePlanError,
+    WorkspaceError,
+)
+from reconciler.manifest import (
+    WorkspaceConfig,
+    find_workspace,
+    load_manifests,
+    load_workspace_config,
+)
+from reconciler.model import Address, DesiredResource, LiveObject, Ref, iter_refs
+from reconciler.plan.builder import PlanInput, ProviderView, build_plan
+from reconciler.plan.model import Plan
+from reconciler.providers import provider_class
+from reconciler.providers.base import KindInfo, Provider, ProviderConfig
+from reconciler.state import open_backend
+from reconciler.state.base import ResourceState, StateBackend, StateSnapshot
+
+SANDBOX = "sandbox"
+
+
+@dataclass
+class Workspace:
+    """Everything one command needs, built lazily from a start directory."""
+
+    start: Path
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    lock_timeout: float = 0.0
+    _config: WorkspaceConfig | None = None
+    _providers: dict[str, Provider] = field(default_factory=dict)
+    _state: StateBackend | None = None
+
+    # -- configuration ---------------------------------------------------------------------------
+    @property
+    def config(self) -> WorkspaceConfig:
+        if self._config is None:
+            file = find_workspace(self.start)
+            root = file.parent if file else self.start
+            self._config = load_workspace_config(root, self.env)
+        return self._config
+
+    @property
+    def root(self) -> Path:
+        return self.config.root
+
+    def kind_info(self, provider: str, kind: str) -> KindInfo | None:
+        settings = self.config.providers.get(provider)
+        cls = provider_class(provider, settings.factory if settings else None)
+        return cls.kinds.get(kind)
+
+    def known_providers(self) -> set[str]:
+        from reconciler.providers import BUILTIN
+
+        return set(BUILTIN) | set(self.config.providers)
+
+    def desired(self, paths: Sequence[Path] = ()) -> list[DesiredResource]:
+        """Load, validate and order the manifests (paths default to the workspace's)."""
+        chosen = [p if p.is_absolute() else (self.start / p) for p in paths] or list(self.config.paths)
+        resources = load_manifests(
+            chosen,
+            config=self.config,
+            kind_lookup=self.kind_info,
+            known_providers=self.known_providers(),
+            env=self.env,
+        )
+        return graph.order(resources)
+
+    # -- providers and state ---------------------------------------------------------------------
+    def provider(self, name: str) -> Provider:
+        if name not in self._providers:
+            settings = self.config.providers.get(name)
+            if settings is None:
+                raise WorkspaceError(
+                    f"provider '{name}' is used by the manifests but not configured: add "
+                    f"'providers: {{{name}: {{endpoint: ...}}}}' to reconciler.yaml"
+                )
+            endpoint = settings.endpoint
+            credentials = dict(settings.credentials)
+            if endpoint == SANDBOX:
+                from reconciler.sandbox.embedded import endpoint_for
+
+                try:
+                    embedded = endpoint_for(name, self.root / ".reconciler" / "sandbox.sqlite")
+                except KeyError:
+                    raise WorkspaceError(f"provider '{name}': the sandbox has no emulator for it") from None
+                endpoint = embedded.url
+                credentials = credentials or embedded.credentials
+            cls = provider_class(name, settings.factory)
+            config = ProviderConfig(
+                name=name,
+                endpoint=endpoint,
+                credentials=credentials,
+                options=dict(settings.options),
+                workspace_dir=self.root,
+            )
+            self._providers[name] = cls(config)
+        return self._providers[name]
+
+    @property
+    def state(self) -> StateBackend:
+        if self._state is None:
+            self._state = open_backend(self.config.state, self.root)
+        return self._state
+
+    def close(self) -> None:
+        for provider in self._providers.values():
+            provider.close()
+        self._providers.clear()
+
+    # -- refresh ---------------------------------------------------------------------------------
+    def refresh(
+        self, snapshot: StateSnapshot, desired: Sequence[DesiredResource], addresses: set[str] | None = None
+    ) -> tuple[dict[str, LiveObject | None], dict[str, LiveObject]]:
+        """Read every managed object in batches, and look up objects the plan may adopt.
+
+        Returns ``(live by address for state entries, found by address for desired entries
+        not in state)``. Reads of different kinds run concurrently.
+        """
+        by_kind: dict[tuple[str, str], list[ResourceState]] = {}
+        for address, rs in sorted(snapshot.resources.items()):
+            if addresses is None or address in addresses:
+                by_kind.setdefault((rs.provider, rs.kind), []).append(rs)
+        jobs: list[tuple[str, Callable[[], Any]]] = []
+        for (provider_name, kind), entries in sorted(by_kind.items()):
+            provider = self.provider(provider_name)
+            ids = [rs.remote_id for rs in entries]
+            jobs.append((f"{provider_name}.{kind}", _bind(provider.read, kind, ids)))
+
+        recover = self._adoption_candidates(snapshot, desired)
+        for address, (provider_name, kind, spec) in sorted(recover.items()):
+            provider = self.provider(provider_name)
+            jobs.append((address, _bind(provider.find_by_natural_key, kind, spec)))
+
+        results = _run_concurrently(jobs)
+        live: dict[str, LiveObject | None] = {}
+        for (provider_name, kind), entries in by_kind.items():
+            got: Mapping[str, LiveObject] = results[f"{provider_name}.{kind}"]
+            for rs in entries:
+                live[rs.address] = got.get(rs.remote_id)
+        found = {a: results[a] for a in recover if results.get(a) is not None}
+        return live, found
+
+    def _adoption_candidates(
+        self, snapshot: StateSnapshot, desired: Sequence[DesiredResource]
+    ) -> dict[str, tuple[str, str, dict[str, Any]]]:
+        """Desired resources not in state that must be looked up instead of created:
+        read-only kinds (looked up, never created) and unfinished creates from a crashed run."""
+        unfinished = {i.address for i in self.state.unfinished_intents() if i.action in ("create", "replace")}
+        out: dict[str, tuple[str, str, dict[str, Any]]] = {}
+        for resource in desired:
+            address = str(resource.address)
+            if address in snapshot.resources:
+                continue
+            info = self.kind_info(resource.address.provider, resource.address.kind)
+            if info is None or not (info.read_only or address in unfinished):
+                continue
+            spec = resolve_refs(resource.spec, snapshot)
+            if any(isinstance(r, Ref) for r in iter_refs(spec)):
+                continue  # its parent does not exist yet, so neither can it
+            out[address] = (resource.address.provider, resource.address.kind, spec)
+        return out
+
+    # -- plan --------------------------------------------------------------------------------------
+    def plan(
+        self,
+        paths: Sequence[Path] = (),
+        *,
+        targets: Sequence[str] = (),
+        destroy: bool = False,
+    ) -> tuple[Plan, list[DesiredResource]]:
+        desired = self.desired(paths)
+        if targets:
+            target_addresses = {_parse_target(t) for t in targets}
+            known = {r.address for r in desired}
+            missing = sorted(str(t) for t in target_addresses - known)
+            if missing:
+                raise InputError(f"--target {missing[0]} is not an address in the manifests")
+            desired = graph.with_dependencies(desired, target_addresses)
+        snapshot = self.state.read()
+        wanted = {str(r.address) for r in desired} if targets else None
+        live, found = self.refresh(snapshot, desired, wanted)
+        plan = build_plan(
+            PlanInput(
+                desired=desired if not destroy else [],
+                state=snapshot if not targets else _restrict(snapshot, wanted or set()),
+                live=live,
+                found=found,
+                providers={name: self._view(name) for name in self._provider_names(snapshot, desired)},
+                targets=tuple(sorted(wanted or ())),
+                destroy=destroy,
+            )
+        )
+        return plan, desired
+
+    def _provider_names(self, snapshot: StateSnapshot, desired: Sequence[DesiredResource]) -> list[str]:
+        names = {r.address.provider for r in desired} | {rs.provider for rs in snapshot.resources.values()}
+        return sorted(names)
+
+    def _view(self, name: str) -> ProviderView:
+        provider = self.provider(name)
+
+        def kind_info(kind: str) -> KindInfo:
+            info = provider.kinds.get(kind)
+            if info is None:
+                raise ProviderError(f"provider '{name}' has no kind '{kind}'")
+            return info
+
+        return ProviderView(
+            kind_info=kind_info,
+            normalize=provider.normalize,
+            precondition_for=provider.precondition_for,
+            manual_steps=provider.manual_steps,
+        )
+
+    # -- apply ---------------------------------------------------------------------------------
+    def apply(self, plan: Plan, options: ApplyOptions, on_event: Callable[..., None] | None = None) -> ApplyResult:
+        """Execute a plan under the state lock, after recovering any crashed run."""
+        with self.state.locked("apply", self.lock_timeout):
+            self.recover()
+            return self.execute_plan(plan, options, on_event)
+
+    def execute_plan(self, plan: Plan, options: ApplyOptions, on_event: Callable[..., None] | None = None) -> ApplyResult:
+        """Execute ``plan``; the caller holds the state lock. Refuses a stale plan."""
+        current = self.state.read()
+        if (current.lineage, current.serial) != (plan.lineage, plan.serial):
+            raise StalePlanError(
+                "stale plan: the state changed since this plan was made "
+                f"(plan: lineage {plan.lineage} serial {plan.serial}; state: lineage {current.lineage} "
+                f"serial {current.serial}). Run 'reconciler plan' again."
+            )
+        providers = {name: self.provider(name) for name in sorted({c.provider for c in plan.changes})}
+        return execute(plan, providers, self.state, options, on_event)
+
+    def recover(self) -> list[str]:
+        """Finish what a crashed run left (under the lock): adopt unfinished creates."""
+        intents = self.state.unfinished_intents()
+        if not intents:
+            return []
+        providers = {name: self.provider(name) for name in sorted({i.provider for i in intents})}
+        return recover_unfinished(self.state, providers)
+
+    # -- drift ---------------------------------------------------------------------------------
+    def drift(self, paths: Sequence[Path] = ()) -> DriftReport:
+        """Classify every managed object; ignore rules come from the workspace file and from
+        ``lifecycle.ignore_changes`` of the manifests (when they load)."""
+        snapshot = self.state.read()
+        live, _ = self.refresh(snapshot, [])
+        rules = self.config.drift_ignore
+        lifecycle_ignores = {str(r.address): set(r.lifecycle.ignore_changes) for r in self.desired(paths)}
+
+        def ignored(address: str) -> set[str]:
+            fields = set(lifecycle_ignores.get(address, ()))
+            for rule in rules:
+                if fnmatch.fnmatchcase(address, rule.address):
+                    fields.update(rule.fields)
+            return fields
+
+        unmanaged = self._unmanaged(snapshot)
+        return classify(
+            state=snapshot,
+            live=live,
+            normalize=lambda provider, kind, spec: self.provider(provider).normalize(kind, spec),
+            ignore=ignored,
+            unmanaged=unmanaged,
+            history=lambda provider, kind, remote_id: self.provider(provider).history(kind, remote_id),
+        )
+
+    def _unmanaged(self, snapshot: StateSnapshot) -> list[tuple[str, LiveObject]]:
+        """Children of managed parents that state does not know: (provider, object)."""
+        managed_ids = {(rs.provider, rs.kind, rs.remote_id) for rs in snapshot.resources.values()}
+        parents: dict[tuple[str, str], set[str]] = {}
+        for rs in snapshot.resources.values():
+            parents.setdefault((rs.provider, rs.kind), set()).add(rs.remote_id)
+        jobs: list[tuple[str, Callable[[], Any]]] = []
+        for provider_name in sorted({p for p, _ in parents}):
+            provider = self.provider(provider_name)
+            for kind, info in sorted(provider.kinds.items()):
+                if info.read_only or not info.parent_field:
+                    continue
+                parent_kind = _parent_kind(provider, info)
+                if parent_kind is None:
+                    continue
+                for parent_id in sorted(parents.get((provider_name, parent_kind), ())):
+                    key = f"{provider_name}|{kind}|{parent_id}"
+                    jobs.append((key, _bind(provider.list_children, kind, parent_id)))
+        results = _run_concurrently(jobs)
+        out: list[tuple[str, LiveObject]] = []
+        for key in sorted(results):
+            provider_name = key.split("|", 1)[0]
+            for obj in results[key]:
+                if (provider_name, obj.kind, obj.remote_id) not in managed_ids:
+                    out.append((provider_name, obj))
+        return out
+
+    # -- import and state operations -------------------------------------------------------------
+    def import_resource(self, address: str, remote_id: str, paths: Sequence[Path] = ()) -> ResourceState:
+        """Adopt one live object under an address declared in the manifests (no write to it)."""
+        target = _parse_target(address)
+        desired = {str(r.address): r for r in self.desired(paths)}
+        resource = desired.get(str(target))
+        if resource is None:
+            raise InputError(f"{address} is not declared in the manifests; write its manifest first")
+        with self.state.locked("import", self.lock_timeout):
+            snapshot = self.state.read()
+            if str(target) in snapshot.resources:
+                existing = snapshot.resources[str(target)]
+                raise InputError(f"{address} is already managed (remote id {existing.remote_id})")
+            provider = self.provider(target.provider)
+            live = provider.read(target.kind, [remote_id]).get(remote_id)
+            if live is None:
+                raise InputError(f"{target.provider} has no {target.kind} with id {remote_id}")
+            owned = {k: live.fields[k] for k in resource.spec if k in live.fields}
+            rs = ResourceState(
+                address=str(target),
+                provider=target.provider,
+                kind=target.kind,
+                remote_id=live.remote_id,
+                applied_spec=owned,
+                fingerprint=live.fingerprint,
+                version=live.version,
+                dependencies=tuple(str(a) for a in resource.references),
+                prevent_destroy=resource.lifecycle.prevent_destroy,
+                on_delete=resource.lifecycle.on_delete.value if resource.lifecycle.on_delete else None,
+                status=live.status,
+            )
+            self.state.record(rs)
+            return rs
+
+
+def resolve_refs(value: Any, snapshot: StateSnapshot) -> Any:
+    """Replace Refs whose target is in state by its remote id; keep the others."""
+    if isinstance(value, Ref):
+        rs = snapshot.resources.get(str(value.target))
+        return rs.remote_id if rs else value
+    if isinstance(value, Mapping):
+        return {k: resolve_refs(v, snapshot) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_refs(v, snapshot) for v in value]
+    return value
+
+
+def _parse_target(text: str) -> Address:
+    try:
+        return Address.parse(text)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
+def _restrict(snapshot: StateSnapshot, addresses: set[str]) -> StateSnapshot:
+    """State limited to targeted addresses, so --target never plans deletes of others."""
+    return StateSnapshot(
+        lineage=snapshot.lineage,
+        serial=snapshot.serial,
+        resources={a: rs for a, rs in snapshot.resources.items() if a in addresses},
+    )
+
+
+def _parent_kind(provider: Provider, info: KindInfo) -> str | None:
+    """The kind a ``parent_field`` points at: ``campaign_id`` -> ``Campaign``."""
+    stem = (info.parent_field or "").removesuffix("_id").replace("_", "")
+    for name in provider.kinds:
+        if name.lower() == stem.lower():
+            return name
+    return None
+
+
+def _bind(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    return lambda: fn(*args)
+
+
+def _run_concurrently(jobs: Sequence[tuple[str, Callable[[], Any]]], workers: int = 8) -> dict[str, Any]:
+    """Run read jobs in a small thread pool; the first ReconcilerError is re-raised as is."""
+    if not jobs:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+        futures = {key: pool.submit(job) for key, job in jobs}
+        results: dict[str, Any] = {}
+        first_error: BaseException | None = None
+        for key, future in futures.items():
+            try:
+                results[key] = future.result()
+            except ReconcilerError as exc:
+                first_error = first_error or exc
+        if first_error:
+            raise first_error
+        return results
