@@ -1,0 +1,32 @@
+"""Manifests: the workspace file, YAML documents with source lines, interpolation, references,
+JSON Schema validation. The public API the CLI and engine use is re-exported here.
+
+Modules, one job each: ``yamlsource`` (line-tracking YAML), ``interpolate`` (``${env:}`` and
+``${var:}``), ``workspace`` (``reconciler.yaml``), ``schemacheck`` (JSON Schema errors as
+``file:line: path: message``), ``validate`` (checks of one document), ``loader`` (files in,
+ordered :class:`reconciler.model.DesiredResource` values out).
+"""
+
+from __future__ import annotations
+
+from reconciler.manifest.loader import KindCatalog, KindLookup, KindTable, discover, load_manifests
+from reconciler.manifest.workspace import (
+    DriftIgnoreRule,
+    ProviderSettings,
+    WorkspaceConfig,
+    find_workspace,
+    load_workspace_config,
+)
+
+__all__ = [
+    "DriftIgnoreRule",
+    "KindCatalog",
+    "KindLookup",
+    "KindTable",
+    "ProviderSettings",
+    "WorkspaceConfig",
+    "discover",
+    "find_workspace",
+    "load_manifests",
+    "load_workspace_config",
+]

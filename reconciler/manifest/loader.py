@@ -1,0 +1,233 @@
+"""Load every manifest under some paths into validated :class:`DesiredResource` values.
+
+Files: ``*.yaml`` / ``*.yml`` found recursively under each path (relative paths are taken from
+the current directory, as on any command line; hidden files and directories
+such as ``.reconciler`` and ``.git`` are skipped, and so is any ``reconciler.yaml``); a file
+named explicitly is read whatever its name (except ``reconciler.yaml``). Files are read in sorted order; file names in messages are
+relative to the workspace root.
+
+Each document goes through: YAML syntax (with duplicate keys), interpolation, the envelope
+schema, provider, kind, references, the kind's spec schema, lifecycle. Then, across documents:
+duplicate addresses, dangling references, cycles. Every problem found is reported (one per
+document), as one error or :class:`MultipleInputErrors`; cycles are checked once the rest is
+clean. The result is in dependency order (:func:`reconciler.graph.order`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from jsonschema import Draft202012Validator
+
+from reconciler import graph
+from reconciler.errors import InputError, Location, ManifestError, MultipleInputErrors, ReferenceError_
+from reconciler.manifest import schemacheck, validate
+from reconciler.manifest.interpolate import interpolate_tree
+from reconciler.manifest.workspace import WORKSPACE_FILE, WorkspaceConfig
+from reconciler.manifest.yamlsource import SourceDocument, load_documents, read_text
+from reconciler.model import Address, DesiredResource
+from reconciler.providers.base import KindInfo
+
+KindLookup = Callable[[str, str], KindInfo | None]
+SUFFIXES = (".yaml", ".yml")
+
+
+@runtime_checkable
+class KindCatalog(Protocol):
+    """A KindLookup that can also list a provider's kinds (for 'unknown kind' messages)."""
+
+    def __call__(self, provider: str, kind: str) -> KindInfo | None: ...
+
+    def known_kinds(self, provider: str) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class KindTable:
+    """The usual KindLookup: ``{provider: {kind: KindInfo}}`` (e.g. from each provider's ``kinds``)."""
+
+    kinds: Mapping[str, Mapping[str, KindInfo]] = field(default_factory=dict)
+
+    def __call__(self, provider: str, kind: str) -> KindInfo | None:
+        return self.kinds.get(provider, {}).get(kind)
+
+    def known_kinds(self, provider: str) -> list[str]:
+        return sorted(self.kinds.get(provider, {}))
+
+
+def load_manifests(
+    paths: Sequence[Path],
+    *,
+    config: WorkspaceConfig,
+    kind_lookup: KindLookup,
+    known_providers: Collection[str],
+    env: Mapping[str, str],
+) -> list[DesiredResource]:
+    """Every resource under ``paths`` (default: the workspace's paths), validated and ordered."""
+    files = discover(paths or config.paths, config.root)
+    loader = _Loader(config, kind_lookup, known_providers, env)
+    resources: list[DesiredResource] = []
+    invalid: set[Address] = set()  # addresses of documents that failed: refs to them are not dangling
+    errors: list[InputError] = []
+    for file in files:
+        display = display_name(file, config.root)
+        try:
+            docs = load_documents(read_text(file, display), display)
+        except InputError as exc:
+            errors.append(exc)
+            continue
+        for doc in docs:
+            if doc is None:
+                continue
+            try:
+                resources.append(loader.resource(doc))
+            except InputError as exc:
+                errors.append(exc)
+                invalid.update(_claimed_address(doc.value, known_providers))
+    unique, duplicate_errors = _unique_addresses(resources)
+    errors.extend(duplicate_errors)
+    errors.extend(_dangling_references(unique, invalid))
+    if errors:
+        raise errors[0] if len(errors) == 1 else MultipleInputErrors(errors)
+    return graph.order(unique)
+
+
+def discover(paths: Iterable[Path], root: Path) -> list[Path]:
+    """Manifest files under ``paths``, sorted and without duplicates."""
+    found: dict[Path, None] = {}
+    for given in paths:
+        path = given.resolve()  # relative paths are relative to the current directory
+        if path.is_file():
+            if path.name != WORKSPACE_FILE:
+                found[path] = None
+        elif path.is_dir():
+            for directory, subdirs, names in os.walk(path):
+                subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+                for name in names:
+                    if name.endswith(SUFFIXES) and not name.startswith(".") and name != WORKSPACE_FILE:
+                        found[(Path(directory) / name).resolve()] = None
+        else:
+            raise ManifestError(f"{display_name(path, root)}: no such file or directory")
+    return sorted(found)
+
+
+def display_name(path: Path, root: Path) -> str:
+    """``path`` relative to the workspace root when it is inside it."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+class _Loader:
+    def __init__(
+        self,
+        config: WorkspaceConfig,
+        lookup: KindLookup,
+        known_providers: Collection[str],
+        env: Mapping[str, str],
+    ) -> None:
+        self.config = config
+        self.lookup = lookup
+        self.known_providers = known_providers
+        self.env = env
+        self.validators: dict[tuple[str, str], Draft202012Validator] = {}
+
+    def resource(self, raw: SourceDocument) -> DesiredResource:
+        if not isinstance(raw.value, dict):
+            validate.check_envelope(raw)  # raises: not a mapping
+        value = interpolate_tree(
+            raw.value, env=self.env, variables=self.config.variables, locate=raw.location
+        )
+        doc = SourceDocument(raw.file, raw.line, value, _fill_lines(value, raw.lines))
+        validate.check_envelope(doc)
+        provider = validate.check_api_version(doc, self.known_providers)
+        known = self.lookup.known_kinds(provider) if isinstance(self.lookup, KindCatalog) else None
+        info = validate.check_kind(doc, provider, self.lookup, known)
+        spec = validate.parse_refs(value["spec"], doc, provider, "spec")
+        validate.check_spec(spec, info, self._validator(provider, info), doc)
+        lifecycle = validate.parse_lifecycle(doc, info)
+        address = Address(provider, value["kind"], value["metadata"]["name"])
+        return DesiredResource(
+            address=address,
+            spec=spec,
+            location=Location(doc.file, doc.line),
+            lifecycle=lifecycle,
+            field_lines=doc.lines,
+        )
+
+    def _validator(self, provider: str, info: KindInfo) -> Draft202012Validator:
+        key = (provider, info.name)
+        if key not in self.validators:
+            self.validators[key] = schemacheck.validator_for(info.schema)
+        return self.validators[key]
+
+
+def _fill_lines(value: Any, lines: Mapping[str, int]) -> dict[str, int]:
+    """Lines for every path of the interpolated value (a whole-string ${var:x} may add paths)."""
+    filled = dict(lines)
+
+    def walk(item: Any, path: str, line: int) -> None:
+        if path:
+            line = filled.setdefault(path, line)
+        if isinstance(item, dict):
+            for k, v in item.items():
+                walk(v, f"{path}.{k}" if path else k, line)
+        elif isinstance(item, list):
+            for i, v in enumerate(item):
+                walk(v, f"{path}.{i}" if path else str(i), line)
+
+    walk(value, "", min(lines.values(), default=1))
+    return filled
+
+
+def _unique_addresses(resources: list[DesiredResource]) -> tuple[list[DesiredResource], list[InputError]]:
+    first: dict[Address, DesiredResource] = {}
+    errors: list[InputError] = []
+    for resource in resources:
+        seen = first.get(resource.address)
+        if seen is None:
+            first[resource.address] = resource
+            continue
+        errors.append(
+            ReferenceError_(
+                f"duplicate address {resource.address}: also defined at {seen.location_of('metadata.name')}",
+                location=resource.location_of("metadata.name"),
+                path="metadata.name",
+            )
+        )
+    return list(first.values()), errors
+
+
+def _claimed_address(value: Any, known_providers: Collection[str]) -> list[Address]:
+    """The address an invalid document meant to define, when it can be told (else nothing)."""
+    try:
+        provider = value["apiVersion"].partition("/")[0]
+        address = Address(provider, value["kind"], value["metadata"]["name"])
+    except (TypeError, KeyError, AttributeError):
+        return []
+    return [address] if provider in known_providers and isinstance(address.name, str) else []
+
+
+def _dangling_references(resources: list[DesiredResource], invalid: set[Address]) -> list[InputError]:
+    known = {r.address for r in resources}
+    known_text = sorted(str(a) for a in known)
+    errors: list[InputError] = []
+    for resource in resources:
+        for path, ref in graph.ref_fields(resource.spec):
+            if ref.target in known or ref.target in invalid:
+                continue
+            close = difflib.get_close_matches(str(ref.target), known_text, n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            errors.append(
+                ReferenceError_(
+                    f"reference to {ref.target}, which no manifest defines{hint}",
+                    location=resource.location_of(path),
+                    path=path,
+                )
+            )
+    return errors

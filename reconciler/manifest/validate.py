@@ -1,0 +1,207 @@
+"""Checks of one manifest document, in order: envelope, provider, kind, references, spec, lifecycle.
+
+Each check raises the matching :mod:`reconciler.errors` class with ``file:line: field.path:``.
+
+References and the kind schema: a spec may hold ``{ref: Kind/name}`` wherever the kind's schema
+has an id field, whether that field is typed ``integer`` (MediaMath ids), ``string`` (UUIDs)
+or both. Before validating, each :class:`Ref` is replaced by a string placeholder unique to its
+target (``${ref:mediamath.Advertiser/acme}``, so ``uniqueItems`` still works), and errors *at a
+reference's own position* are dropped when they only concern the id's value: ``type`` errors
+whose allowed types include ``string`` or ``integer``, ``pattern``, ``format``, length and
+range keywords, and ``anyOf``/``oneOf`` errors where some alternative failed only that way.
+A reference where the schema wants something else (a boolean, an enum value, an object) is
+still reported, e.g. ``spec.status: '${ref:mediamath.Campaign/x}' is not of type 'boolean'``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from reconciler.errors import ManifestError, ReferenceError_
+from reconciler.manifest import schemacheck
+from reconciler.manifest.yamlsource import SourceDocument
+from reconciler.model import Address, Lifecycle, OnDelete, Ref
+from reconciler.providers.base import KindInfo
+
+VALUE_KEYWORDS = frozenset(
+    {
+        "pattern",
+        "format",
+        "minLength",
+        "maxLength",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "contentEncoding",
+        "contentMediaType",
+    }
+)
+ID_TYPES = frozenset({"string", "integer"})
+
+
+def check_envelope(doc: SourceDocument) -> None:
+    """apiVersion, kind, metadata.name, spec and lifecycle shapes (schemas/manifest.schema.json)."""
+    if not isinstance(doc.value, dict):
+        raise ManifestError(
+            f"a manifest document must be a mapping with apiVersion, kind, metadata and spec, "
+            f"not {schemacheck.a_type(doc.value)}",
+            location=doc.location(),
+        )
+    validator = schemacheck.packaged_validator("manifest.schema.json")
+    error = schemacheck.pick(validator.iter_errors(doc.value))
+    if error is None:
+        return
+    path = schemacheck.field_path(error)
+    text = schemacheck.message(error)
+    if path == "apiVersion" and error.validator == "pattern":
+        text = f"{text.split(' does not match')[0]} is not a valid apiVersion (expected <provider>/v1, e.g. mediamath/v1)"
+    elif path == "metadata.name" and error.validator == "pattern":
+        text = (
+            f"{text.split(' does not match')[0]} is not a valid name (letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit)"
+        )
+    raise ManifestError(text, location=doc.location(path), path=path)
+
+
+def check_api_version(doc: SourceDocument, known_providers: Collection[str]) -> str:
+    """The provider named by apiVersion (which must be ``<known provider>/v1``)."""
+    api_version: str = doc.value["apiVersion"]
+    provider, _, version = api_version.partition("/")
+    if provider not in known_providers:
+        known = ", ".join(sorted(known_providers)) or "none"
+        raise ManifestError(
+            f"unknown provider '{provider}' in apiVersion '{api_version}' (known providers: {known})",
+            location=doc.location("apiVersion"),
+            path="apiVersion",
+        )
+    if version != "v1":
+        raise ManifestError(
+            f"unsupported apiVersion '{api_version}' (supported: {provider}/v1)",
+            location=doc.location("apiVersion"),
+            path="apiVersion",
+        )
+    return provider
+
+
+def check_kind(
+    doc: SourceDocument, provider: str, lookup: Callable[[str, str], KindInfo | None], known: list[str] | None
+) -> KindInfo:
+    kind: str = doc.value["kind"]
+    info = lookup(provider, kind)
+    if info is None:
+        listing = f" (known kinds: {', '.join(sorted(known))})" if known else ""
+        raise ManifestError(
+            f"unknown kind '{kind}' for provider '{provider}'{listing}",
+            location=doc.location("kind"),
+            path="kind",
+        )
+    return info
+
+
+def parse_refs(value: Any, doc: SourceDocument, provider: str, path: str) -> Any:
+    """Replace each mapping that is exactly ``{ref: "[provider.]Kind/name"}`` by a Ref."""
+    if isinstance(value, dict):
+        if set(value) == {"ref"}:
+            target = value["ref"]
+            where = f"{path}.ref"
+            if not isinstance(target, str):
+                raise ReferenceError_(
+                    f"malformed reference: expected 'Kind/name' or 'provider.Kind/name', got "
+                    f"{schemacheck.a_type(target)}",
+                    location=doc.location(where),
+                    path=path,
+                )
+            try:
+                return Ref(Address.parse(target, default_provider=provider))
+            except ValueError as exc:
+                raise ReferenceError_(
+                    f"malformed reference: {exc}", location=doc.location(where), path=path
+                ) from None
+        return {k: parse_refs(v, doc, provider, f"{path}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [parse_refs(v, doc, provider, f"{path}.{i}") for i, v in enumerate(value)]
+    return value
+
+
+def check_spec(
+    spec: Mapping[str, Any], info: KindInfo, validator: Draft202012Validator, doc: SourceDocument
+) -> None:
+    """Validate ``spec`` against the kind's schema, references standing in for ids."""
+    ref_positions: set[tuple[str | int, ...]] = set()
+    instance = _with_placeholders(spec, (), ref_positions)
+
+    def ignore(error: ValidationError) -> bool:
+        return tuple(error.absolute_path) in ref_positions and _only_about_id_value(error)
+
+    error = schemacheck.pick(schemacheck.relevant_errors(validator, instance, ignore))
+    if error is None:
+        return
+    path = schemacheck.field_path(error, prefix="spec")
+    raise ManifestError(schemacheck.message(error), location=doc.location(path), path=path)
+
+
+def _with_placeholders(value: Any, position: tuple[str | int, ...], found: set[tuple[str | int, ...]]) -> Any:
+    if isinstance(value, Ref):
+        found.add(position)
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _with_placeholders(v, (*position, k), found) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_placeholders(v, (*position, i), found) for i, v in enumerate(value)]
+    return value
+
+
+def _only_about_id_value(error: ValidationError) -> bool:
+    """True when a placeholder failed only because it is not the literal id it stands for."""
+    if error.validator == "type":
+        allowed = (
+            error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        )
+        return bool(ID_TYPES.intersection(allowed))
+    if error.validator in VALUE_KEYWORDS:
+        return True
+    if error.validator in ("anyOf", "oneOf"):
+        if not error.context:  # oneOf: the placeholder matched several alternatives
+            return True
+        branches: dict[Any, list[ValidationError]] = {}
+        for sub in error.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        return any(all(_only_about_id_value(sub) for sub in subs) for subs in branches.values())
+    return False
+
+
+def schema_fields(schema: Mapping[str, Any]) -> set[str]:
+    """Top-level property names of a kind schema (also inside top-level allOf/anyOf/oneOf)."""
+    names = set(schema.get("properties", {}))
+    for keyword in ("allOf", "anyOf", "oneOf"):
+        for sub in schema.get(keyword, []):
+            if isinstance(sub, Mapping):
+                names |= set(sub.get("properties", {}))
+    return names
+
+
+def parse_lifecycle(doc: SourceDocument, info: KindInfo) -> Lifecycle:
+    raw = doc.value.get("lifecycle") or {}
+    ignore = tuple(raw.get("ignore_changes", ()))
+    fields = schema_fields(info.schema)
+    if fields:
+        for index, name in enumerate(ignore):
+            if name.split(".", 1)[0] not in fields:
+                where = f"lifecycle.ignore_changes.{index}"
+                raise ManifestError(
+                    f"'{name}' is not a field of {info.name} (fields: {', '.join(sorted(fields))})",
+                    location=doc.location(where),
+                    path=where,
+                )
+    on_delete = raw.get("on_delete")
+    return Lifecycle(
+        prevent_destroy=bool(raw.get("prevent_destroy", False)),
+        ignore_changes=ignore,
+        on_delete=OnDelete(on_delete) if on_delete is not None else None,
+    )

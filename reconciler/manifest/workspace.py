@@ -1,0 +1,281 @@
+"""The workspace file ``reconciler.yaml``: providers, state backend, variables, drift rules, paths.
+
+```yaml
+apiVersion: reconciler/v1
+kind: Workspace
+providers:
+  mediamath:
+    endpoint: sandbox            # or https://api.mediamath.com
+    credentials: {username: "${env:MM_USERNAME}", password: "${env:MM_PASSWORD}"}
+    rate_limit: 40               # any other key -> ProviderSettings.options
+state: {backend: local, path: .reconciler/state.json}
+variables: {region: REGION_US}
+drift: {ignore: [{address: "mediamath.Strategy/*", fields: [bid_aggressiveness]}]}
+paths: [manifests/]
+```
+
+The file is validated against ``schemas/workspace.schema.json``. Credentials may only be written
+as ``${env:NAME}``: a literal value is an error naming its line (and never echoing the value).
+Variables may use ``${env:NAME}``; provider settings, state and paths may use both ``${env:}``
+and ``${var:}``. Without a workspace file every setting has its default and the start
+directory is the root.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from reconciler.errors import Location, WorkspaceError
+from reconciler.manifest import schemacheck
+from reconciler.manifest.interpolate import env_reference, interpolate_string, interpolate_tree
+from reconciler.manifest.yamlsource import SourceDocument, load_documents, read_text
+from reconciler.providers.base import ProviderConfig
+
+WORKSPACE_FILE = "reconciler.yaml"
+DEFAULT_STATE: Mapping[str, Any] = MappingProxyType({"backend": "local", "path": ".reconciler/state.json"})
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """One ``providers.<name>`` block. ``credentials`` never appear in ``repr``/``str``."""
+
+    name: str
+    endpoint: str
+    credentials: Mapping[str, str] = field(repr=False)
+    options: Mapping[str, Any]
+    factory: str | None
+    location: Location
+
+    def __repr__(self) -> str:
+        names = ", ".join(sorted(self.credentials))
+        return (
+            f"ProviderSettings(name={self.name!r}, endpoint={self.endpoint!r}, credentials=[{names}] (hidden), "
+            f"options={dict(self.options)!r}, factory={self.factory!r}, location='{self.location}')"
+        )
+
+    __str__ = __repr__
+
+    def provider_config(self, workspace_dir: Path) -> ProviderConfig:
+        """The :class:`ProviderConfig` a provider is constructed with."""
+        return ProviderConfig(
+            name=self.name,
+            endpoint=self.endpoint,
+            credentials=self.credentials,
+            options=self.options,
+            workspace_dir=workspace_dir,
+        )
+
+
+@dataclass(frozen=True)
+class DriftIgnoreRule:
+    """Drift on ``fields`` of every resource whose address matches the glob ``address`` is ignored."""
+
+    address: str
+    fields: tuple[str, ...]
+
+    def matches(self, address: str) -> bool:
+        return fnmatch.fnmatchcase(address, self.address)
+
+
+@dataclass(frozen=True)
+class WorkspaceConfig:
+    root: Path
+    file: Path | None
+    providers: Mapping[str, ProviderSettings] = field(default_factory=lambda: MappingProxyType({}))
+    state: Mapping[str, Any] = field(default_factory=lambda: DEFAULT_STATE)
+    variables: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    drift_ignore: tuple[DriftIgnoreRule, ...] = ()
+    paths: tuple[Path, ...] = ()
+
+    def ignored_drift_fields(self, address: str) -> set[str]:
+        """Fields the workspace's drift rules ignore for ``address``."""
+        return {f for rule in self.drift_ignore if rule.matches(address) for f in rule.fields}
+
+
+def find_workspace(start: Path) -> Path | None:
+    """The nearest ``reconciler.yaml`` in ``start`` or one of its parents."""
+    here = start.resolve()
+    if here.is_file():
+        here = here.parent
+    for directory in (here, *here.parents):
+        candidate = directory / WORKSPACE_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_workspace_config(
+    root: Path, env: Mapping[str, str], *, resolve_credentials: bool = True
+) -> WorkspaceConfig:
+    """Load ``root/reconciler.yaml`` (defaults when there is none).
+
+    ``resolve_credentials=False`` leaves every ``credentials`` mapping empty and does not
+    require the environment variables they name (for ``validate`` in CI without secrets).
+    """
+    root = root.resolve()
+    path = root / WORKSPACE_FILE
+    if not path.is_file():
+        return WorkspaceConfig(root=root, file=None, paths=(root,))
+    display = WORKSPACE_FILE
+    docs = [d for d in load_documents(read_text(path, display), display) if d is not None]
+    if not docs:
+        raise WorkspaceError(
+            "the workspace file is empty; it needs at least 'apiVersion: reconciler/v1' and 'kind: Workspace'",
+            location=Location(display, 1),
+        )
+    if len(docs) > 1:
+        raise WorkspaceError(
+            "the workspace file must hold exactly one YAML document", location=docs[1].location()
+        )
+    doc = docs[0]
+    if not isinstance(doc.value, dict):
+        raise WorkspaceError(
+            f"the workspace file must be a mapping, not {schemacheck.a_type(doc.value)}",
+            location=doc.location(),
+        )
+    _check_credentials(doc)
+    _check_schema(doc)
+    data: dict[str, Any] = doc.value
+
+    variables = interpolate_tree(
+        data.get("variables", {}), env=env, variables=None, locate=doc.location, path="variables"
+    )
+    if not isinstance(variables, dict):  # pragma: no cover - the schema guarantees a mapping
+        raise WorkspaceError("variables must be a mapping", location=doc.location("variables"))
+
+    providers = {
+        name: _provider(doc, name, block, env, variables, resolve_credentials)
+        for name, block in sorted(data.get("providers", {}).items())
+    }
+    state = {**DEFAULT_STATE}
+    state.update(
+        interpolate_tree(
+            data.get("state", {}), env=env, variables=variables, locate=doc.location, path="state"
+        )
+    )
+    rules = tuple(
+        DriftIgnoreRule(address=rule["address"], fields=tuple(rule["fields"]))
+        for rule in data.get("drift", {}).get("ignore", [])
+    )
+    raw_paths = data.get("paths")
+    paths: tuple[Path, ...] = (root,)
+    if raw_paths is not None:
+        resolved = []
+        for index, text in enumerate(raw_paths):
+            where = f"paths.{index}"
+            value = interpolate_string(
+                text, env=env, variables=variables, location=doc.location(where), path=where
+            )
+            if not isinstance(value, str):
+                raise WorkspaceError(
+                    f"expected a path string, got {schemacheck.a_type(value)}",
+                    location=doc.location(where),
+                    path=where,
+                )
+            resolved.append((root / value).resolve())
+        paths = tuple(resolved)
+    return WorkspaceConfig(
+        root=root,
+        file=path,
+        providers=MappingProxyType(providers),
+        state=MappingProxyType(state),
+        variables=MappingProxyType(variables),
+        drift_ignore=rules,
+        paths=paths,
+    )
+
+
+def _check_credentials(doc: SourceDocument) -> None:
+    """Credentials must be exactly ``${env:NAME}``; never echo what was written instead."""
+    providers = doc.value.get("providers")
+    if not isinstance(providers, dict):
+        return
+    for name, block in sorted(providers.items()):
+        if not isinstance(block, dict) or "credentials" not in block:
+            continue
+        where = f"providers.{name}.credentials"
+        credentials = block["credentials"]
+        if not isinstance(credentials, dict):
+            raise WorkspaceError(
+                'credentials must be a mapping of name: "${env:NAME}" (secrets never live in git)',
+                location=doc.location(where),
+                path=where,
+            )
+        for key, value in sorted(credentials.items()):
+            if not (isinstance(value, str) and env_reference(value)):
+                raise WorkspaceError(
+                    'a literal credential is not allowed; write "${env:NAME}" and set NAME in the '
+                    "environment (secrets never live in git)",
+                    location=doc.location(f"{where}.{key}"),
+                    path=f"{where}.{key}",
+                )
+
+
+def _check_schema(doc: SourceDocument) -> None:
+    validator = schemacheck.packaged_validator("workspace.schema.json")
+    error = schemacheck.pick(validator.iter_errors(doc.value))
+    if error is None:
+        return
+    path = schemacheck.field_path(error)
+    redact = "credentials" in path.split(".")
+    if error.validator == "additionalProperties" and not error.absolute_path:
+        allowed = ", ".join(sorted(validator.schema["properties"]))
+        keys = ", ".join(repr(k) for k in schemacheck.unexpected_keys(error))
+        text = f"unknown top-level key {keys} (allowed: {allowed})"
+    else:
+        text = schemacheck.message(error, redact=redact or _contains_credentials(error.instance))
+    raise WorkspaceError(text, location=doc.location(path), path=path)
+
+
+def _contains_credentials(value: Any) -> bool:
+    if isinstance(value, dict):
+        return "credentials" in value or any(_contains_credentials(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_contains_credentials(v) for v in value)
+    return False
+
+
+def _provider(
+    doc: SourceDocument,
+    name: str,
+    block: Mapping[str, Any],
+    env: Mapping[str, str],
+    variables: Mapping[str, Any],
+    resolve_credentials: bool,
+) -> ProviderSettings:
+    where = f"providers.{name}"
+    credentials: dict[str, str] = {}
+    if resolve_credentials:
+        for key, text in sorted(block.get("credentials", {}).items()):
+            at = f"{where}.credentials.{key}"
+            value = interpolate_string(text, env=env, variables=None, location=doc.location(at), path=at)
+            credentials[key] = str(value)
+    rest = {k: v for k, v in block.items() if k != "credentials"}
+    rest = interpolate_tree(rest, env=env, variables=variables, locate=doc.location, path=where)
+    endpoint = rest.pop("endpoint")
+    if not isinstance(endpoint, str) or not endpoint:
+        raise WorkspaceError(
+            "endpoint must be a URL or 'sandbox'",
+            location=doc.location(f"{where}.endpoint"),
+            path=f"{where}.endpoint",
+        )
+    if endpoint != "sandbox" and not endpoint.startswith(("http://", "https://")):
+        raise WorkspaceError(
+            f"endpoint '{endpoint}' is neither an http(s) URL nor 'sandbox'",
+            location=doc.location(f"{where}.endpoint"),
+            path=f"{where}.endpoint",
+        )
+    factory = rest.pop("factory", None)
+    return ProviderSettings(
+        name=name,
+        endpoint=endpoint,
+        credentials=MappingProxyType(credentials),
+        options=MappingProxyType(dict(sorted(rest.items()))),
+        factory=factory,
+        location=doc.location(where),
+    )

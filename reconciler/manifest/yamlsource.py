@@ -1,0 +1,249 @@
+"""Line-tracking YAML loading: every node of every document keeps its source line.
+
+PyYAML's ``safe_load`` throws the marks away, so values are built here from ``yaml.compose``
+nodes instead. The result of one document is a :class:`SourceDocument`: the plain JSON-like
+value plus ``lines``, a map from dotted field paths (``spec.members.0.purposes``) to 1-based
+line numbers. Mapping entries are located at their key, sequence items at the item.
+
+Scalars follow the YAML 1.2 core schema rather than PyYAML's YAML 1.1 one, because the 1.1
+rules surprise people in configuration files: only ``true``/``false`` are booleans (``yes``,
+``no``, ``on``, ``off`` stay strings: the "Norway problem"), ``09:30`` is a string rather than
+a base-60 integer, ``0123`` is decimal, and dates stay strings (JSON Schema formats check them).
+Mapping keys are always strings (their source text). Duplicate keys are an error (PyYAML
+accepts them silently and keeps the last); merge keys (``<<: *anchor``) are supported.
+
+Errors are :class:`reconciler.errors.ManifestError` naming ``file:line``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from reconciler.errors import Location, ManifestError
+
+STR = "tag:yaml.org,2002:str"
+INT = "tag:yaml.org,2002:int"
+FLOAT = "tag:yaml.org,2002:float"
+BOOL = "tag:yaml.org,2002:bool"
+NULL = "tag:yaml.org,2002:null"
+MERGE = "tag:yaml.org,2002:merge"
+TIMESTAMP = "tag:yaml.org,2002:timestamp"
+MAP = "tag:yaml.org,2002:map"
+SEQ = "tag:yaml.org,2002:seq"
+MAX_NODES = 1_000_000
+
+
+# libyaml's parser when PyYAML was built with it (about 5x faster), else the pure-Python one.
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _CoreSchemaLoader(_BaseLoader):  # type: ignore[misc]
+    """SafeLoader whose implicit scalar resolution follows the YAML 1.2 core schema."""
+
+    yaml_implicit_resolvers: dict[Any, Any] = {}
+
+
+_CoreSchemaLoader.add_implicit_resolver(
+    BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_CoreSchemaLoader.add_implicit_resolver(
+    INT, re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789")
+)
+_CoreSchemaLoader.add_implicit_resolver(
+    FLOAT,
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?[0-9]+[eE][-+]?[0-9]+"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+.0123456789"),
+)
+_CoreSchemaLoader.add_implicit_resolver(NULL, re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
+_CoreSchemaLoader.add_implicit_resolver(MERGE, re.compile(r"^(?:<<)$"), ["<"])
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    """One YAML document: its value, where it starts, and the line of every field path."""
+
+    file: str
+    line: int
+    value: Any
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def location(self, path: str = "") -> Location:
+        """The location of ``path`` (or of its nearest located ancestor, or the document)."""
+        probe = path
+        while probe:
+            if probe in self.lines:
+                return Location(self.file, self.lines[probe])
+            probe = probe.rpartition(".")[0]
+        return Location(self.file, self.line)
+
+
+def join(path: str, key: str | int) -> str:
+    """Dotted field path of ``key`` under ``path``."""
+    return f"{path}.{key}" if path else str(key)
+
+
+def read_text(path: Path, display: str) -> str:
+    """Read a UTF-8 file (a BOM is allowed); anything else is a ManifestError with its line."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ManifestError(
+            f"cannot read file: {exc.strerror or exc}", location=Location(display, 1)
+        ) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ManifestError(
+            f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); save it as UTF-8",
+            location=Location(display, line),
+        ) from None
+
+
+def load_documents(text: str, display: str) -> list[SourceDocument | None]:
+    """Every document of a YAML stream, in order. Empty (comment-only) documents are None."""
+    try:
+        nodes: list[Node | None] = list(_compose_all(text))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        detail = " ".join(p for p in (exc.context, exc.problem) if p)
+        raise ManifestError(f"invalid YAML: {detail}", location=Location(display, line)) from None
+    except yaml.YAMLError as exc:  # e.g. a reader error on a control character
+        raise ManifestError(f"invalid YAML: {exc}", location=Location(display, 1)) from None
+    docs: list[SourceDocument | None] = []
+    for node in nodes:
+        if node is None or (isinstance(node, ScalarNode) and node.tag == NULL and node.value in ("", "~")):
+            docs.append(None)
+            continue
+        builder = _Builder(display)
+        value = builder.build(node, "")
+        docs.append(SourceDocument(display, node.start_mark.line + 1, value, builder.lines))
+    return docs
+
+
+def _compose_all(text: str) -> Iterator[Node | None]:
+    loader = _CoreSchemaLoader(text)
+    try:
+        while loader.check_node():
+            yield loader.get_node()
+    finally:
+        loader.dispose()
+
+
+class _Builder:
+    """Turns a node tree into plain values, recording the line of every path."""
+
+    def __init__(self, display: str) -> None:
+        self.display = display
+        self.lines: dict[str, int] = {}
+        self._active: set[int] = set()  # nodes being built: catches recursive aliases
+        self._count = 0  # nodes built: caps alias expansion ("billion laughs")
+
+    def error(self, node: Node, path: str, message: str) -> ManifestError:
+        return ManifestError(message, location=Location(self.display, node.start_mark.line + 1), path=path)
+
+    def build(self, node: Node, path: str) -> Any:
+        if id(node) in self._active:
+            raise self.error(node, path, "recursive YAML alias")
+        self._active.add(id(node))
+        self._count += 1
+        if self._count > MAX_NODES:
+            raise self.error(
+                node, path, f"document too large (more than {MAX_NODES} values after expanding aliases)"
+            )
+        try:
+            if isinstance(node, MappingNode):
+                return self._mapping(node, path)
+            if isinstance(node, SequenceNode):
+                if node.tag != SEQ:
+                    raise self.error(node, path, f"unsupported YAML tag {node.tag}")
+                items = []
+                for index, item in enumerate(node.value):
+                    child = join(path, index)
+                    self.lines.setdefault(child, item.start_mark.line + 1)
+                    items.append(self.build(item, child))
+                return items
+            assert isinstance(node, ScalarNode)
+            return self._scalar(node, path)
+        finally:
+            self._active.discard(id(node))
+
+    def _mapping(self, node: MappingNode, path: str) -> dict[str, Any]:
+        if node.tag != MAP:
+            raise self.error(node, path, f"unsupported YAML tag {node.tag}")
+        own: dict[str, Any] = {}
+        own_lines: dict[str, int] = {}
+        merged: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.tag == MERGE:
+                merged.update(self._merge_sources(value_node, path))
+                continue
+            if not isinstance(key_node, ScalarNode):
+                raise self.error(key_node, path, "mapping keys must be plain strings, not collections")
+            key = key_node.value
+            child = join(path, key)
+            line = key_node.start_mark.line + 1
+            if key in own:
+                raise self.error(
+                    key_node, child, f"duplicate key '{key}' (first written at line {own_lines[key]})"
+                )
+            own_lines[key] = line
+            self.lines[child] = line
+            own[key] = self.build(value_node, child)
+        return {**merged, **own}
+
+    def _merge_sources(self, node: Node, path: str) -> dict[str, Any]:
+        """Values of a ``<<`` merge key: one mapping or a list of them (earlier ones win)."""
+        sources = node.value if isinstance(node, SequenceNode) else [node]
+        result: dict[str, Any] = {}
+        for source in reversed(sources):
+            if not isinstance(source, MappingNode):
+                raise self.error(source, path, "a merge key (<<) needs a mapping or a list of mappings")
+            result.update(self._mapping(source, path))
+        return result
+
+    def _scalar(self, node: ScalarNode, path: str) -> Any:
+        value: str = node.value
+        tag = node.tag
+        if tag in (STR, TIMESTAMP):
+            return value
+        if tag == NULL:
+            return None
+        if tag == BOOL:
+            lowered = value.lower()
+            if lowered not in ("true", "false"):
+                raise self.error(node, path, f"'{value}' is not a boolean (use true or false)")
+            return lowered == "true"
+        if tag == INT:
+            try:
+                text = value.replace("_", "")
+                base = 0 if text[:2].lower() in ("0o", "0x", "0b") else 10
+                return int(text, base)
+            except ValueError:
+                raise self.error(node, path, f"'{value}' is not an integer") from None
+        if tag == FLOAT:
+            lowered = value.lower().lstrip("+")
+            if lowered in (".inf", "-.inf", ".nan"):
+                number = {".inf": math.inf, "-.inf": -math.inf, ".nan": math.nan}[lowered]
+            else:
+                try:
+                    number = float(value.replace("_", ""))
+                except ValueError:
+                    raise self.error(node, path, f"'{value}' is not a number") from None
+            if not math.isfinite(number):
+                raise self.error(node, path, f"'{value}' is not a finite number (JSON has no inf or nan)")
+            return number
+        raise self.error(node, path, f"unsupported YAML tag {tag}")
