@@ -10,7 +10,6 @@ The CLI (``reconciler.cli``) is a thin layer over this module; tests may use it 
 
 from __future__ import annotations
 
-import fnmatch
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -52,6 +51,7 @@ class Workspace:
     start: Path
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     lock_timeout: float = 0.0
+    resolve_credentials: bool = True  # False for validate: no secrets needed to check files
     _config: WorkspaceConfig | None = None
     _providers: dict[str, Provider] = field(default_factory=dict)
     _state: StateBackend | None = None
@@ -62,17 +62,23 @@ class Workspace:
         if self._config is None:
             file = find_workspace(self.start)
             root = file.parent if file else self.start
-            self._config = load_workspace_config(root, self.env)
+            self._config = load_workspace_config(root, self.env, resolve_credentials=self.resolve_credentials)
         return self._config
 
     @property
     def root(self) -> Path:
         return self.config.root
 
-    def kind_info(self, provider: str, kind: str) -> KindInfo | None:
+    def kinds_of(self, provider: str) -> Mapping[str, KindInfo]:
         settings = self.config.providers.get(provider)
-        cls = provider_class(provider, settings.factory if settings else None)
-        return cls.kinds.get(kind)
+        return provider_class(provider, settings.factory if settings else None).kinds
+
+    def kind_info(self, provider: str, kind: str) -> KindInfo | None:
+        return self.kinds_of(provider).get(kind)
+
+    def known_kinds(self, provider: str) -> list[str]:
+        """For 'unknown kind' messages (the manifest loader's KindCatalog protocol)."""
+        return sorted(self.kinds_of(provider))
 
     def known_providers(self) -> set[str]:
         from reconciler.providers import BUILTIN
@@ -80,16 +86,17 @@ class Workspace:
         return set(BUILTIN) | set(self.config.providers)
 
     def desired(self, paths: Sequence[Path] = ()) -> list[DesiredResource]:
-        """Load, validate and order the manifests (paths default to the workspace's)."""
+        """Load, validate and order the manifests (paths default to the workspace's).
+
+        The loader returns them in dependency order."""
         chosen = [p if p.is_absolute() else (self.start / p) for p in paths] or list(self.config.paths)
-        resources = load_manifests(
+        return load_manifests(
             chosen,
             config=self.config,
-            kind_lookup=self.kind_info,
+            kind_lookup=_KindCatalog(self),
             known_providers=self.known_providers(),
             env=self.env,
         )
-        return graph.order(resources)
 
     # -- providers and state ---------------------------------------------------------------------
     def provider(self, name: str) -> Provider:
@@ -268,18 +275,13 @@ class Workspace:
     # -- drift ---------------------------------------------------------------------------------
     def drift(self, paths: Sequence[Path] = ()) -> DriftReport:
         """Classify every managed object; ignore rules come from the workspace file and from
-        ``lifecycle.ignore_changes`` of the manifests (when they load)."""
+        ``lifecycle.ignore_changes`` of the manifests."""
         snapshot = self.state.read()
         live, _ = self.refresh(snapshot, [])
-        rules = self.config.drift_ignore
         lifecycle_ignores = {str(r.address): set(r.lifecycle.ignore_changes) for r in self.desired(paths)}
 
         def ignored(address: str) -> set[str]:
-            fields = set(lifecycle_ignores.get(address, ()))
-            for rule in rules:
-                if fnmatch.fnmatchcase(address, rule.address):
-                    fields.update(rule.fields)
-            return fields
+            return lifecycle_ignores.get(address, set()) | self.config.ignored_drift_fields(address)
 
         unmanaged = self._unmanaged(snapshot)
         return classify(
@@ -351,6 +353,19 @@ class Workspace:
             )
             self.state.record(rs)
             return rs
+
+
+@dataclass(frozen=True)
+class _KindCatalog:
+    """The manifest loader's kind lookup, listing known kinds in its messages."""
+
+    workspace: Workspace
+
+    def __call__(self, provider: str, kind: str) -> KindInfo | None:
+        return self.workspace.kind_info(provider, kind)
+
+    def known_kinds(self, provider: str) -> list[str]:
+        return self.workspace.known_kinds(provider)
 
 
 def resolve_refs(value: Any, snapshot: StateSnapshot) -> Any:

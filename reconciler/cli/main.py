@@ -32,10 +32,10 @@ class Context:
         self.debug = debug
         self.console = Console.detect(no_color)
 
-    def workspace(self, lock_timeout: float = 0.0) -> Any:
+    def workspace(self, lock_timeout: float = 0.0, *, resolve_credentials: bool = True) -> Any:
         from reconciler.engine import Workspace
 
-        return Workspace(start=self.directory, lock_timeout=lock_timeout)
+        return Workspace(start=self.directory, lock_timeout=lock_timeout, resolve_credentials=resolve_credentials)
 
 
 def fail(ctx: Context, exc: BaseException, code: int) -> NoReturn:
@@ -98,8 +98,8 @@ def cli(click_ctx: click.Context, directory: Path, debug: bool, no_color: bool) 
 @pass_ctx
 @handle_errors
 def validate(ctx: Context, paths: tuple[Path, ...]) -> None:
-    """Check manifests and the workspace file without calling any API."""
-    ws = ctx.workspace()
+    """Check manifests and the workspace file without calling any API (no secrets needed)."""
+    ws = ctx.workspace(resolve_credentials=False)
     resources = ws.desired(paths)
     ctx.console.print(f"Valid: {len(resources)} resources in {ws.root}.")
 
