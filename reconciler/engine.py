@@ -10,6 +10,7 @@ The CLI (``reconciler.cli``) is a thin layer over this module; tests may use it 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,7 @@ from reconciler.apply import ApplyOptions, ApplyResult, execute, recover_unfinis
 from reconciler.drift import DriftReport, classify
 from reconciler.errors import (
     InputError,
+    PlanError,
     ProviderError,
     ReconcilerError,
     StalePlanError,
@@ -37,7 +39,7 @@ from reconciler.model import Address, DesiredResource, LiveObject, Ref, iter_ref
 from reconciler.plan.builder import PlanInput, ProviderView, build_plan
 from reconciler.plan.model import Plan
 from reconciler.providers import provider_class
-from reconciler.providers.base import KindInfo, Provider, ProviderConfig
+from reconciler.providers.base import Finding, KindInfo, PlannedWrite, Provider, ProviderConfig, Severity
 from reconciler.state import open_backend
 from reconciler.state.base import ResourceState, StateBackend, StateSnapshot
 
@@ -200,6 +202,7 @@ class Workspace:
         *,
         targets: Sequence[str] = (),
         destroy: bool = False,
+        skip_guardrails: bool = False,
     ) -> tuple[Plan, list[DesiredResource]]:
         desired = self.desired(paths)
         if targets:
@@ -223,7 +226,42 @@ class Workspace:
                 destroy=destroy,
             )
         )
-        return plan, desired
+        return self._guard(plan, skip_guardrails), desired
+
+    def _guard(self, plan: Plan, skip: bool) -> Plan:
+        """Run each provider's guardrails on the planned writes (read-only checks).
+
+        Errors refuse the plan (exit 1) unless ``skip``; then the plan says they were skipped.
+        """
+        writes: dict[str, list[PlannedWrite]] = {}
+        for change in plan.changes:
+            if change.action.value in ("create", "update", "replace"):
+                writes.setdefault(change.provider, []).append(
+                    PlannedWrite(
+                        address=change.address,
+                        kind=change.kind,
+                        action=change.action.value,
+                        remote_id=change.remote_id,
+                        before=dict(change.before or {}),
+                        after=dict(change.after or {}),
+                    )
+                )
+        findings: list[Finding] = []
+        for name, items in sorted(writes.items()):
+            findings.extend(self.provider(name).check_plan(items))
+        findings.sort(key=lambda f: (f.address, f.severity.value, f.message))
+        errors = [f for f in findings if f.severity is Severity.ERROR]
+        warnings = [f"{f.address}: {f.message}" for f in findings if f.severity is Severity.WARNING]
+        if errors and not skip:
+            lines = "\n".join(f"  {f.address}: {f.message}" for f in errors)
+            raise PlanError(f"the plan breaks {len(errors)} guardrail(s) (--skip-guardrails to override):\n{lines}")
+        if skip and errors:
+            warnings = [f"guardrails skipped (--skip-guardrails): {f.address}: {f.message}" for f in errors] + warnings
+        elif skip:
+            warnings.append("guardrails skipped (--skip-guardrails)")
+        if not warnings:
+            return plan
+        return dataclasses.replace(plan, warnings=tuple(plan.warnings) + tuple(warnings))
 
     def _provider_names(self, snapshot: StateSnapshot, desired: Sequence[DesiredResource]) -> list[str]:
         names = {r.address.provider for r in desired} | {rs.provider for rs in snapshot.resources.values()}

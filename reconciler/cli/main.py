@@ -111,15 +111,24 @@ def validate(ctx: Context, paths: tuple[Path, ...]) -> None:
 @format_option
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
 @click.option("--target", "targets", multiple=True, help="Only this address (and what it depends on).")
+@click.option("--skip-guardrails", is_flag=True, help="Allow changes the providers' guardrails refuse (said in the plan).")
 @pass_ctx
 @handle_errors
-def plan(ctx: Context, paths: tuple[Path, ...], out: Path | None, fmt: str, detailed_exitcode: bool, targets: tuple[str, ...]) -> None:
+def plan(
+    ctx: Context,
+    paths: tuple[Path, ...],
+    out: Path | None,
+    fmt: str,
+    detailed_exitcode: bool,
+    targets: tuple[str, ...],
+    skip_guardrails: bool,
+) -> None:
     """Show what apply would change, field by field. Writes nothing."""
     from reconciler.plan.planfile import save_plan
 
     ws = ctx.workspace()
     try:
-        the_plan, _ = ws.plan(paths, targets=targets)
+        the_plan, _ = ws.plan(paths, targets=targets, skip_guardrails=skip_guardrails)
     finally:
         ws.close()
     emit_plan(ctx, the_plan, fmt)

@@ -126,6 +126,32 @@ class ProviderConfig:
         return f"ProviderConfig(name={self.name!r}, endpoint={self.endpoint!r})"
 
 
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class PlannedWrite:
+    """A planned create/update as a provider's ``check_plan`` sees it (ids resolved where known)."""
+
+    address: str
+    kind: str
+    action: str  # create | update | replace
+    remote_id: str | None
+    before: Mapping[str, Any]  # live owned fields ({} for creates)
+    after: Mapping[str, Any]  # desired owned fields
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A guardrail's verdict on one planned write (errors refuse the plan unless skipped)."""
+
+    address: str
+    severity: Severity
+    message: str
+
+
 @dataclass(frozen=True)
 class ManualStep:
     """For APIs that cannot make a change: the exact step a human must take."""
@@ -172,6 +198,10 @@ class Provider(ABC):
     def manual_steps(self, kind: str, action: str, address: str, changes: Mapping[str, Any]) -> list[ManualStep] | None:
         """None when the provider can make this change itself; else the steps for a human."""
         return None
+
+    def check_plan(self, writes: Sequence[PlannedWrite]) -> list[Finding]:
+        """Guardrails on planned writes (e.g. a budget below spend to date). Read-only."""
+        return []
 
     # -- writing -------------------------------------------------------------------------------
     @abstractmethod
