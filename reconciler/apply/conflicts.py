@@ -1,0 +1,120 @@
+"""Judging a write whose precondition failed: applied already, safe to rebase, or a conflict.
+
+Pure functions. After a precondition failure (or a retryable error, when the write may have
+landed) the executor re-reads the object and compares, for every top-level field the change sets,
+three values: the plan's ``before`` (what the plan saw), ``ours`` (what we want, normalised) and
+``theirs`` (live now). A field equal to ours is applied; equal to before, untouched by the other
+writer; anything else is a conflict (the other writer set a field we set, to another value).
+
+Values are compared in the plan's shape: the builder's ``before`` is the live object projected
+onto the owned fields (:func:`reconciler.diff.project`: nested keys the manifest never wrote are
+dropped), so live and ours are cut to that shape too, and a key someone else added inside a map
+we own part of is not a conflict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from reconciler.apply.result import ConflictField
+from reconciler.diff import project
+from reconciler.plan.model import Change
+
+SENSITIVE = "(sensitive)"
+
+
+class Verdict(StrEnum):
+    APPLIED = "applied"  # every field we set already holds our value
+    CLEAN = "clean"  # the other writer touched none of our fields: rebase and write
+    CONFLICT = "conflict"  # the other writer set one of our fields to something else
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: Verdict
+    conflicts: tuple[ConflictField, ...] = ()
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(c[0] for c in self.conflicts)
+
+
+def plain(value: Any) -> Any:
+    """Tuples as lists and mappings as dicts, so values compare the way their JSON would."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def same(a: Any, b: Any) -> bool:
+    return bool(plain(a) == plain(b))
+
+
+def fields_set_by(change: Change) -> tuple[str, ...]:
+    """Top-level spec fields an update writes (``labels.team`` changes write ``labels``)."""
+    paths = {fc.path.split(".", 1)[0] for fc in change.field_changes}
+    if not paths and change.after is not None:
+        before = change.before or {}
+        paths = {k for k, v in change.after.items() if not same(v, before.get(k))}
+    return tuple(sorted(paths))
+
+
+def judge_update(
+    fields: Iterable[str],
+    before: Mapping[str, Any],
+    ours: Mapping[str, Any],
+    live: Mapping[str, Any],
+    sensitive: frozenset[str] = frozenset(),
+) -> Judgement:
+    conflicts: list[ConflictField] = []
+    pending = False
+    for name in sorted(fields):
+        planned = before.get(name)
+        shape = planned if isinstance(planned, Mapping) else ours.get(name)
+        theirs = project(live.get(name), shape)
+        mine = project(ours.get(name), shape)
+        if same(theirs, mine):
+            continue
+        if same(theirs, planned):
+            pending = True
+            continue
+        conflicts.append(_field(name, planned, mine, theirs, sensitive))
+    if conflicts:
+        return Judgement(Verdict.CONFLICT, tuple(conflicts))
+    return Judgement(Verdict.CLEAN if pending else Verdict.APPLIED)
+
+
+def judge_delete(
+    before: Mapping[str, Any], live: Mapping[str, Any], sensitive: frozenset[str] = frozenset()
+) -> Judgement:
+    """A delete conflicts when someone changed any owned field since the plan (ours: deleted)."""
+    conflicts = tuple(
+        _field(name, planned, None, project(live.get(name), planned), sensitive)
+        for name, planned in sorted(before.items())
+        if not same(project(live.get(name), planned), planned)
+    )
+    return Judgement(Verdict.CONFLICT, conflicts) if conflicts else Judgement(Verdict.CLEAN)
+
+
+def _field(name: str, before: Any, ours: Any, theirs: Any, sensitive: frozenset[str]) -> ConflictField:
+    if name in sensitive:
+        return (name, SENSITIVE, SENSITIVE, SENSITIVE)
+    return (name, plain(before), plain(ours), plain(theirs))
+
+
+def overlay(live: Any, ours: Any, shape: Any) -> Any:
+    """What to send for a map we own only partly: ``live`` with the owned keys (those of
+    ``shape``, the plan's projected ``before``) set to ours, recursively; other keys are kept
+    so another writer's entries are not silently dropped. Anything else is sent as ours."""
+    if not (isinstance(shape, Mapping) and isinstance(live, Mapping) and isinstance(ours, Mapping)):
+        return ours
+    out = dict(live)
+    for key, sub in shape.items():
+        if key in ours:
+            out[key] = overlay(live.get(key), ours[key], sub)
+    return out

@@ -1,0 +1,32 @@
+"""A child process for crash tests: applies creates with the MemoryProvider and a LocalBackend.
+
+Usage: ``python -m tests.support.apply_child STATE_FILE REMOTE_FILE SIGNAL_FILE BLOCK_NAME NAME...``
+creates one Folder per NAME (in order, parallelism 1); the provider blocks after creating
+BLOCK_NAME remotely until SIGNAL_FILE exists, so the parent can SIGKILL it between the remote
+create and the state record.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from reconciler.apply import ApplyOptions, execute
+from reconciler.state.local import LocalBackend
+from tests.support.memory_provider import MemoryProvider
+from tests.support.mini_plan import create, make_plan
+
+
+def main(argv: list[str]) -> int:
+    state_file, remote_file, signal_file, block, *names = argv
+    state = LocalBackend(Path(state_file))
+    provider = MemoryProvider.at(remote_file, block_after_create=block, signal_file=signal_file)
+    changes = [create(f"memory.Folder/{n}", {"name": n}, depends_on=[f"memory.Folder/{p}"] if p else [])
+               for p, n in zip([None, *names], names, strict=False)]
+    with state.locked("apply"):
+        result = execute(make_plan(state, *changes), {"memory": provider}, state, ApplyOptions(parallelism=1))
+    return 1 if result.has_failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
