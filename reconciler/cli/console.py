@@ -6,17 +6,16 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from typing import TextIO
 
 import click
 
 
 @dataclass
 class Console:
+    """Streams are looked up when printing (click's CliRunner swaps them)."""
+
     color: bool
     interactive: bool
-    out: TextIO = sys.stdout
-    err: TextIO = sys.stderr
 
     @classmethod
     def detect(cls, no_color: bool) -> Console:
@@ -26,14 +25,14 @@ class Console:
         return cls(color=color, interactive=tty and sys.stdin.isatty() and not ci)
 
     def print(self, text: str = "", *, fg: str | None = None, bold: bool = False) -> None:
-        click.secho(text, fg=fg if self.color else None, bold=bold and self.color, file=self.out, color=self.color)
+        click.secho(text, fg=fg if self.color else None, bold=bold and self.color, color=self.color)
 
     def error(self, text: str) -> None:
-        click.secho(f"Error: {text}", fg="red" if self.color else None, file=self.err, color=self.color)
+        click.secho(f"Error: {text}", fg="red" if self.color else None, err=True, color=self.color)
 
     def warn(self, text: str) -> None:
-        click.secho(f"Warning: {text}", fg="yellow" if self.color else None, file=self.err, color=self.color)
+        click.secho(f"Warning: {text}", fg="yellow" if self.color else None, err=True, color=self.color)
 
     def progress(self, text: str) -> None:
         """One line per event; on a terminal it is dimmed."""
-        click.secho(text, dim=self.color, file=self.err, color=self.color)
+        click.secho(text, dim=self.color, err=True, color=self.color)

@@ -1,0 +1,1 @@
+"""mediarithmics provider tests."""

@@ -1,0 +1,1 @@
+"""mediarithmics emulator tests."""
