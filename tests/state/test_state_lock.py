@@ -1,0 +1,186 @@
+"""LocalBackend's lock file.
+
+Covers: the lock file's content (id, user@host, pid, operation, ISO-8601 UTC time) and
+``current_lock``; a second acquirer failing at once with a message naming the holder; release
+removing only our own lock; ``locked()`` releasing on error; a stale lock of a dead process
+(a real ``python -c pass`` child) reported with the ``reconciler state unlock <id>`` hint and
+cleared by ``force_unlock``; ``force_unlock`` refusing a wrong id or an unlocked state; a lock
+from another host never called stale; an unreadable lock file; waiting with a timeout that
+succeeds when another thread releases, and one that expires.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import LockError
+from reconciler.state import LocalBackend, LockInfo
+
+STALE_HINT = "the holder process is no longer running; if no other run is active, clear it with"
+
+
+def backend_in(tmp_path: Path, poll_interval: float = 0.1) -> LocalBackend:
+    return LocalBackend(tmp_path / ".reconciler" / "state.json", poll_interval=poll_interval)
+
+
+def plant_lock(backend: LocalBackend, *, pid: int, who: str | None = None) -> LockInfo:
+    """A lock file as another process would have left it."""
+    info = LockInfo(
+        id=str(uuid.uuid4()),
+        who=who or f"{os.environ.get('USER', 'someone')}@{socket.gethostname()}",
+        pid=pid,
+        operation="apply",
+        created="2025-03-01T10:00:00Z",
+    )
+    backend.lock_path.parent.mkdir(parents=True, exist_ok=True)
+    backend.lock_path.write_text(json.dumps(vars(info)))
+    return info
+
+
+def dead_pid() -> int:
+    """The pid of a real process that has exited (and been reaped)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    assert proc.wait() == 0
+    return proc.pid
+
+
+def test_lock_file_names_its_holder(tmp_path: Path) -> None:
+    backend = backend_in(tmp_path)
+    info = backend.acquire_lock("apply")
+    assert backend.lock_path == tmp_path / ".reconciler" / "state.lock"
+    stored = json.loads(backend.lock_path.read_text())
+    assert stored == {
+        "id": info.id,
+        "who": info.who,
+        "pid": os.getpid(),
+        "operation": "apply",
+        "created": info.created,
+    }
+    assert uuid.UUID(info.id)
+    assert info.who.endswith(f"@{socket.gethostname()}")
+    assert datetime.fromisoformat(info.created.replace("Z", "+00:00")).utcoffset() is not None
+    assert backend.current_lock() == info
+    backend.release_lock(info)
+    assert backend.current_lock() is None
+    assert not backend.lock_path.exists()
+
+
+def test_a_second_writer_fails_at_once_naming_the_holder(tmp_path: Path) -> None:
+    first = backend_in(tmp_path)
+    second = backend_in(tmp_path)
+    held = first.acquire_lock("apply")
+    started = time.monotonic()
+    with pytest.raises(LockError) as caught:
+        second.acquire_lock("destroy")
+    assert time.monotonic() - started < 1.0
+    message = str(caught.value)
+    assert held.describe() in message
+    assert f"lock {held.id} held by {held.who} (pid {os.getpid()}) for 'apply'" in message
+    assert STALE_HINT not in message  # we are alive
+    assert message.endswith("wait for it to finish, or use --lock-timeout SECONDS to wait for it")
+    first.release_lock(held)
+    again = second.acquire_lock("destroy")
+    assert second.current_lock() == again
+
+
+def test_release_removes_only_our_own_lock(tmp_path: Path) -> None:
+    backend = backend_in(tmp_path)
+    ours = backend.acquire_lock("apply")
+    backend.force_unlock(ours.id)
+    theirs = plant_lock(backend, pid=os.getppid())
+    backend.release_lock(ours)  # ours was cleared and someone else locked since: leave theirs alone
+    assert backend.current_lock() == theirs
+
+
+def test_locked_releases_on_error(tmp_path: Path) -> None:
+    backend = backend_in(tmp_path)
+    with pytest.raises(RuntimeError, match="boom"), backend.locked("state rm") as info:
+        assert backend.current_lock() == info
+        raise RuntimeError("boom")
+    assert backend.current_lock() is None
+
+
+def test_stale_lock_of_a_dead_process_is_reported_and_can_be_cleared(tmp_path: Path) -> None:
+    backend = backend_in(tmp_path)
+    stale = plant_lock(backend, pid=dead_pid())
+    with pytest.raises(LockError) as caught:
+        backend.acquire_lock("apply")
+    message = str(caught.value)
+    assert stale.describe() in message
+    assert f"{STALE_HINT} `reconciler state unlock {stale.id}`" in message
+
+    with pytest.raises(LockError, match=f"lock id wrong-id does not match .*{stale.id}"):
+        backend.force_unlock("wrong-id")
+    assert backend.current_lock() == stale
+
+    backend.force_unlock(stale.id)
+    assert backend.current_lock() is None
+    with pytest.raises(LockError, match="is not locked"):
+        backend.force_unlock(stale.id)
+    info = backend.acquire_lock("apply")
+    backend.release_lock(info)
+
+
+def test_a_lock_from_another_host_is_never_called_stale(tmp_path: Path) -> None:
+    backend = backend_in(tmp_path)
+    other = plant_lock(backend, pid=dead_pid(), who="ci@some-other-runner")
+    with pytest.raises(LockError) as caught:
+        backend.acquire_lock("apply")
+    assert other.describe() in str(caught.value)
+    assert STALE_HINT not in str(caught.value)
+
+
+def test_an_unreadable_lock_file_is_a_clear_error(tmp_path: Path) -> None:
+    backend = backend_in(tmp_path)
+    backend.lock_path.parent.mkdir(parents=True)
+    backend.lock_path.write_text("")
+    with pytest.raises(
+        LockError, match=r"state.lock, which cannot be read \(empty\); if no other run is active, delete"
+    ):
+        backend.acquire_lock("apply")
+    with pytest.raises(LockError, match="cannot be read"):
+        backend.current_lock()
+    backend.lock_path.write_text('{"id": 3}')
+    with pytest.raises(LockError, match="field 'id' is missing or not a string"):
+        backend.acquire_lock("apply")
+
+
+def test_waiting_for_a_lock_succeeds_when_the_holder_releases(tmp_path: Path) -> None:
+    holder = backend_in(tmp_path)
+    waiter = backend_in(tmp_path, poll_interval=0.02)
+    held = holder.acquire_lock("apply")
+    releaser = threading.Timer(0.3, holder.release_lock, args=(held,))
+    started = time.monotonic()
+    releaser.start()
+    try:
+        got = waiter.acquire_lock("plan", timeout=10)
+    finally:
+        releaser.join()
+    waited = time.monotonic() - started
+    assert 0.25 <= waited < 5
+    assert got.id != held.id
+    assert waiter.current_lock() == got
+    waiter.release_lock(got)
+
+
+def test_waiting_for_a_lock_gives_up_after_the_timeout(tmp_path: Path) -> None:
+    holder = backend_in(tmp_path)
+    held = holder.acquire_lock("apply")
+    started = time.monotonic()
+    with pytest.raises(LockError) as caught:
+        backend_in(tmp_path, poll_interval=0.05).acquire_lock("apply", timeout=0.4)
+    assert time.monotonic() - started >= 0.4
+    assert held.describe() in str(caught.value)
+    assert "(still held after waiting 0.4s)" in str(caught.value)
+    holder.release_lock(held)

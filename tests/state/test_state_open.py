@@ -1,0 +1,87 @@
+"""open_backend: the workspace's ``state:`` block to a backend.
+
+Covers: the default (None, {}, backend only) at ``<root>/.reconciler/state.json``; relative,
+absolute and directory paths; journal and lock names for a non-default file name; an unknown
+backend, a non-string backend, an unknown setting and a bad path as WorkspaceError naming the
+field (and the workspace file's location when given); the package re-exports.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import reconciler.state as state_pkg
+from reconciler.errors import Location, WorkspaceError
+from reconciler.state import LocalBackend, open_backend
+from reconciler.state.base import StateBackend
+
+from .factory import simple
+
+
+@pytest.mark.parametrize("settings", [None, {}, {"backend": "local"}])
+def test_default_is_the_local_file_beside_the_workspace(
+    tmp_path: Path, settings: dict[str, str] | None
+) -> None:
+    backend = open_backend(settings, tmp_path)
+    assert isinstance(backend, LocalBackend)
+    assert backend.path == tmp_path / ".reconciler" / "state.json"
+    assert backend.journal_path == tmp_path / ".reconciler" / "journal.jsonl"
+    assert backend.lock_path == tmp_path / ".reconciler" / "state.lock"
+    assert backend.record(simple("a")) == 1
+    assert (tmp_path / ".reconciler" / "journal.jsonl").exists()
+
+
+def test_paths(tmp_path: Path) -> None:
+    relative = open_backend({"backend": "local", "path": "states/prod.json"}, tmp_path)
+    assert isinstance(relative, LocalBackend)
+    assert relative.path == tmp_path / "states" / "prod.json"
+    assert relative.journal_path == tmp_path / "states" / "prod.journal.jsonl"
+    assert relative.lock_path == tmp_path / "states" / "prod.lock"
+
+    absolute = open_backend({"path": str(tmp_path / "abs" / "state.json")}, tmp_path / "elsewhere")
+    assert isinstance(absolute, LocalBackend)
+    assert absolute.path == tmp_path / "abs" / "state.json"
+
+    directory = open_backend({"path": "shared/"}, tmp_path)
+    assert isinstance(directory, LocalBackend)
+    assert directory.path == tmp_path / "shared" / "state.json"
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"backend": "postgres"}, "state.backend: unknown state backend 'postgres' (available: local)"),
+        ({"backend": 3}, "state.backend: expected the name of a state backend"),
+        (
+            {"backend": "local", "pth": "x.json"},
+            "state.pth: unknown setting 'pth' for the local state backend",
+        ),
+        ({"path": ""}, "state.path: expected a non-empty file path"),
+        ({"path": ["a"]}, "state.path: expected a non-empty file path"),
+        (["local"], "state: expected a mapping"),
+    ],
+)
+def test_bad_settings_are_workspace_errors(tmp_path: Path, settings: object, expected: str) -> None:
+    with pytest.raises(WorkspaceError) as caught:
+        open_backend(settings, tmp_path)  # type: ignore[arg-type]
+    assert str(caught.value).startswith(expected)
+    with pytest.raises(WorkspaceError) as located:
+        open_backend(settings, tmp_path, location=Location("reconciler.yaml", 4))  # type: ignore[arg-type]
+    assert str(located.value).startswith(f"reconciler.yaml:4: {expected}")
+
+
+def test_package_reexports_the_base_names() -> None:
+    for name in (
+        "StateBackend",
+        "ResourceState",
+        "StateSnapshot",
+        "Intent",
+        "LockInfo",
+        "LocalBackend",
+        "open_backend",
+    ):
+        assert name in state_pkg.__all__
+        assert getattr(state_pkg, name) is not None
+    assert issubclass(LocalBackend, StateBackend)
