@@ -1,0 +1,309 @@
+"""Drift: classify every managed object against its last apply, and render the report.
+
+``reconciler drift`` refreshes live objects and hands them here with the state. Each managed
+address becomes one :class:`DriftItem`:
+
+- ``in-sync``: the live owned fields equal the last-applied spec (both normalised);
+- ``changed``: some differ (out-of-band edits), listed as :class:`FieldDrift` with who changed
+  each field and when, from the provider's change history where it keeps one (MediaMath
+  ``/history``): the newest entry touching the field wins;
+- ``missing``: the object was deleted behind our back.
+
+Objects the caller found under managed parents that no state entry holds are ``unmanaged``;
+``coverage`` is the share of live objects that are managed. Field ownership and ignore rules
+(``lifecycle.ignore_changes`` plus the workspace's drift rules, both given by ``ignore``) work
+as in the plan (:mod:`reconciler.diff`). ``has_drift`` is true for changed or missing objects;
+unmanaged ones are reported but do not count as drift.
+
+:func:`classify` is pure apart from the ``history`` callable, which it calls only for changed
+objects. Renderers: :func:`render_drift_text`, :func:`render_drift_json`,
+:func:`render_drift_markdown`.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from reconciler.diff import FieldDiffer, owned_template, project
+from reconciler.model import HistoryEntry, LiveObject
+from reconciler.plan.model import value_to_json
+from reconciler.plan.render import format_value
+from reconciler.state.base import StateSnapshot
+
+DRIFT_FORMAT_VERSION = 1
+
+
+class DriftStatus(StrEnum):
+    IN_SYNC = "in-sync"
+    CHANGED = "changed"
+    MISSING = "missing"
+    UNMANAGED = "unmanaged"
+
+
+@dataclass(frozen=True)
+class FieldDrift:
+    """One field changed out of band: last-applied value, live value, and who/when if known."""
+
+    path: str
+    applied: Any
+    live: Any
+    changed_by: str | None = None
+    changed_at: str | None = None
+
+
+@dataclass(frozen=True)
+class DriftItem:
+    """One object's drift. Unmanaged objects are addressed ``provider.Kind/<remote id>``."""
+
+    address: str
+    provider: str
+    kind: str
+    remote_id: str
+    status: DriftStatus
+    fields: tuple[FieldDrift, ...] = ()
+    live_status: str | None = None
+
+
+@dataclass(frozen=True)
+class UnmanagedObject:
+    """A live object found under a managed parent; ``parent`` is that parent's address."""
+
+    provider: str
+    live: LiveObject
+    parent: str | None = None
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    items: tuple[DriftItem, ...]
+    coverage: float  # managed / (managed + unmanaged) among live objects; 1.0 when there are none
+
+    @property
+    def has_drift(self) -> bool:
+        return any(i.status in (DriftStatus.CHANGED, DriftStatus.MISSING) for i in self.items)
+
+    def counts(self) -> dict[DriftStatus, int]:
+        out = dict.fromkeys(DriftStatus, 0)
+        for item in self.items:
+            out[item.status] += 1
+        return out
+
+
+NormalizeFn = Callable[[str, str, Mapping[str, Any]], Mapping[str, Any]]  # (provider, kind, spec)
+IgnoreFn = Callable[[str], Iterable[str]]  # address -> ignored field paths
+HistoryFn = Callable[[str, str, str], Sequence[HistoryEntry]]  # (provider, kind, remote_id), newest last
+WriteOnlyFn = Callable[[str, str], Iterable[str]]  # (provider, kind) -> write-only fields
+
+
+def _no_history(provider: str, kind: str, remote_id: str) -> Sequence[HistoryEntry]:
+    return []
+
+
+def _no_write_only(provider: str, kind: str) -> Iterable[str]:
+    return ()
+
+
+def classify(
+    state: StateSnapshot,
+    live: Mapping[str, LiveObject | None],
+    normalize: NormalizeFn,
+    ignore: IgnoreFn,
+    unmanaged: Sequence[UnmanagedObject] = (),
+    history: HistoryFn = _no_history,
+    write_only: WriteOnlyFn = _no_write_only,
+    differ: FieldDiffer | None = None,
+) -> DriftReport:
+    """Classify every managed address of ``state`` (and the ``unmanaged`` objects given).
+
+    ``live`` holds the refreshed objects by address (None: gone); an address absent from
+    ``live`` was not refreshed and is left out of the report.
+    """
+    differ = differ or FieldDiffer()
+    items: list[DriftItem] = []
+    managed_ids: set[tuple[str, str, str]] = set()
+    for address in sorted(state.resources):
+        rs = state.resources[address]
+        managed_ids.add((rs.provider, rs.kind, rs.remote_id))
+        if address not in live:
+            continue
+        obj = live[address]
+        if obj is None:
+            items.append(DriftItem(address, rs.provider, rs.kind, rs.remote_id, DriftStatus.MISSING))
+            continue
+        template = owned_template(
+            normalize(rs.provider, rs.kind, rs.applied_spec),
+            ignore(address),
+            write_only(rs.provider, rs.kind),
+        )
+        projected = project(obj.fields, template)
+        if projected == template:
+            items.append(
+                DriftItem(
+                    address, rs.provider, rs.kind, obj.remote_id, DriftStatus.IN_SYNC, live_status=obj.status
+                )
+            )
+            continue
+        changes = differ.changes(template, projected)
+        entries = list(history(rs.provider, rs.kind, obj.remote_id)) if changes else []
+        fields = tuple(_attribute(FieldDrift(fc.path, fc.before, fc.after), entries) for fc in changes)
+        items.append(
+            DriftItem(address, rs.provider, rs.kind, obj.remote_id, DriftStatus.CHANGED, fields, obj.status)
+        )
+    managed_live = sum(1 for i in items if i.status in (DriftStatus.IN_SYNC, DriftStatus.CHANGED))
+    extra: dict[str, DriftItem] = {}
+    for u in unmanaged:
+        key = (u.provider, u.live.kind, u.live.remote_id)
+        if key in managed_ids:
+            continue
+        address = f"{u.provider}.{u.live.kind}/{u.live.remote_id}"
+        extra[address] = DriftItem(
+            address,
+            u.provider,
+            u.live.kind,
+            u.live.remote_id,
+            DriftStatus.UNMANAGED,
+            live_status=u.live.status,
+        )
+    items.extend(extra[a] for a in sorted(extra))
+    total = managed_live + len(extra)
+    return DriftReport(items=tuple(items), coverage=managed_live / total if total else 1.0)
+
+
+def _when(entry: HistoryEntry) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(entry.when.replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _touches(entry: HistoryEntry, path: str) -> bool:
+    if not entry.field:
+        return False
+    return path == entry.field or path.startswith(entry.field + ".") or entry.field.startswith(path + ".")
+
+
+def _attribute(field: FieldDrift, entries: Sequence[HistoryEntry]) -> FieldDrift:
+    """Who changed ``field`` and when: the newest history entry touching it (ties: later in list)."""
+    touching = [(i, e) for i, e in enumerate(entries) if _touches(e, field.path)]
+    if not touching:
+        return field
+    _, newest = max(touching, key=lambda pair: (_when(pair[1]), pair[0]))
+    return FieldDrift(field.path, field.applied, field.live, newest.user or None, newest.when or None)
+
+
+# -- renderers ------------------------------------------------------------------------------
+def _percent(value: float) -> str:
+    return f"{value * 100:.1f}%"
+
+
+def drift_summary(report: DriftReport) -> str:
+    n = report.counts()
+    managed = n[DriftStatus.IN_SYNC] + n[DriftStatus.CHANGED]
+    total = managed + n[DriftStatus.UNMANAGED]
+    coverage = f"coverage {_percent(report.coverage)} ({managed} of {total} live objects managed)"
+    if not report.has_drift and not n[DriftStatus.UNMANAGED]:
+        return f"No drift: {n[DriftStatus.IN_SYNC]} managed objects match their last apply; {coverage}."
+    return (
+        f"Drift: {n[DriftStatus.CHANGED]} changed, {n[DriftStatus.MISSING]} missing, "
+        f"{n[DriftStatus.UNMANAGED]} unmanaged, {n[DriftStatus.IN_SYNC]} in sync; {coverage}."
+    )
+
+
+def _attribution(f: FieldDrift) -> str:
+    if f.changed_by and f.changed_at:
+        return f" (changed by {f.changed_by} at {f.changed_at})"
+    if f.changed_by:
+        return f" (changed by {f.changed_by})"
+    if f.changed_at:
+        return f" (changed at {f.changed_at})"
+    return ""
+
+
+def _label(item: DriftItem) -> str:
+    return item.address + (f" [status: {item.live_status}]" if item.live_status else "")
+
+
+def render_drift_text(report: DriftReport) -> str:
+    """One line per changed field, missing or unmanaged object, then the summary line."""
+    lines: list[str] = []
+    for item in report.items:
+        if item.status is DriftStatus.CHANGED:
+            for f in item.fields:
+                lines.append(
+                    f"~ {_label(item)}: {f.path} {format_value(f.applied)} -> {format_value(f.live)}{_attribution(f)}"
+                )
+        elif item.status is DriftStatus.MISSING:
+            lines.append(f"- {item.address}: missing (id {item.remote_id} was deleted outside reconciler)")
+        elif item.status is DriftStatus.UNMANAGED:
+            lines.append(f"? {_label(item)}: unmanaged (under a managed parent, not in any manifest)")
+    if lines:
+        lines.append("")
+    lines.append(drift_summary(report))
+    return "\n".join(lines) + "\n"
+
+
+def render_drift_json(report: DriftReport) -> dict[str, Any]:
+    return {
+        "format_version": DRIFT_FORMAT_VERSION,
+        "has_drift": report.has_drift,
+        "coverage": report.coverage,
+        "summary": {s.value: c for s, c in report.counts().items()},
+        "items": [
+            {
+                "address": i.address,
+                "provider": i.provider,
+                "kind": i.kind,
+                "remote_id": i.remote_id,
+                "status": i.status.value,
+                "live_status": i.live_status,
+                "fields": [
+                    {
+                        "path": f.path,
+                        "applied": value_to_json(f.applied),
+                        "live": value_to_json(f.live),
+                        "changed_by": f.changed_by,
+                        "changed_at": f.changed_at,
+                    }
+                    for f in i.fields
+                ],
+            }
+            for i in report.items
+        ],
+    }
+
+
+def _cell(text: str | None, code: bool = False) -> str:
+    if not text:
+        return ""
+    escaped = html.escape(text).replace("|", "&#124;").replace("\n", " ")
+    return f"<code>{escaped}</code>" if code else escaped
+
+
+def render_drift_markdown(report: DriftReport) -> str:
+    """A table of every changed field, missing and unmanaged object, for an issue or PR comment."""
+    out = ["### reconciler drift", "", f"**{drift_summary(report)}**", ""]
+    rows: list[str] = []
+    for item in report.items:
+        status = item.status.value + (f" ({html.escape(item.live_status)})" if item.live_status else "")
+        if item.status is DriftStatus.CHANGED:
+            for f in item.fields:
+                who = _attribution(f).strip().strip("()")
+                rows.append(
+                    f"| {status} | {_cell(item.address, True)} | {_cell(f.path, True)} | "
+                    f"{_cell(format_value(f.applied), True)} | {_cell(format_value(f.live), True)} | {_cell(who)} |"
+                )
+        elif item.status is not DriftStatus.IN_SYNC:
+            rows.append(f"| {status} | {_cell(item.address, True)} | | | | |")
+    if rows:
+        out.extend(
+            ["| Status | Resource | Field | Last applied | Live | Changed by |", "|---|---|---|---|---|---|"]
+        )
+        out.extend(rows)
+        out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"

@@ -1,0 +1,508 @@
+"""The plan builder: desired resources + state + live objects -> :class:`Plan`. Pure, no I/O.
+
+Everything the builder needs comes in through :class:`PlanInput` (the caller has already loaded
+manifests, read state and refreshed live objects); what it may ask a provider goes through the
+pure callables of :class:`ProviderView`. The same input always gives the same plan.
+
+Per desired resource, in the given (dependency) order:
+
+- not in state: ``create`` (precondition ``none``), or ``adopt`` when ``found`` holds an object
+  located by natural key (read-only kinds, crash recovery); a read-only kind that was not found
+  is a :class:`PlanError`;
+- in state but the live object is gone: ``create`` ("deleted outside reconciler");
+- owned fields differ: ``update`` guarded by ``precondition_for(live)``; a changed immutable
+  field makes it ``replace`` (refused under ``prevent_destroy``); when the provider answers
+  ``manual_steps`` the action is ``manual``;
+- otherwise ``no-op`` with a reason.
+
+Then every state address no longer desired (or all of them for ``destroy``), in reverse
+dependency order: ``delete``, or ``abandon`` for ``on_delete: abandon``, undeletable and
+read-only kinds, and objects already gone. ``prevent_destroy`` recorded in state refuses a
+delete even when the YAML was removed. ``Plan.drift`` lists managed objects whose live owned
+fields differ from the last-applied spec.
+
+References resolve to the target's remote id from state (or from ``found``) unless the target
+is being created or replaced in this plan; then the :class:`Ref` stays (``known after apply``).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.diff import (
+    FieldDiffer,
+    compare_owned,
+    contains_ref,
+    owned_template,
+    project,
+    top_level_fields,
+)
+from reconciler.errors import PlanError
+from reconciler.model import DesiredResource, LiveObject, OnDelete, Ref
+from reconciler.plan.model import Action, Change, FieldChange, Plan
+from reconciler.providers.base import KindInfo, ManualStep, Precondition, PreconditionKind, Provider
+from reconciler.state.base import ResourceState, StateSnapshot
+
+ManualStepsFn = Callable[[str, str, str, Mapping[str, Any]], "list[ManualStep] | None"]
+
+
+@dataclass(frozen=True)
+class ProviderView:
+    """What the builder may ask a provider: pure callables, no I/O."""
+
+    kind_info: Callable[[str], KindInfo]
+    normalize: Callable[[str, Mapping[str, Any]], dict[str, Any]]
+    precondition_for: Callable[[LiveObject], Precondition]
+    manual_steps: ManualStepsFn
+
+    @classmethod
+    def of(cls, provider: Provider) -> ProviderView:
+        """The view of a real provider (its ``kinds`` table and pure hooks)."""
+
+        def kind_info(kind: str) -> KindInfo:
+            try:
+                return provider.kinds[kind]
+            except KeyError:
+                known = ", ".join(sorted(provider.kinds))
+                raise PlanError(f"provider '{provider.name}' has no kind '{kind}' (known: {known})") from None
+
+        return cls(kind_info, provider.normalize, provider.precondition_for, provider.manual_steps)
+
+
+@dataclass(frozen=True)
+class PlanInput:
+    """Everything a plan is built from.
+
+    - ``desired``: loaded resources, already in dependency order.
+    - ``live``: by address, for every in-scope address in state (None: the object is gone).
+    - ``found``: objects located by natural key for desired resources not in state (or gone):
+      they are adopted.
+    - ``targets``: if set, only these addresses (the caller has added their dependencies).
+    - ``destroy``: plan the deletion of everything in state.
+    - ``differ``: the field differ (its ``deepdiff_calls`` counter shows the fast path held).
+    """
+
+    desired: Sequence[DesiredResource]
+    state: StateSnapshot
+    live: Mapping[str, LiveObject | None]
+    found: Mapping[str, LiveObject]
+    providers: Mapping[str, ProviderView]
+    targets: tuple[str, ...] = ()
+    destroy: bool = False
+    differ: FieldDiffer = field(default_factory=FieldDiffer, compare=False)
+
+
+def build_plan(inp: PlanInput) -> Plan:
+    """Build the plan for ``inp``. Raises :class:`PlanError` when the plan itself is refused."""
+    return _Builder(inp).build()
+
+
+def _steps_text(steps: Sequence[ManualStep]) -> tuple[str, ...]:
+    return tuple(s.description for s in steps)
+
+
+class _Builder:
+    def __init__(self, inp: PlanInput) -> None:
+        self.inp = inp
+        self.differ = inp.differ
+        self.warnings: list[str] = []
+        self.targets = frozenset(inp.targets)
+        # remote ids known before apply; creates/replaces remove theirs as they are planned
+        self.known_ids: dict[str, str] = {a: r.remote_id for a, r in inp.state.resources.items()}
+        self.known_ids.update({a: o.remote_id for a, o in inp.found.items()})
+        self.desired_by_addr: dict[str, DesiredResource] = {}
+        # per address compared with live: (resolved spec, owned template, live projection); drift
+        # reuses them when the last-applied spec is the desired one (the common, unchanged case)
+        self.compared: dict[str, tuple[Mapping[str, Any], dict[str, Any], Any]] = {}
+        for d in inp.desired:
+            addr = str(d.address)
+            if addr in self.desired_by_addr:
+                raise PlanError(
+                    f"{addr}: declared twice ({self.desired_by_addr[addr].location} and {d.location})"
+                )
+            self.desired_by_addr[addr] = d
+
+    # -- helpers --------------------------------------------------------------------------------
+    def in_scope(self, address: str) -> bool:
+        return not self.targets or address in self.targets
+
+    def view(self, provider: str, address: str) -> ProviderView:
+        try:
+            return self.inp.providers[provider]
+        except KeyError:
+            raise PlanError(f"{address}: no provider '{provider}' is configured") from None
+
+    def live_of(self, address: str) -> LiveObject | None:
+        if address not in self.inp.live:
+            raise PlanError(f"{address}: is in state but was not refreshed (no live read was given)")
+        return self.inp.live[address]
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, Ref):
+            return self.known_ids.get(str(value.target), value)
+        if isinstance(value, Mapping):
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.resolve(v) for v in value]
+        return value
+
+    def template(
+        self,
+        view: ProviderView,
+        info: KindInfo,
+        spec: Mapping[str, Any],
+        ignore: Sequence[str],
+        maybe_refs: bool = True,
+    ) -> dict[str, Any]:
+        """Owned, normalised template of a resolved spec (fields still holding a Ref kept raw)."""
+        ref_keys = [k for k, v in spec.items() if contains_ref(v)] if maybe_refs else []
+        plain = {k: v for k, v in spec.items() if k not in ref_keys} if ref_keys else spec
+        normalized = dict(view.normalize(info.name, plain))
+        for k in ref_keys:
+            normalized[k] = spec[k]
+        return owned_template(normalized, ignore, info.write_only_fields)
+
+    # -- the plan -------------------------------------------------------------------------------
+    def build(self) -> Plan:
+        inp = self.inp
+        changes: list[Change] = []
+        if not inp.destroy:
+            for d in inp.desired:
+                if self.in_scope(str(d.address)):
+                    changes.append(self.plan_desired(d))
+        changes.extend(self.plan_removals())
+        drift = self.plan_drift()
+        if self.targets:
+            known = set(self.desired_by_addr) | set(inp.state.resources)
+            for t in sorted(self.targets - known):
+                self.warnings.append(f"target {t} matches no resource in the manifests or the state")
+        return Plan(
+            lineage=inp.state.lineage,
+            serial=inp.state.serial,
+            changes=tuple(changes),
+            drift=drift,
+            warnings=tuple(self.warnings),
+            targets=tuple(sorted(self.targets)),
+            options={"destroy": inp.destroy},
+        )
+
+    def plan_desired(self, d: DesiredResource) -> Change:
+        addr = str(d.address)
+        view = self.view(d.address.provider, addr)
+        info = view.kind_info(d.address.kind)
+        has_refs = contains_ref(d.spec)
+        spec = self.resolve(d.spec) if has_refs else dict(d.spec)
+        rs = self.inp.state.get(addr)
+        base = _Common(
+            address=addr,
+            provider=d.address.provider,
+            kind=d.address.kind,
+            depends_on=tuple(str(a) for a in d.references) if has_refs else (),
+            prevent_destroy=d.lifecycle.prevent_destroy,
+            on_delete=d.lifecycle.on_delete.value if d.lifecycle.on_delete else None,
+        )
+        live = self.live_of(addr) if rs is not None else None
+        if live is None:
+            found = self.inp.found.get(addr)
+            if found is not None:
+                return self.adopt(base, view, info, d, spec, found)
+            if info.read_only:
+                key = ", ".join(f"{k}={spec.get(k)!r}" for k in info.natural_key)
+                gone = "no longer exists" if rs is not None else "was not found"
+                raise PlanError(
+                    f"{addr}: {info.name} is read-only (looked up, never created) and {gone} ({key})"
+                )
+            self.known_ids.pop(addr, None)
+            reason = "deleted outside reconciler" if rs is not None else "not in state"
+            return self.create(base, view, info, spec, reason)
+        assert rs is not None
+        template = self.template(view, info, spec, d.lifecycle.ignore_changes, has_refs)
+        before, diffs = compare_owned(template, live.fields, self.differ)
+        self.compared[addr] = (spec, template, before)
+        common = base.extend(remote_id=rs.remote_id, before=before, after=spec, status=live.status)
+        if info.read_only:
+            if diffs:
+                self.warn_read_only(addr, info, diffs)
+            return common.change(Action.NOOP, reason="read-only kind: looked up, never written")
+        if not diffs:
+            return common.change(Action.NOOP, reason=self.noop_reason(d, rs))
+        precondition = view.precondition_for(live)
+        replace_paths = tuple(p for p in top_level_fields(diffs) if p in info.immutable_fields)
+        if replace_paths:
+            if rs.prevent_destroy or d.lifecycle.prevent_destroy:
+                raise PlanError(
+                    f"{addr}: changing immutable field(s) {', '.join(replace_paths)} needs delete and "
+                    "re-create, but lifecycle.prevent_destroy is set; set it to false first or revert the change"
+                )
+            self.known_ids.pop(addr, None)
+            fields = ", ".join(f"'{p}'" for p in replace_paths)
+            steps = view.manual_steps(info.name, Action.REPLACE.value, addr, spec)
+            if steps is not None:
+                return common.change(
+                    Action.MANUAL,
+                    field_changes=diffs,
+                    precondition=precondition,
+                    replace_paths=replace_paths,
+                    manual_steps=_steps_text(steps),
+                    reason=f"immutable field {fields} changed and the API cannot replace it",
+                )
+            return common.change(
+                Action.REPLACE,
+                field_changes=diffs,
+                precondition=precondition,
+                replace_paths=replace_paths,
+                reason=f"immutable field {fields} changed",
+            )
+        changed = {k: spec.get(k) for k in top_level_fields(diffs)}
+        steps = view.manual_steps(info.name, Action.UPDATE.value, addr, changed)
+        if steps is not None:
+            return common.change(
+                Action.MANUAL,
+                field_changes=diffs,
+                precondition=precondition,
+                manual_steps=_steps_text(steps),
+                reason="the API cannot make this update",
+            )
+        n = len(top_level_fields(diffs))
+        return common.change(
+            Action.UPDATE,
+            field_changes=diffs,
+            precondition=precondition,
+            reason=f"{n} field{'s' if n != 1 else ''} differ",
+        )
+
+    def create(
+        self, base: _Common, view: ProviderView, info: KindInfo, spec: Mapping[str, Any], reason: str
+    ) -> Change:
+        addr = base.address
+        diffs = tuple(FieldChange(k, None, spec[k]) for k in sorted(spec))
+        common = base.extend(after=spec)
+        steps = view.manual_steps(info.name, Action.CREATE.value, addr, spec)
+        if steps is not None:
+            return common.change(
+                Action.MANUAL,
+                field_changes=diffs,
+                manual_steps=_steps_text(steps),
+                reason=f"{reason}; the API cannot create it",
+            )
+        return common.change(
+            Action.CREATE,
+            field_changes=diffs,
+            precondition=Precondition(PreconditionKind.NONE),
+            reason=reason,
+        )
+
+    def adopt(
+        self,
+        base: _Common,
+        view: ProviderView,
+        info: KindInfo,
+        d: DesiredResource,
+        spec: Mapping[str, Any],
+        found: LiveObject,
+    ) -> Change:
+        addr = base.address
+        self.known_ids[addr] = found.remote_id
+        template = self.template(view, info, spec, d.lifecycle.ignore_changes)
+        before, diffs = compare_owned(template, found.fields, self.differ)
+        if diffs and info.read_only:
+            self.warn_read_only(addr, info, diffs)
+        elif diffs:
+            fields = ", ".join(top_level_fields(diffs))
+            self.warnings.append(
+                f"{addr}: the adopted object differs from the manifest in {fields}; the next plan will update it"
+            )
+        return base.change(
+            Action.ADOPT,
+            remote_id=found.remote_id,
+            before=before,
+            after=spec,
+            field_changes=diffs,
+            precondition=view.precondition_for(found),
+            status=found.status,
+            reason="exists already: found by its natural key",
+        )
+
+    def warn_read_only(self, addr: str, info: KindInfo, diffs: Sequence[FieldChange]) -> None:
+        fields = ", ".join(top_level_fields(diffs))
+        self.warnings.append(
+            f"{addr}: {info.name} is read-only; the live object differs from the manifest in {fields} "
+            "and reconciler will not change it"
+        )
+
+    @staticmethod
+    def noop_reason(d: DesiredResource, rs: ResourceState) -> str:
+        notes = []
+        if rs.prevent_destroy != d.lifecycle.prevent_destroy:
+            notes.append(f"prevent_destroy {str(d.lifecycle.prevent_destroy).lower()}")
+        wanted = d.lifecycle.on_delete.value if d.lifecycle.on_delete else None
+        if rs.on_delete != wanted:
+            notes.append(f"on_delete {wanted or 'default'}")
+        if notes:
+            return f"no changes to the live object; lifecycle recorded in state: {', '.join(notes)}"
+        return "no changes"
+
+    # -- removals ---------------------------------------------------------------------------
+    def plan_removals(self) -> list[Change]:
+        state = self.inp.state.resources
+        if self.inp.destroy:
+            doomed = [a for a in state if self.in_scope(a)]
+        else:
+            doomed = [a for a in state if a not in self.desired_by_addr and self.in_scope(a)]
+        return [self.plan_removal(state[a]) for a in delete_order(doomed, state)]
+
+    def plan_removal(self, rs: ResourceState) -> Change:
+        addr = rs.address
+        view = self.view(rs.provider, addr)
+        info = view.kind_info(rs.kind)
+        d = self.desired_by_addr.get(addr)
+        if d is not None:  # destroy: the manifest's current lifecycle is the latest intent
+            prevent = d.lifecycle.prevent_destroy
+            on_delete = d.lifecycle.on_delete.value if d.lifecycle.on_delete else rs.on_delete
+        else:
+            prevent, on_delete = rs.prevent_destroy, rs.on_delete
+        on_delete = on_delete or info.default_on_delete.value
+        live = self.live_of(addr)
+        template = self.template(view, info, rs.applied_spec, ())
+        before = project(live.fields, template) if live is not None else dict(template)
+        common = _Common(
+            address=addr,
+            provider=rs.provider,
+            kind=rs.kind,
+            depends_on=tuple(sorted(rs.dependencies)),
+            prevent_destroy=prevent,
+            on_delete=on_delete,
+        ).extend(remote_id=rs.remote_id, before=before, status=live.status if live is not None else None)
+        why = "destroy requested" if self.inp.destroy else "not in manifests"
+        diffs = tuple(FieldChange(k, before[k], None) for k in sorted(before))
+        if info.read_only:
+            return common.change(Action.ABANDON, reason=f"{why}; {rs.kind} is read-only (never deleted)")
+        if live is None:
+            return common.change(
+                Action.ABANDON,
+                reason=f"{why}; already deleted outside reconciler",
+            )
+        if not info.deletable:
+            return common.change(
+                Action.ABANDON,
+                reason=f"{why}; the {rs.provider} API cannot delete a {rs.kind}",
+            )
+        if on_delete == OnDelete.ABANDON.value:
+            return common.change(Action.ABANDON, reason=f"{why}; lifecycle on_delete: abandon")
+        if prevent:
+            raise PlanError(
+                f"{addr}: lifecycle.prevent_destroy is set (recorded in state), so it cannot be deleted; "
+                "to delete it, restore its manifest with prevent_destroy: false and apply first, "
+                "or use on_delete: abandon"
+            )
+        precondition = view.precondition_for(live)
+        steps = view.manual_steps(info.name, Action.DELETE.value, addr, {})
+        if steps is not None:
+            return common.change(
+                Action.MANUAL,
+                field_changes=diffs,
+                precondition=precondition,
+                manual_steps=_steps_text(steps),
+                reason=f"{why}; the API cannot delete it",
+            )
+        return common.change(Action.DELETE, field_changes=diffs, precondition=precondition, reason=why)
+
+    # -- drift ------------------------------------------------------------------------------
+    def plan_drift(self) -> tuple[Change, ...]:
+        out: list[Change] = []
+        for addr in sorted(self.inp.state.resources):
+            if not self.in_scope(addr) or addr not in self.inp.live:
+                continue
+            rs = self.inp.state.resources[addr]
+            view = self.view(rs.provider, addr)
+            info = view.kind_info(rs.kind)
+            live = self.inp.live[addr]
+            cached = self.compared.get(addr)
+            if cached is not None and live is not None and cached[0] == rs.applied_spec:
+                _, applied, projected = cached
+            else:
+                d = self.desired_by_addr.get(addr)
+                ignore = d.lifecycle.ignore_changes if d is not None else ()
+                applied = self.template(view, info, rs.applied_spec, ignore)
+                projected = project(live.fields, applied) if live is not None else None
+            if projected == applied:
+                continue
+            common = _Common(addr, rs.provider, rs.kind).extend(remote_id=rs.remote_id, before=applied)
+            if live is None:
+                out.append(common.change(Action.DELETE, reason="deleted outside reconciler"))
+                continue
+            out.append(
+                common.change(
+                    Action.UPDATE,
+                    after=projected,
+                    field_changes=self.differ.changes(applied, projected),
+                    status=live.status,
+                    reason="changed outside reconciler since the last apply",
+                )
+            )
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class _Common:
+    """The fields every change of one resource shares; ``change`` builds the Change."""
+
+    address: str
+    provider: str
+    kind: str
+    depends_on: tuple[str, ...] = ()
+    prevent_destroy: bool = False
+    on_delete: str | None = None
+    extra: tuple[tuple[str, Any], ...] = ()
+
+    def extend(self, **kw: Any) -> _Common:
+        return _Common(
+            self.address,
+            self.provider,
+            self.kind,
+            self.depends_on,
+            self.prevent_destroy,
+            self.on_delete,
+            self.extra + tuple(kw.items()),
+        )
+
+    def change(self, action: Action, **kw: Any) -> Change:
+        return Change(
+            address=self.address,
+            provider=self.provider,
+            kind=self.kind,
+            action=action,
+            depends_on=self.depends_on,
+            prevent_destroy=self.prevent_destroy,
+            on_delete=self.on_delete,
+            **{**dict(self.extra), **kw},
+        )
+
+
+def delete_order(addresses: Sequence[str], state: Mapping[str, ResourceState]) -> list[str]:
+    """Reverse dependency order: a resource is deleted before anything it depends on.
+
+    Ties break alphabetically; a cycle (which state should never hold) falls back to sorted order.
+    """
+    doomed = set(addresses)
+    deps = {a: {x for x in state[a].dependencies if x in doomed and x != a} for a in doomed}
+    waiting = dict.fromkeys(doomed, 0)  # dependents not yet deleted
+    for a in doomed:
+        for x in deps[a]:
+            waiting[x] += 1
+    ready = [a for a in doomed if waiting[a] == 0]
+    heapq.heapify(ready)
+    out: list[str] = []
+    while ready:
+        a = heapq.heappop(ready)
+        out.append(a)
+        for x in deps[a]:
+            waiting[x] -= 1
+            if waiting[x] == 0:
+                heapq.heappush(ready, x)
+    if len(out) < len(doomed):
+        out.extend(sorted(doomed - set(out)))
+    return out

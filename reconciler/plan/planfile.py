@@ -1,0 +1,282 @@
+"""Saved plans (``plan --out FILE``, ``apply FILE``): a Plan as a JSON file, and back.
+
+The file is JSON with a format marker::
+
+    {"format": "reconciler-plan", "format_version": 1, "lineage": ..., "serial": ...,
+     "changes": [...], "drift": [...], "warnings": [...], "targets": [...], "options": {...}}
+
+Each change keeps everything apply needs: action, remote id, before/after (Refs as
+``{"$ref": address}``), field changes, precondition, dependencies, reason, status, manual
+steps and lifecycle flags. Writes are atomic (temp file, fsync, rename). Reading checks the
+marker, the version and every field against :data:`PLANFILE_SCHEMA`; anything else raises
+:class:`PlanFileError` naming the file (and the line, for JSON syntax errors). Plans never
+contain secrets: specs carry ids and names only, credentials live in the workspace file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from reconciler.errors import Location, PlanFileError
+from reconciler.model import Address
+from reconciler.plan.model import Action, Change, FieldChange, Plan, value_from_json, value_to_json
+from reconciler.providers.base import Precondition, PreconditionKind
+
+FORMAT = "reconciler-plan"
+FORMAT_VERSION = 1
+
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+_NULLABLE_STRING = {"type": ["string", "null"]}
+_SPEC = {"type": ["object", "null"]}
+
+_CHANGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["address", "provider", "kind", "action"],
+    "additionalProperties": False,
+    "properties": {
+        "address": {"type": "string"},
+        "provider": {"type": "string"},
+        "kind": {"type": "string"},
+        "action": {"enum": [a.value for a in Action]},
+        "remote_id": _NULLABLE_STRING,
+        "before": _SPEC,
+        "after": _SPEC,
+        "field_changes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["path", "before", "after"],
+                "additionalProperties": False,
+                "properties": {"path": {"type": "string", "minLength": 1}, "before": {}, "after": {}},
+            },
+        },
+        "precondition": {
+            "oneOf": [
+                {"type": "null"},
+                {
+                    "type": "object",
+                    "required": ["kind", "value"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "kind": {"enum": [k.value for k in PreconditionKind]},
+                        "value": {"type": ["integer", "string", "null"]},
+                    },
+                },
+            ]
+        },
+        "depends_on": _STRINGS,
+        "reason": {"type": "string"},
+        "replace_paths": _STRINGS,
+        "status": _NULLABLE_STRING,
+        "manual_steps": _STRINGS,
+        "prevent_destroy": {"type": "boolean"},
+        "on_delete": _NULLABLE_STRING,
+    },
+}
+
+PLANFILE_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "reconciler saved plan",
+    "type": "object",
+    "required": ["format", "format_version", "lineage", "serial", "changes"],
+    "additionalProperties": False,
+    "properties": {
+        "format": {"const": FORMAT},
+        "format_version": {"const": FORMAT_VERSION},
+        "lineage": {"type": "string"},
+        "serial": {"type": "integer", "minimum": 0},
+        "changes": {"type": "array", "items": {"$ref": "#/$defs/change"}},
+        "drift": {"type": "array", "items": {"$ref": "#/$defs/change"}},
+        "warnings": _STRINGS,
+        "targets": _STRINGS,
+        "options": {"type": "object"},
+    },
+    "$defs": {"change": _CHANGE_SCHEMA},
+}
+
+_VALIDATOR = Draft202012Validator(PLANFILE_SCHEMA)
+
+
+# -- writing --------------------------------------------------------------------------------
+def change_to_json(change: Change) -> dict[str, Any]:
+    return {
+        "address": change.address,
+        "provider": change.provider,
+        "kind": change.kind,
+        "action": change.action.value,
+        "remote_id": change.remote_id,
+        "before": value_to_json(change.before) if change.before is not None else None,
+        "after": value_to_json(change.after) if change.after is not None else None,
+        "field_changes": [
+            {"path": fc.path, "before": value_to_json(fc.before), "after": value_to_json(fc.after)}
+            for fc in change.field_changes
+        ],
+        "precondition": change.precondition.to_json() if change.precondition is not None else None,
+        "depends_on": list(change.depends_on),
+        "reason": change.reason,
+        "replace_paths": list(change.replace_paths),
+        "status": change.status,
+        "manual_steps": list(change.manual_steps),
+        "prevent_destroy": change.prevent_destroy,
+        "on_delete": change.on_delete,
+    }
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "lineage": plan.lineage,
+        "serial": plan.serial,
+        "changes": [change_to_json(c) for c in plan.changes],
+        "drift": [change_to_json(c) for c in plan.drift],
+        "warnings": list(plan.warnings),
+        "targets": list(plan.targets),
+        "options": value_to_json(dict(plan.options)),
+    }
+
+
+def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
+    """Write ``plan`` to ``path`` atomically (a reader sees the old file or the whole new one)."""
+    target = Path(path)
+    text = json.dumps(plan_to_json(plan), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    directory = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise PlanFileError(f"{target}: cannot write the plan file: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(directory)
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# -- reading --------------------------------------------------------------------------------
+def _json_path(parts: Any) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _not_a_plan(path: Path, detail: str) -> PlanFileError:
+    return PlanFileError(f"{path}: not a reconciler plan: {detail}")
+
+
+def load_plan(path: str | os.PathLike[str]) -> Plan:
+    """Read a saved plan. Raises :class:`PlanFileError` naming the file for anything else."""
+    source = Path(path)
+    try:
+        raw = source.read_bytes()
+    except FileNotFoundError:
+        raise PlanFileError(f"{source}: plan file not found") from None
+    except OSError as exc:
+        raise PlanFileError(f"{source}: cannot read the plan file: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise _not_a_plan(
+            source, "the file is not UTF-8 text (is it a binary or a Terraform plan?)"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise PlanFileError(
+            f"not a reconciler plan: invalid JSON: {exc.msg} (column {exc.colno})",
+            location=Location(str(source), exc.lineno),
+        ) from None
+    return plan_from_json(data, source)
+
+
+def plan_from_json(data: Any, source: Path) -> Plan:
+    if not isinstance(data, Mapping):
+        raise _not_a_plan(source, f"expected a JSON object, found {type(data).__name__}")
+    if "format" not in data and "resource_changes" in data:
+        raise _not_a_plan(
+            source,
+            "this is a plan rendered as JSON (plan --format json), not a saved plan; save one with plan --out FILE",
+        )
+    if data.get("format") != FORMAT:
+        raise _not_a_plan(source, f"the format marker is {data.get('format')!r}, expected {FORMAT!r}")
+    version = data.get("format_version")
+    if version != FORMAT_VERSION:
+        raise _not_a_plan(
+            source,
+            f"format_version {version!r} is not supported (this reconciler reads version {FORMAT_VERSION}); "
+            "re-run plan with this version",
+        )
+    error = best_match(_VALIDATOR.iter_errors(data))
+    if error is not None:
+        raise _not_a_plan(source, f"{_json_path(error.absolute_path)}: {error.message}")
+    try:
+        return Plan(
+            lineage=data["lineage"],
+            serial=data["serial"],
+            changes=tuple(_change(c, source, f"changes[{i}]") for i, c in enumerate(data["changes"])),
+            drift=tuple(_change(c, source, f"drift[{i}]") for i, c in enumerate(data.get("drift", []))),
+            warnings=tuple(data.get("warnings", [])),
+            targets=tuple(data.get("targets", [])),
+            options=dict(data.get("options", {})),
+        )
+    except ValueError as exc:  # an address or a {"$ref"} that does not parse
+        raise _not_a_plan(source, str(exc)) from None
+
+
+def _change(data: Mapping[str, Any], source: Path, where: str) -> Change:
+    try:
+        address = Address.parse(data["address"])
+    except ValueError as exc:
+        raise _not_a_plan(source, f"{where}.address: {exc}") from None
+    if (address.provider, address.kind) != (data["provider"], data["kind"]):
+        raise _not_a_plan(source, f"{where}: provider/kind do not match the address {address}")
+    before, after = data.get("before"), data.get("after")
+    precondition = data.get("precondition")
+    try:
+        return Change(
+            address=str(address),
+            provider=data["provider"],
+            kind=data["kind"],
+            action=Action(data["action"]),
+            remote_id=data.get("remote_id"),
+            before=value_from_json(before) if before is not None else None,
+            after=value_from_json(after) if after is not None else None,
+            field_changes=tuple(
+                FieldChange(fc["path"], value_from_json(fc["before"]), value_from_json(fc["after"]))
+                for fc in data.get("field_changes", [])
+            ),
+            precondition=Precondition.from_json(precondition) if precondition is not None else None,
+            depends_on=tuple(data.get("depends_on", [])),
+            reason=data.get("reason", ""),
+            replace_paths=tuple(data.get("replace_paths", [])),
+            status=data.get("status"),
+            manual_steps=tuple(data.get("manual_steps", [])),
+            prevent_destroy=data.get("prevent_destroy", False),
+            on_delete=data.get("on_delete"),
+        )
+    except ValueError as exc:
+        raise _not_a_plan(source, f"{where}: {exc}") from None

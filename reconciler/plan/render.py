@@ -1,0 +1,389 @@
+"""Plan renderers: terminal text, Terraform-compatible JSON, and Markdown for pull requests.
+
+All three walk the same ``Plan.changes`` (and ``Plan.drift``) and produce deterministic output:
+resources in plan order, fields sorted by path.
+
+- :func:`render_text`: Terraform-like; a header per resource with the action symbol, field
+  lines (``~ total_budget = 500 -> 700``), manual steps, replace reasons in capitals, the drift
+  section "Objects changed outside reconciler" first, and the summary line.
+- :func:`render_json`: the common part of Terraform's plan JSON (``format_version`` 1.2,
+  ``resource_changes[]``, ``resource_drift[]``) plus ours (``lineage``, ``serial``,
+  ``preconditions``, ``warnings``, ``reconciler_action`` ...). ``schemas/plan.schema.json``
+  describes it. Adopt maps to Terraform's ``no-op`` + ``importing``, abandon to ``forget``,
+  manual to the action a human must take.
+- :func:`render_markdown`: summary line, then one ``<details>`` section per changed resource.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from reconciler.diff import path_sort_key
+from reconciler.model import Address, Ref
+from reconciler.plan.model import Action, Change, FieldChange, Plan, value_to_json
+
+JSON_FORMAT_VERSION = "1.2"
+UNKNOWN = "(known after apply)"
+
+_COLORS = {"green": "32", "yellow": "33", "red": "31", "magenta": "35", "cyan": "36", "bold": "1"}
+_ACTION_COLOR = {
+    Action.CREATE: "green",
+    Action.UPDATE: "yellow",
+    Action.REPLACE: "magenta",
+    Action.DELETE: "red",
+    Action.NOOP: "bold",
+    Action.ADOPT: "cyan",
+    Action.MANUAL: "bold",
+    Action.ABANDON: "yellow",
+}
+_FIELD_COLOR = {"+": "green", "~": "yellow", "-": "red"}
+
+
+# -- shared ---------------------------------------------------------------------------------
+def format_value(value: Any) -> str:
+    """A value as the plan shows it: JSON, with ids not yet known as ``(known after apply)``."""
+    if isinstance(value, Ref):
+        return UNKNOWN
+    if isinstance(value, Mapping):
+        inner = ", ".join(
+            f"{json.dumps(str(k), ensure_ascii=False)}: {format_value(value[k])}" for k in sorted(value)
+        )
+        return "{" + inner + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))  # 500.0 reads as 500: money normalised to float
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def summary_line(plan: Plan) -> str:
+    """``Plan: 2 to create, ...`` or ``No changes. Live objects match the manifests.``"""
+    if not plan.has_changes:
+        return "No changes. Live objects match the manifests."
+    n = plan.counts()
+    text = (
+        f"Plan: {n.get('create', 0)} to create, {n.get('update', 0)} to update, "
+        f"{n.get('replace', 0)} to replace, {n.get('delete', 0)} to delete, "
+        f"{n.get('adopt', 0)} to adopt, {n.get('manual', 0)} manual"
+    )
+    if n.get("abandon"):
+        text += f", {n['abandon']} to abandon"
+    return text + "."
+
+
+def _field_symbol(fc: FieldChange) -> str:
+    if fc.before is None and fc.after is not None:
+        return "+"
+    if fc.after is None and fc.before is not None:
+        return "-"
+    return "~"
+
+
+def _field_value(fc: FieldChange, symbol: str) -> str:
+    if symbol == "+":
+        return format_value(fc.after)
+    if symbol == "-":
+        return format_value(fc.before)
+    return f"{format_value(fc.before)} -> {format_value(fc.after)}"
+
+
+def _sorted_fields(change: Change) -> list[FieldChange]:
+    return sorted(change.field_changes, key=lambda fc: path_sort_key(fc.path))
+
+
+def _forces_replacement(change: Change, fc: FieldChange) -> bool:
+    return fc.path.split(".", 1)[0] in change.replace_paths
+
+
+def describe(change: Change) -> str:
+    """The header phrase: ``will be updated in-place``, ``must be REPLACED ...`` ..."""
+    reason = change.reason
+    match change.action:
+        case Action.CREATE:
+            return "will be created" + (f" ({reason})" if reason == "deleted outside reconciler" else "")
+        case Action.UPDATE:
+            return "will be updated in-place"
+        case Action.REPLACE:
+            return f"must be REPLACED (delete, then create): {reason}"
+        case Action.DELETE:
+            return f"will be DELETED ({reason})"
+        case Action.ADOPT:
+            return f"will be adopted into state, nothing is written ({reason})"
+        case Action.MANUAL:
+            return f"needs a MANUAL step: {reason}"
+        case Action.ABANDON:
+            return f"will be forgotten: removed from state, nothing is deleted ({reason})"
+        case _:
+            return f"no changes ({reason})"
+
+
+def _ident(change: Change) -> str:
+    text = change.address
+    if change.remote_id is not None:
+        text += f" (id {change.remote_id})"
+    if change.status:
+        text += f" [status: {change.status}]"
+    return text
+
+
+# -- text -----------------------------------------------------------------------------------
+class _Ink:
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def __call__(self, text: str, name: str) -> str:
+        if not self.color:
+            return text
+        return f"\x1b[{_COLORS[name]}m{text}\x1b[0m"
+
+
+def _field_lines(change: Change, ink: _Ink, indent: str) -> list[str]:
+    fields = _sorted_fields(change)
+    width = max((len(fc.path) for fc in fields), default=0)
+    lines = []
+    for fc in fields:
+        sym = _field_symbol(fc)
+        line = f"{indent}{ink(sym, _FIELD_COLOR[sym])} {fc.path.ljust(width)} = {_field_value(fc, sym)}"
+        if _forces_replacement(change, fc):
+            line += ink("  # forces replacement", "red")
+        lines.append(line)
+    return lines
+
+
+def _text_change(change: Change, ink: _Ink) -> list[str]:
+    color = _ACTION_COLOR[change.action]
+    lines = [
+        f"  {ink('#', 'bold')} {ink(_ident(change), 'bold')} {describe(change)}",
+        f"{ink(change.action.symbol.rjust(3), color)} {change.address}",
+    ]
+    lines.extend(_field_lines(change, ink, "      "))
+    for i, step in enumerate(change.manual_steps, 1):
+        lines.append(f"      {ink('!', 'bold')} manual step {i}: {step}")
+    return lines
+
+
+def _text_drift(change: Change, ink: _Ink) -> list[str]:
+    what = "has been deleted" if change.action is Action.DELETE else "has changed"
+    lines = [f"  {ink('#', 'bold')} {ink(_ident(change), 'bold')} {what} outside reconciler"]
+    if change.action is Action.DELETE:
+        lines.append(f"{ink('  -', 'red')} {change.address}")
+    else:
+        lines.append(f"{ink('  ~', 'yellow')} {change.address}")
+        lines.extend(_field_lines(change, ink, "      "))
+    return lines
+
+
+def render_text(plan: Plan, color: bool = False) -> str:
+    """The plan for a terminal (``color`` adds ANSI colours; only on a TTY)."""
+    ink = _Ink(color)
+    out: list[str] = []
+    if plan.drift:
+        out.append(ink("Objects changed outside reconciler", "bold"))
+        out.append("")
+        out.append("reconciler noticed these changes since the last apply:")
+        out.append("")
+        for change in plan.drift:
+            out.extend(_text_drift(change, ink))
+            out.append("")
+    changed = [c for c in plan.changes if c.action is not Action.NOOP]
+    if changed:
+        out.append("reconciler will perform the following actions:")
+        out.append("")
+        for change in changed:
+            out.extend(_text_change(change, ink))
+            out.append("")
+    out.append(ink(summary_line(plan), "bold"))
+    if plan.warnings:
+        out.append("")
+        for warning in plan.warnings:
+            out.append(f"{ink('Warning:', 'yellow')} {warning}")
+    return "\n".join(out) + "\n"
+
+
+# -- json -----------------------------------------------------------------------------------
+def terraform_actions(change: Change) -> list[str]:
+    """Terraform's ``change.actions`` for one of our actions."""
+    match change.action:
+        case Action.CREATE:
+            return ["create"]
+        case Action.UPDATE:
+            return ["update"]
+        case Action.REPLACE:
+            return ["delete", "create"]
+        case Action.DELETE:
+            return ["delete"]
+        case Action.ADOPT | Action.NOOP:
+            return ["no-op"]
+        case Action.ABANDON:
+            return ["forget"]
+        case _:  # MANUAL: what a human must do
+            if change.replace_paths:
+                return ["delete", "create"]
+            if change.before is None:
+                return ["create"]
+            if change.after is None:
+                return ["delete"]
+            return ["update"]
+
+
+def _known(value: Any) -> Any:
+    """Plain JSON with ids not known yet as null (Terraform marks them in ``after_unknown``)."""
+    if isinstance(value, Ref):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _known(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_known(v) for v in value]
+    return value
+
+
+def _unknown_marks(value: Any) -> Any:
+    """Terraform ``after_unknown``: true at unknown leaves, known leaves left out."""
+    if isinstance(value, Ref):
+        return True
+    if isinstance(value, Mapping):
+        marks = {str(k): _unknown_marks(v) for k, v in value.items()}
+        return {k: m for k, m in marks.items() if m}
+    if isinstance(value, list | tuple):
+        items = [_unknown_marks(v) for v in value]
+        return items if any(m is not False for m in items) else False
+    return False
+
+
+def _json_change(change: Change) -> dict[str, Any]:
+    after_unknown = _unknown_marks(change.after) if change.after is not None else {}
+    body: dict[str, Any] = {
+        "actions": terraform_actions(change),
+        "before": value_to_json(change.before) if change.before is not None else None,
+        "after": _known(change.after) if change.after is not None else None,
+        "after_unknown": after_unknown if after_unknown is not False else {},
+        "before_sensitive": {} if change.before is not None else False,
+        "after_sensitive": {} if change.after is not None else False,
+    }
+    if change.replace_paths:
+        body["replace_paths"] = [[p] for p in change.replace_paths]
+    if change.action is Action.ADOPT:
+        body["importing"] = {"id": change.remote_id}
+    return body
+
+
+def _json_resource(change: Change) -> dict[str, Any]:
+    address = Address.parse(change.address)
+    entry: dict[str, Any] = {
+        "address": change.address,
+        "mode": "managed",
+        "type": f"{change.provider}_{change.kind}",
+        "name": address.name,
+        "provider_name": change.provider,
+        "change": _json_change(change),
+    }
+    if change.action is Action.REPLACE:
+        entry["action_reason"] = "replace_because_cannot_update"
+    elif change.action is Action.DELETE:
+        entry["action_reason"] = "delete_because_no_resource_config"
+    entry.update(
+        {
+            "reconciler_action": change.action.value,
+            "reason": change.reason,
+            "remote_id": change.remote_id,
+            "status": change.status,
+            "depends_on": list(change.depends_on),
+            "field_changes": [
+                {"path": fc.path, "before": value_to_json(fc.before), "after": value_to_json(fc.after)}
+                for fc in _sorted_fields(change)
+            ],
+            "manual_steps": list(change.manual_steps),
+            "prevent_destroy": change.prevent_destroy,
+            "on_delete": change.on_delete,
+        }
+    )
+    return entry
+
+
+def render_json(plan: Plan) -> dict[str, Any]:
+    """Terraform plan JSON's common part plus reconciler's own keys (see the published schema)."""
+    counts = plan.counts()
+    return {
+        "format_version": JSON_FORMAT_VERSION,
+        "applyable": plan.has_changes,
+        "complete": not any(c.action is Action.MANUAL for c in plan.changes),
+        "errored": False,
+        "lineage": plan.lineage,
+        "serial": plan.serial,
+        "resource_changes": [_json_resource(c) for c in plan.changes],
+        "resource_drift": [_json_resource(c) for c in plan.drift],
+        "preconditions": {
+            c.address: c.precondition.to_json() for c in plan.changes if c.precondition is not None
+        },
+        "summary": {a.value: counts.get(a.value, 0) for a in Action},
+        "warnings": list(plan.warnings),
+        "targets": list(plan.targets),
+    }
+
+
+# -- markdown -------------------------------------------------------------------------------
+def _fence(lines: Sequence[str]) -> tuple[str, str]:
+    longest = 0
+    for line in lines:
+        run = 0
+        for ch in line:
+            run = run + 1 if ch == "`" else 0
+            longest = max(longest, run)
+    ticks = "`" * max(3, longest + 1)
+    return ticks + "diff", ticks
+
+
+def _md_field_lines(change: Change) -> list[str]:
+    lines = []
+    for fc in _sorted_fields(change):
+        sym = _field_symbol(fc)
+        mark = "!" if sym == "~" else sym
+        line = f"{mark} {fc.path} = {_field_value(fc, sym)}"
+        if _forces_replacement(change, fc):
+            line += "  # forces replacement"
+        lines.append(line)
+    return lines
+
+
+def _md_section(change: Change, phrase: str, body: Iterable[str]) -> list[str]:
+    summary = f"<code>{html.escape(change.action.symbol.strip() or ' ')} {html.escape(change.address)}</code>"
+    if change.remote_id is not None:
+        summary += f" (id {html.escape(change.remote_id)})"
+    if change.status:
+        summary += f" [status: {html.escape(change.status)}]"
+    summary += " " + html.escape(phrase)
+    if change.action in (Action.REPLACE, Action.DELETE, Action.MANUAL):
+        summary = f"<b>{summary}</b>"
+    out = [f"<details><summary>{summary}</summary>", ""]
+    lines = list(body)
+    if lines:
+        open_fence, close_fence = _fence(lines)
+        out.extend([open_fence, *lines, close_fence, ""])
+    for i, step in enumerate(change.manual_steps, 1):
+        out.append(f"{i}. {step}")
+    if change.manual_steps:
+        out.append("")
+    out.extend(["</details>", ""])
+    return out
+
+
+def render_markdown(plan: Plan) -> str:
+    """A pull-request comment: summary line, then one collapsible section per changed resource."""
+    out = ["### reconciler plan", "", f"**{summary_line(plan)}**", ""]
+    if plan.warnings:
+        out.extend(f"> **Warning:** {html.escape(w)}" for w in plan.warnings)
+        out.append("")
+    for change in plan.changes:
+        if change.action is not Action.NOOP:
+            out.extend(_md_section(change, describe(change), _md_field_lines(change)))
+    if plan.drift:
+        out.extend(["#### Objects changed outside reconciler", ""])
+        for change in plan.drift:
+            if change.action is Action.DELETE:
+                out.extend(_md_section(change, "has been deleted outside reconciler", []))
+            else:
+                out.extend(_md_section(change, "has changed outside reconciler", _md_field_lines(change)))
+    return "\n".join(out).rstrip("\n") + "\n"

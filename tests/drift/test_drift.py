@@ -1,0 +1,226 @@
+"""Drift classification and its text, JSON and Markdown renderings.
+
+Covers: in-sync, changed (with the fields, applied -> live), missing and unmanaged objects;
+field ownership (server-set fields are not drift); the normalisation hook (money strings);
+ignore rules per address; attribution from change history (the newest entry touching the
+field wins, by timestamp across zone formats, nested paths, entries for other fields
+ignored, no history -> no attribution); history asked only for changed objects; unmanaged
+objects that are actually managed are dropped; coverage; has_drift (unmanaged alone is not
+drift); deterministic order; the renderers' content.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.drift import (
+    DriftStatus,
+    FieldDrift,
+    UnmanagedObject,
+    classify,
+    render_drift_json,
+    render_drift_markdown,
+    render_drift_text,
+)
+from reconciler.model import HistoryEntry
+from tests.plan.fixtures import live, money, resource, snapshot
+
+CAMP = "mediamath.Campaign/summer"
+S1 = "mediamath.Strategy/s1"
+GONE = "mediamath.Strategy/gone"
+PARTNER = "liveramp.CleanroomPartner/agency"
+ROOM = "mediarithmics.CleanRoom/shared"
+
+APPLIED = {"name": "Summer", "total_budget": "50000.00", "goal_value": 2, "advertiser_id": "101"}
+
+
+def normalize(provider: str, kind: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(spec)
+    if provider == "mediamath" and "total_budget" in out:
+        out["total_budget"] = money(out["total_budget"])
+    return out
+
+
+class History:
+    def __init__(self, entries: Mapping[str, Sequence[HistoryEntry]]) -> None:
+        self.entries = entries
+        self.calls: list[tuple[str, str, str]] = []
+
+    def __call__(self, provider: str, kind: str, remote_id: str) -> Sequence[HistoryEntry]:
+        self.calls.append((provider, kind, remote_id))
+        return self.entries.get(remote_id, [])
+
+
+def scenario() -> tuple[Any, History]:
+    state = snapshot(
+        resource(CAMP, "201", APPLIED, version=4),
+        resource(S1, "301", {"name": "s1", "bid": 1.5}),
+        resource(GONE, "302", {"name": "gone"}),
+        resource(PARTNER, "p-1", {"email": "a@b.c"}),
+        resource(ROOM, "9", {"settings": {"retention_days": 30, "purposes": ["ads"]}}),
+    )
+    lv = {
+        CAMP: live(
+            CAMP, "201", {**APPLIED, "total_budget": 65000.0, "goal_value": 9, "created_on": "x"}, version=6
+        ),
+        S1: live(S1, "301", {"name": "s1", "bid": 1.5, "server_field": True}),
+        GONE: None,
+        PARTNER: live(PARTNER, "p-1", {"email": "a@b.c"}, status="invited"),
+        ROOM: live(ROOM, "9", {"settings": {"retention_days": 60, "purposes": ["ads"], "extra": 1}}),
+    }
+    history = History(
+        {
+            "201": [
+                HistoryEntry("2026-11-20T10:01:02", "jdoe", "update", "total_budget", 60000, 65000),
+                HistoryEntry("2026-11-19T08:00:00", "alice", "update", "total_budget", 50000, 60000),
+                HistoryEntry("2026-11-21T08:00:00", "bob", "update", "name", "Old", "Summer"),
+                HistoryEntry("2026-11-22T08:00:00", "carol", "add", None),
+            ],
+            "9": [HistoryEntry("2026-11-20T12:00:00+03:00", "mara", "update", "settings")],
+        }
+    )
+    report = classify(
+        state,
+        lv,
+        normalize,
+        ignore=lambda address: {"goal_value"} if address == CAMP else set(),
+        unmanaged=[
+            UnmanagedObject("mediamath", live("Campaign", "201", {}), parent="mediamath.Advertiser/acme"),
+            UnmanagedObject("mediamath", live("Campaign", "250", {"name": "Hand made"}, status="paused")),
+            UnmanagedObject("mediamath", live("Campaign", "250", {"name": "Hand made"}, status="paused")),
+        ],
+        history=history,
+    )
+    return report, history
+
+
+def test_classification() -> None:
+    report, history = scenario()
+    status = {i.address: i.status for i in report.items}
+    assert status == {
+        PARTNER: DriftStatus.IN_SYNC,
+        CAMP: DriftStatus.CHANGED,
+        GONE: DriftStatus.MISSING,
+        S1: DriftStatus.IN_SYNC,
+        ROOM: DriftStatus.CHANGED,
+        "mediamath.Campaign/250": DriftStatus.UNMANAGED,
+    }
+    assert [i.address for i in report.items] == [PARTNER, CAMP, GONE, S1, ROOM, "mediamath.Campaign/250"]
+    assert report.has_drift
+    assert report.coverage == 4 / 5  # 4 managed live objects, 1 unmanaged
+    assert history.calls == [("mediamath", "Campaign", "201"), ("mediarithmics", "CleanRoom", "9")]
+    partner = next(i for i in report.items if i.address == PARTNER)
+    assert partner.live_status == "invited" and partner.fields == ()
+
+
+def test_changed_fields_with_attribution() -> None:
+    report, _ = scenario()
+    camp = next(i for i in report.items if i.address == CAMP)
+    # goal_value is ignored, created_on is server-set, the money string is normalised
+    assert camp.fields == (FieldDrift("total_budget", 50000.0, 65000.0, "jdoe", "2026-11-20T10:01:02"),)
+    room = next(i for i in report.items if i.address == ROOM)
+    assert room.fields == (
+        FieldDrift("settings.retention_days", 30, 60, "mara", "2026-11-20T12:00:00+03:00"),
+    )
+
+
+def test_newest_entry_wins_across_zone_formats() -> None:
+    state = snapshot(resource(S1, "301", {"bid": 1}))
+    entries = [
+        HistoryEntry("2026-11-20T10:00:00Z", "newest", "update", "bid"),
+        HistoryEntry("2026-11-20T12:00:00+03:00", "older", "update", "bid"),  # 09:00Z
+        HistoryEntry("not a date", "junk", "update", "bid"),
+    ]
+    report = classify(
+        state,
+        {S1: live(S1, "301", {"bid": 2})},
+        normalize,
+        ignore=lambda a: (),
+        history=lambda p, k, r: entries,
+    )
+    assert report.items[0].fields[0].changed_by == "newest"
+
+
+def test_no_history_means_no_attribution() -> None:
+    state = snapshot(resource(S1, "301", {"bid": 1}))
+    report = classify(state, {S1: live(S1, "301", {"bid": 2})}, normalize, ignore=lambda a: ())
+    assert report.items[0].fields == (FieldDrift("bid", 1, 2, None, None),)
+    assert render_drift_text(report).splitlines()[0] == "~ mediamath.Strategy/s1: bid 1 -> 2"
+
+
+def test_unmanaged_alone_is_not_drift_and_unrefreshed_is_skipped() -> None:
+    state = snapshot(resource(S1, "301", {"bid": 1}), resource(GONE, "302", {"bid": 1}))
+    report = classify(
+        state,
+        {S1: live(S1, "301", {"bid": 1})},  # GONE was not refreshed (e.g. out of scope)
+        normalize,
+        ignore=lambda a: (),
+        unmanaged=[UnmanagedObject("mediamath", live("Strategy", "399", {}))],
+    )
+    assert [i.status for i in report.items] == [DriftStatus.IN_SYNC, DriftStatus.UNMANAGED]
+    assert not report.has_drift
+    assert report.coverage == 0.5
+
+
+def test_empty_report() -> None:
+    report = classify(snapshot(), {}, normalize, ignore=lambda a: ())
+    assert report.items == () and report.coverage == 1.0 and not report.has_drift
+    assert render_drift_text(report) == (
+        "No drift: 0 managed objects match their last apply; coverage 100.0% (0 of 0 live objects managed).\n"
+    )
+
+
+def test_text_rendering() -> None:
+    report, _ = scenario()
+    lines = render_drift_text(report).splitlines()
+    assert lines == [
+        "~ mediamath.Campaign/summer: total_budget 50000 -> 65000 (changed by jdoe at 2026-11-20T10:01:02)",
+        "- mediamath.Strategy/gone: missing (id 302 was deleted outside reconciler)",
+        "~ mediarithmics.CleanRoom/shared: settings.retention_days 30 -> 60 "
+        "(changed by mara at 2026-11-20T12:00:00+03:00)",
+        "? mediamath.Campaign/250 [status: paused]: unmanaged (under a managed parent, not in any manifest)",
+        "",
+        "Drift: 2 changed, 1 missing, 1 unmanaged, 2 in sync; coverage 80.0% (4 of 5 live objects managed).",
+    ]
+
+
+def test_json_rendering() -> None:
+    report, _ = scenario()
+    data = render_drift_json(report)
+    assert json.loads(json.dumps(data)) == data
+    assert data["has_drift"] is True and data["coverage"] == 0.8
+    assert data["summary"] == {"in-sync": 2, "changed": 2, "missing": 1, "unmanaged": 1}
+    camp = next(i for i in data["items"] if i["address"] == CAMP)
+    assert camp["status"] == "changed" and camp["remote_id"] == "201"
+    assert camp["fields"] == [
+        {
+            "path": "total_budget",
+            "applied": 50000.0,
+            "live": 65000.0,
+            "changed_by": "jdoe",
+            "changed_at": "2026-11-20T10:01:02",
+        }
+    ]
+
+
+def test_markdown_rendering() -> None:
+    report, _ = scenario()
+    md = render_drift_markdown(report)
+    assert md.startswith("### reconciler drift\n\n**Drift: 2 changed, 1 missing, 1 unmanaged, 2 in sync;")
+    assert "| Status | Resource | Field | Last applied | Live | Changed by |" in md
+    assert (
+        "| changed | <code>mediamath.Campaign/summer</code> | <code>total_budget</code> | <code>50000</code> | "
+        "<code>65000</code> | changed by jdoe at 2026-11-20T10:01:02 |"
+    ) in md
+    assert "| missing | <code>mediamath.Strategy/gone</code> | | | | |" in md
+    assert "| unmanaged (paused) | <code>mediamath.Campaign/250</code> | | | | |" in md
+    assert PARTNER not in md  # in-sync objects are only counted
+
+
+def test_markdown_escapes_pipes() -> None:
+    state = snapshot(resource(S1, "301", {"name": "a|b"}))
+    report = classify(state, {S1: live(S1, "301", {"name": "<c>|d"})}, normalize, ignore=lambda a: ())
+    md = render_drift_markdown(report)
+    assert "<code>&quot;&lt;c&gt;&#124;d&quot;</code>" in md
