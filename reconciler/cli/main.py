@@ -219,6 +219,8 @@ def run_apply(
     ws = ctx.workspace(lock_timeout)
     try:
         with ws.state.locked("destroy" if destroy else "apply", lock_timeout):
+            for stale in getattr(ws.state, "broken_locks", []):
+                ctx.console.warn(f"cleared a stale lock left by a run that is no longer running: {stale.describe()}")
             for message in ws.recover():
                 ctx.console.progress(message)
             if plan_file is not None:
@@ -227,6 +229,9 @@ def run_apply(
                 the_plan, _ = ws.plan(paths, targets=targets, destroy=destroy)
                 emit_plan(ctx, the_plan, "text")
                 if not the_plan.has_changes:
+                    # Nothing to send; lifecycle-only edits (prevent_destroy, on_delete) still
+                    # reach the state through the executor's no-op bookkeeping.
+                    ws.execute_plan(the_plan, ApplyOptions(parallelism=parallelism))
                     return
                 confirm(ctx, auto_approve, destroy)
             manual = [c for c in the_plan.changes if c.action is Action.MANUAL]

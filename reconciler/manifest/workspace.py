@@ -264,7 +264,8 @@ def _provider(
             location=doc.location(f"{where}.endpoint"),
             path=f"{where}.endpoint",
         )
-    if endpoint != "sandbox" and not endpoint.startswith(("http://", "https://")):
+    third_party = rest.get("factory") is not None  # a provider of its own may use any scheme
+    if endpoint != "sandbox" and not third_party and not endpoint.startswith(("http://", "https://")):
         raise WorkspaceError(
             f"endpoint '{endpoint}' is neither an http(s) URL nor 'sandbox'",
             location=doc.location(f"{where}.endpoint"),

@@ -77,6 +77,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeGuard
 
+from filelock import FileLock
+
 from reconciler.errors import LockError, StateError
 from reconciler.state.base import Intent, LockInfo, ResourceState, StateBackend, StateSnapshot
 
@@ -432,6 +434,7 @@ class LocalBackend(StateBackend):
         self._mutex = _mutex_for(self.path)
         self._held: set[str] = set()  # ids of locks this instance took
         self._ended: set[str] = set()  # intents known to have an outcome (kept across reloads)
+        self.broken_locks: list[LockInfo] = []  # stale locks of dead local processes we cleared
         self._reset()
 
     def __repr__(self) -> str:
@@ -912,6 +915,28 @@ class LocalBackend(StateBackend):
 
     # -- lock -------------------------------------------------------------------------------------
 
+    def _break_dead_lock(self) -> bool:
+        """Remove the lock if its holder ran on this host and is no longer running.
+
+        A lock left by a killed run would otherwise block every later run until someone types
+        ``reconciler state unlock``. Only a holder on this very host can be known dead; locks
+        from other hosts are never broken. The check-and-remove runs under an OS file lock so two
+        runs cannot both break it (and remove a fresh lock taken in between). The broken lock is
+        kept in ``broken_locks`` so the CLI can say what it cleared.
+        """
+        with FileLock(str(self.lock_path) + ".guard"):
+            try:
+                holder = self._read_lock()
+            except _UnreadableLock:
+                return False
+            same_host = holder is not None and holder.who.rpartition("@")[2] == socket.gethostname()
+            if holder is None or not same_host or _pid_alive(holder.pid):
+                return False
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.lock_path)
+            self.broken_locks.append(holder)
+            return True
+
     def _read_lock(self) -> LockInfo | None:
         """The lock file's holder, or None. Retries briefly: a new lock may be mid-write."""
         detail = ""
@@ -964,6 +989,8 @@ class LocalBackend(StateBackend):
             try:
                 fd = os.open(self.lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             except FileExistsError:
+                if self._break_dead_lock():
+                    continue
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     try:

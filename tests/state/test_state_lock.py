@@ -111,15 +111,18 @@ def test_locked_releases_on_error(tmp_path: Path) -> None:
     assert backend.current_lock() is None
 
 
-def test_stale_lock_of_a_dead_process_is_reported_and_can_be_cleared(tmp_path: Path) -> None:
+def test_stale_lock_of_a_dead_local_process_is_cleared_and_reported(tmp_path: Path) -> None:
     backend = backend_in(tmp_path)
     stale = plant_lock(backend, pid=dead_pid())
-    with pytest.raises(LockError) as caught:
-        backend.acquire_lock("apply")
-    message = str(caught.value)
-    assert stale.describe() in message
-    assert f"{STALE_HINT} `reconciler state unlock {stale.id}`" in message
+    info = backend.acquire_lock("apply")  # the holder is provably gone: its lock is broken
+    assert backend.broken_locks == [stale]
+    assert backend.current_lock() == info
+    backend.release_lock(info)
 
+
+def test_a_stale_lock_can_be_cleared_by_hand(tmp_path: Path) -> None:
+    backend = backend_in(tmp_path)
+    stale = plant_lock(backend, pid=dead_pid())
     with pytest.raises(LockError, match=f"lock id wrong-id does not match .*{stale.id}"):
         backend.force_unlock("wrong-id")
     assert backend.current_lock() == stale
@@ -129,6 +132,7 @@ def test_stale_lock_of_a_dead_process_is_reported_and_can_be_cleared(tmp_path: P
     with pytest.raises(LockError, match="is not locked"):
         backend.force_unlock(stale.id)
     info = backend.acquire_lock("apply")
+    assert backend.broken_locks == []
     backend.release_lock(info)
 
 
