@@ -20,7 +20,7 @@ from typing import Any
 
 from reconciler import graph
 from reconciler.apply import ApplyOptions, ApplyResult, execute, recover_unfinished
-from reconciler.drift import DriftReport, classify
+from reconciler.drift import DriftReport, UnmanagedObject, classify
 from reconciler.errors import (
     InputError,
     PlanError,
@@ -331,31 +331,32 @@ class Workspace:
             history=lambda provider, kind, remote_id: self.provider(provider).history(kind, remote_id),
         )
 
-    def _unmanaged(self, snapshot: StateSnapshot) -> list[tuple[str, LiveObject]]:
-        """Children of managed parents that state does not know: (provider, object)."""
+    def _unmanaged(self, snapshot: StateSnapshot) -> list[UnmanagedObject]:
+        """Children of managed parents that the state does not know, with their parent."""
         managed_ids = {(rs.provider, rs.kind, rs.remote_id) for rs in snapshot.resources.values()}
-        parents: dict[tuple[str, str], set[str]] = {}
-        for rs in snapshot.resources.values():
-            parents.setdefault((rs.provider, rs.kind), set()).add(rs.remote_id)
+        parents: dict[tuple[str, str, str], str] = {
+            (rs.provider, rs.kind, rs.remote_id): address for address, rs in snapshot.resources.items()
+        }
         jobs: list[tuple[str, Callable[[], Any]]] = []
-        for provider_name in sorted({p for p, _ in parents}):
+        owners: dict[str, tuple[str, str]] = {}
+        for provider_name in sorted({p for p, _, _ in parents}):
             provider = self.provider(provider_name)
             for kind, info in sorted(provider.kinds.items()):
-                if info.read_only or not info.parent_field:
-                    continue
-                parent_kind = _parent_kind(provider, info)
+                parent_kind = None if info.read_only else _parent_kind(provider, info)
                 if parent_kind is None:
                     continue
-                for parent_id in sorted(parents.get((provider_name, parent_kind), ())):
-                    key = f"{provider_name}|{kind}|{parent_id}"
-                    jobs.append((key, _bind(provider.list_children, kind, parent_id)))
+                for (p, k, parent_id), parent_address in sorted(parents.items()):
+                    if (p, k) == (provider_name, parent_kind):
+                        key = f"{provider_name}|{kind}|{parent_id}"
+                        owners[key] = (provider_name, parent_address)
+                        jobs.append((key, _bind(provider.list_children, kind, parent_id)))
         results = _run_concurrently(jobs)
-        out: list[tuple[str, LiveObject]] = []
+        out: list[UnmanagedObject] = []
         for key in sorted(results):
-            provider_name = key.split("|", 1)[0]
+            provider_name, parent_address = owners[key]
             for obj in results[key]:
                 if (provider_name, obj.kind, obj.remote_id) not in managed_ids:
-                    out.append((provider_name, obj))
+                    out.append(UnmanagedObject(provider=provider_name, live=obj, parent=parent_address))
         return out
 
     # -- import and state operations -------------------------------------------------------------
@@ -435,7 +436,9 @@ def _restrict(snapshot: StateSnapshot, addresses: set[str]) -> StateSnapshot:
 
 
 def _parent_kind(provider: Provider, info: KindInfo) -> str | None:
-    """The kind a ``parent_field`` points at: ``campaign_id`` -> ``Campaign``."""
+    """The kind a ``parent_field`` points at: explicit, or ``campaign_id`` -> ``Campaign``."""
+    if info.parent_kind:
+        return info.parent_kind
     stem = (info.parent_field or "").removesuffix("_id").replace("_", "")
     for name in provider.kinds:
         if name.lower() == stem.lower():

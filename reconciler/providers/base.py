@@ -86,7 +86,9 @@ class KindInfo:
     - ``schema``: JSON Schema (Draft 2020-12) of the ``spec`` mapping (from ``schemas/``).
     - ``natural_key``: spec fields that identify an object without its remote id
       (e.g. ``("advertiser_id", "name")``), used for crash recovery and import.
-    - ``parent_field``: the spec field holding the parent's id, if any (``campaign_id``).
+    - ``parent_field``: the spec field holding the parent's id, if any (``campaign_id``), and
+      ``parent_kind`` the kind it points at (derived from the field name when not set:
+      ``campaign_id`` -> ``Campaign``).
     - ``immutable_fields``: changing one of these needs delete + create (``replace``).
     - ``read_only``: looked up, never created, updated or deleted (MediaMath Organization).
     - ``deletable``: False where the API has no delete (LiveRamp clean-room datasets): removing
@@ -100,6 +102,7 @@ class KindInfo:
     schema: Mapping[str, Any]
     natural_key: tuple[str, ...] = ("name",)
     parent_field: str | None = None
+    parent_kind: str | None = None  # kind ``parent_field`` points at (default: derived from its name)
     immutable_fields: frozenset[str] = frozenset()
     read_only: bool = False
     deletable: bool = True
