@@ -114,7 +114,9 @@ class LiveObject:
     """An object as a provider read it, already normalised to the manifest's vocabulary.
 
     ``fields`` uses the same names and value shapes as a manifest ``spec`` (ids of other
-    objects are plain strings). ``version`` is the API's optimistic-lock token where one exists
+    objects are plain strings). ``observed`` holds server-side facts that are never compared
+    with a manifest but must change the fingerprint when they change (e.g. mediarithmics
+    ``last_modified_ts``), so an edit behind our back is noticed before a write. ``version`` is the API's optimistic-lock token where one exists
     (MediaMath); ``status`` is a short human word for states the spec cannot express
     (``invited`` for a partner invitation not yet accepted), shown in plan and drift.
     """
@@ -124,10 +126,14 @@ class LiveObject:
     fields: Mapping[str, Any]
     version: int | None = None
     status: str | None = None
+    observed: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint(self.fields)
+        """Hash of what a write must not overwrite unseen: ``fields`` plus ``observed``."""
+        if not self.observed:
+            return fingerprint(self.fields)
+        return fingerprint({"fields": self.fields, "observed": self.observed})
 
 
 def canonical_json(value: Any) -> str:

@@ -46,7 +46,7 @@ from reconciler.plan.model import Action, Change, FieldChange, Plan
 from reconciler.providers.base import KindInfo, ManualStep, Precondition, PreconditionKind, Provider
 from reconciler.state.base import ResourceState, StateSnapshot
 
-ManualStepsFn = Callable[[str, str, str, Mapping[str, Any]], "list[ManualStep] | None"]
+ManualStepsFn = Callable[[str, str, str, Mapping[str, Any], "Mapping[str, Any] | None"], "list[ManualStep] | None"]
 
 
 @dataclass(frozen=True)
@@ -239,7 +239,7 @@ class _Builder:
                 )
             self.known_ids.pop(addr, None)
             fields = ", ".join(f"'{p}'" for p in replace_paths)
-            steps = view.manual_steps(info.name, Action.REPLACE.value, addr, spec)
+            steps = view.manual_steps(info.name, Action.REPLACE.value, addr, spec, dict(live.fields))
             if steps is not None:
                 return common.change(
                     Action.MANUAL,
@@ -257,7 +257,7 @@ class _Builder:
                 reason=f"immutable field {fields} changed",
             )
         changed = {k: spec.get(k) for k in top_level_fields(diffs)}
-        steps = view.manual_steps(info.name, Action.UPDATE.value, addr, changed)
+        steps = view.manual_steps(info.name, Action.UPDATE.value, addr, changed, dict(live.fields))
         if steps is not None:
             return common.change(
                 Action.MANUAL,
@@ -280,7 +280,7 @@ class _Builder:
         addr = base.address
         diffs = tuple(FieldChange(k, None, spec[k]) for k in sorted(spec))
         common = base.extend(after=spec)
-        steps = view.manual_steps(info.name, Action.CREATE.value, addr, spec)
+        steps = view.manual_steps(info.name, Action.CREATE.value, addr, spec, None)
         if steps is not None:
             return common.change(
                 Action.MANUAL,
@@ -399,7 +399,7 @@ class _Builder:
                 "or use on_delete: abandon"
             )
         precondition = view.precondition_for(live)
-        steps = view.manual_steps(info.name, Action.DELETE.value, addr, {})
+        steps = view.manual_steps(info.name, Action.DELETE.value, addr, {}, dict(live.fields))
         if steps is not None:
             return common.change(
                 Action.MANUAL,

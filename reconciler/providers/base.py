@@ -198,8 +198,19 @@ class Provider(ABC):
             return Precondition(PreconditionKind.VERSION, live.version)
         return Precondition(PreconditionKind.FINGERPRINT, live.fingerprint)
 
-    def manual_steps(self, kind: str, action: str, address: str, changes: Mapping[str, Any]) -> list[ManualStep] | None:
-        """None when the provider can make this change itself; else the steps for a human."""
+    def manual_steps(
+        self,
+        kind: str,
+        action: str,
+        address: str,
+        changes: Mapping[str, Any],
+        before: Mapping[str, Any] | None = None,
+    ) -> list[ManualStep] | None:
+        """None when the provider can make this change itself; else the steps for a human.
+
+        ``changes`` holds the desired values of the fields to change; ``before`` the live
+        object's fields (None for creates), so steps can name exactly what to add and remove.
+        """
         return None
 
     def check_plan(self, writes: Sequence[PlannedWrite]) -> list[Finding]:

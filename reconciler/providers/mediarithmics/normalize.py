@@ -9,7 +9,7 @@ summarised in ``LiveObject.status``.
 
 The API has no version. The precondition is a fingerprint of the fields *plus* every membership's
 status and ``created_ts``/``last_modified_ts``/``archived_ts``, kept in
-:attr:`CleanRoomLive.observed` (never compared, never exported), so any change behind our back is
+:attr:`LiveObject.observed` (never compared, never exported), so any change behind our back is
 noticed between plan and apply even when it left the compared fields as they were.
 
 Desired side: the same shape from a manifest spec (ids as strings, purposes canonical,
@@ -19,26 +19,15 @@ members sorted). :func:`member_ops` lists the membership calls that turn one int
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from reconciler.errors import ProviderError
-from reconciler.model import LiveObject, fingerprint
+from reconciler.model import LiveObject
 
 KIND = "CleanRoom"
 PURPOSES = ("INSIGHTS", "ACTIVATION")
-
-
-@dataclass(frozen=True)
-class CleanRoomLive(LiveObject):
-    """A live clean room; ``observed`` holds what the fingerprint covers beyond ``fields``."""
-
-    observed: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def fingerprint(self) -> str:
-        return fingerprint({"fields": self.fields, "observed": self.observed})
 
 
 def id_sort_key(value: str) -> tuple[int, str]:
@@ -59,7 +48,7 @@ def organisation_id(value: Any, path: str) -> str:
     return str(value)
 
 
-def room_to_live(room: Mapping[str, Any]) -> CleanRoomLive:
+def room_to_live(room: Mapping[str, Any]) -> LiveObject:
     """Normalise one clean room as the API returns it."""
     memberships = list(room.get("clean_room_organisations") or [])
     members: list[dict[str, Any]] = [
@@ -101,7 +90,7 @@ def room_to_live(room: Mapping[str, Any]) -> CleanRoomLive:
             default=None,
         ),
     }
-    return CleanRoomLive(
+    return LiveObject(
         kind=KIND,
         remote_id=str(room["clean_room_id"]),
         fields=fields,
