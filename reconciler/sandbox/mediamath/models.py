@@ -1,0 +1,534 @@
+"""Entity types of the MediaMath v2.0 emulator: fields, relations, value rules.
+
+Each :class:`EntityType` lists its fields in the order the API renders them (the order seen in the
+vendor's documented examples first, then the rest), with the wire type, required/read-only flags,
+enums, lengths and numeric ranges from the research notes (``reference/mediamath-api.md`` §5 and the
+v3 OpenAPI limits). Stored values are JSON-native: ``str``, ``int``, ``bool``, decimals and money
+as quantised decimal strings, datetimes as UTC ``YYYY-MM-DDTHH:MM:SS`` strings; ``None`` is null.
+
+:func:`coerce` turns one form value into its stored form (or raises :class:`FieldError`);
+:func:`wire_value` turns a stored value into the XML ``value`` text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from enum import Enum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+DT_FORMAT = "%Y-%m-%dT%H:%M:%S"
+DEFAULT_ZONE = "Etc/GMT"
+DEFAULT_CURRENCY = "USD"
+MAX_ID = 2147483647
+
+
+class FieldType(Enum):
+    STR = "str"
+    INT = "int"
+    DEC = "dec"
+    BOOL = "bool"
+    DATETIME = "datetime"
+    MONEY = "money"
+
+
+class FieldError(ValueError):
+    """One invalid field: rendered as ``<field-error name= error=>``."""
+
+    def __init__(self, name: str, error: str) -> None:
+        super().__init__(f"{name}: {error}")
+        self.name = name
+        self.error = error
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: FieldType = FieldType.STR
+    required: bool = False
+    readonly: bool = False  # never accepted in a POST body
+    create_only: bool = False  # accepted on create; on update only if unchanged
+    write_only: bool = False  # accepted but never rendered (secrets)
+    enum: tuple[str, ...] | None = None
+    default: Any = None
+    min_length: int | None = None
+    max_length: int | None = None
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+    places: int = 2  # decimals shown for DEC and MONEY
+    ref: str | None = None  # collection an ``*_id`` field points to
+
+    @property
+    def is_decimal(self) -> bool:
+        return self.type in (FieldType.DEC, FieldType.MONEY)
+
+
+class RelationKind(Enum):
+    SINGLE = "single"  # this entity holds ``via`` = the related id
+    PLURAL = "plural"  # the related entities hold ``via`` = this entity's id
+
+
+@dataclass(frozen=True)
+class Relation:
+    name: str
+    kind: RelationKind
+    target: str  # collection
+    via: str  # field name
+
+
+@dataclass(frozen=True)
+class EntityType:
+    type: str  # singular, as in ``type="campaign"``
+    collection: str
+    fields: tuple[Field, ...]
+    relations: tuple[Relation, ...] = ()
+    owner: str | None = None  # field naming the parent that decides the organisation; "" = self
+    owner_collection: str | None = None
+    creatable: bool = True
+    updatable: bool = True
+    zoned: bool = False  # datetimes carry <local_time> in the campaign's zone
+    derived: tuple[str, ...] = ()  # fields computed at read time (not stored)
+    by_name: dict[str, Field] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.by_name.update({f.name: f for f in self.fields})
+
+    def relation(self, name: str) -> Relation | None:
+        for rel in self.relations:
+            if rel.name == name:
+                return rel
+        return None
+
+    def string_fields(self) -> list[str]:
+        return [f.name for f in self.fields if f.type is FieldType.STR and not f.write_only]
+
+
+def D(text: str) -> Decimal:
+    return Decimal(text)
+
+
+INT, DEC, B, DT, M = FieldType.INT, FieldType.DEC, FieldType.BOOL, FieldType.DATETIME, FieldType.MONEY
+TS = (Field("created_on", DT, readonly=True), Field("updated_on", DT, readonly=True))
+FREQ_TYPES = ("asap", "even", "no-limit")
+INTERVALS = ("day", "hour", "month", "not-applicable", "week")
+INTERVALS_C = ("campaign", "day", "hour", "month", "not-applicable", "week")
+GOAL_TYPES = ("cpa", "cpc", "cpe", "ctr", "reach", "roi", "spend", "vcpm", "vcr", "viewability_rate")
+BIG = D("9999999.99")
+BIG4 = D("9999999.9999")
+
+ORGANIZATION = EntityType(
+    "organization",
+    "organizations",
+    (
+        Field("name", required=True, min_length=1, max_length=64),
+        Field("status", B, default=True),
+        Field("org_type", enum=("buyer", "partner"), default="buyer"),
+        Field("address_1", required=True, max_length=256),
+        Field("address_2", max_length=256),
+        Field("city", required=True, max_length=32),
+        Field("state", required=True, max_length=2),
+        Field("zip", required=True, max_length=10),
+        Field("country", max_length=2, default="US"),
+        Field("phone", required=True, max_length=24),
+        Field("contact_name", required=True, max_length=64),
+        Field("mm_contact_name", required=True, max_length=64),
+        Field("currency_code", max_length=3, default=DEFAULT_CURRENCY),
+        Field("billing_country_code", max_length=2, default="US"),
+        Field("dmp_enabled", enum=("disabled", "enabled"), default="disabled"),
+        Field("adx_seat_account_id", INT, minimum=D("1")),
+        Field("allow_byo_price", B, default=False),
+        Field("allow_x_agency_pixels", B, default=False),
+        Field("accountable_and_addressable", B, default=False),
+        Field("override_suspicious_traffic_filter", B, default=False),
+        Field("suspicious_traffic_filter_level", INT, default=25, minimum=D("0"), maximum=D("100")),
+        Field("tag_ruleset"),
+        Field("use_evidon_optout", B, default=False),
+        *TS,
+    ),
+    relations=(Relation("agencies", RelationKind.PLURAL, "agencies", "organization_id"),),
+    owner="",
+    creatable=False,
+)
+
+AGENCY = EntityType(
+    "agency",
+    "agencies",
+    (
+        Field("organization_id", INT, required=True, create_only=True, ref="organizations", minimum=D("1")),
+        Field("name", required=True, min_length=1, max_length=64),
+        *TS,
+        Field("status", B, default=False),
+        Field("allow_x_adv_pixels", B, default=False),
+        Field("allow_x_adv_optimization", B, default=False),
+        Field("dmp_enabled", enum=("disabled", "inherits"), default="inherits"),
+        Field("logo", max_length=1024),
+        Field("billing_contact_id", INT),
+        Field("sales_contact_id", INT),
+        Field("traffic_contact_id", INT),
+    ),
+    relations=(
+        Relation("organization", RelationKind.SINGLE, "organizations", "organization_id"),
+        Relation("advertisers", RelationKind.PLURAL, "advertisers", "agency_id"),
+    ),
+    owner="organization_id",
+    owner_collection="organizations",
+)
+
+ADVERTISER = EntityType(
+    "advertiser",
+    "advertisers",
+    (
+        Field("agency_id", INT, required=True, create_only=True, ref="agencies", minimum=D("1")),
+        Field("name", required=True, min_length=1, max_length=64),
+        Field("vertical_id", INT, required=True, ref="verticals"),
+        Field("ad_server_id", INT, required=True, ref="ad_servers"),
+        Field("allow_x_strat_optimization", B, default=False),
+        Field("status", B, default=False),
+        Field("domain", required=True, max_length=255),
+        *TS,
+        Field("frequency_type", enum=FREQ_TYPES, default="no-limit"),
+        Field("frequency_interval", enum=INTERVALS_C, default="not-applicable"),
+        Field("frequency_amount", INT, minimum=D("0")),
+        Field("minimize_multi_ads", B, default=False),
+        Field("dmp_enabled", enum=("disabled", "inherits"), default="inherits"),
+        Field("ad_server_fee", DEC, minimum=D("0"), maximum=BIG),
+        Field("ad_server_username", max_length=64),
+        Field("ad_server_password", max_length=64, write_only=True),
+        Field("billing_contact_id", INT),
+        Field("sales_contact_id", INT),
+        Field("political", B, default=False),
+        Field("accountable_and_addressable", B, default=False),
+        Field("connected_id_type", enum=("DETERMINISTIC_FIRST", "DETERMINISTIC_ONLY"),
+              default="DETERMINISTIC_ONLY"),
+    ),
+    relations=(
+        Relation("agency", RelationKind.SINGLE, "agencies", "agency_id"),
+        Relation("ad_server", RelationKind.SINGLE, "ad_servers", "ad_server_id"),
+        Relation("vertical", RelationKind.SINGLE, "verticals", "vertical_id"),
+        Relation("campaigns", RelationKind.PLURAL, "campaigns", "advertiser_id"),
+    ),
+    owner="agency_id",
+    owner_collection="agencies",
+)
+
+CAMPAIGN = EntityType(
+    "campaign",
+    "campaigns",
+    (
+        Field("advertiser_id", INT, required=True, create_only=True, ref="advertisers", minimum=D("1")),
+        Field("status", B, default=False),
+        Field("io_name", max_length=256, default=""),
+        Field("io_reference_num", max_length=32, default=""),
+        Field("name", required=True, min_length=1, max_length=256),
+        Field("start_date", DT, required=True),
+        Field("end_date", DT, required=True),
+        Field("initial_start_date", DT, readonly=True),
+        Field("zone_name", default=DEFAULT_ZONE),
+        Field("currency_code", max_length=3, default=DEFAULT_CURRENCY),
+        Field("service_type", enum=("MANAGED", "SELF"), required=True),
+        Field("goal_type", enum=GOAL_TYPES, required=True),
+        Field("goal_value", M, required=True, places=4, minimum=D("0.0001"), maximum=BIG4),
+        Field("goal_category", enum=("audience", "engagement", "response")),
+        Field("goal_alert", DEC, minimum=D("0"), maximum=D("999.99")),
+        Field("total_budget", M, required=True, minimum=D("0.01"), maximum=D("9999999999.99")),
+        Field("total_impression_budget", INT, minimum=D("1")),
+        Field("ad_server_id", INT, required=True, ref="ad_servers"),
+        Field("ad_server_fee", DEC, default="0.00", minimum=D("0"), maximum=BIG),
+        Field("ad_server_username", max_length=64),
+        Field("ad_server_password", max_length=64, write_only=True),
+        Field("agency_fee_pct", DEC, default="0.00", minimum=D("0"), maximum=BIG4),
+        Field("margin_pct", DEC, default="0.00", minimum=D("0"), maximum=BIG4),
+        Field("merit_pixel_id", INT),
+        Field("pc_window_minutes", INT, minimum=D("0")),
+        Field("pv_window_minutes", INT, minimum=D("0")),
+        Field("pv_pct", DEC, minimum=D("0"), maximum=D("100")),
+        Field("conversion_type", enum=("every", "one", "variable"), default="variable"),
+        Field("conversion_variable_minutes", INT, minimum=D("0")),
+        Field("dcs_data_is_campaign_level", B, default=False),
+        Field("frequency_type", enum=FREQ_TYPES, default="no-limit"),
+        Field("frequency_interval", enum=INTERVALS, default="not-applicable"),
+        Field("frequency_amount", INT, minimum=D("0")),
+        Field("frequency_optimization", B, default=False),
+        Field("has_custom_attribution", B, default=False),
+        Field("impression_cap_amount", INT, minimum=D("0")),
+        Field("impression_cap_automatic", B, default=False),
+        Field("impression_cap_type", enum=FREQ_TYPES, default="no-limit"),
+        Field("spend_cap_amount", DEC, minimum=D("0"), maximum=BIG),
+        Field("spend_cap_automatic", B, default=False),
+        Field("spend_cap_enabled", B, default=False),
+        Field("spend_cap_type", enum=FREQ_TYPES, default="no-limit"),
+        Field("pacing_alert", DEC, minimum=D("0"), maximum=D("999.99")),
+        Field("minimize_multi_ads", B, default=False),
+        Field("override_suspicious_traffic_filter", B, default=False),
+        Field("suspicious_traffic_filter_level", INT, default=25, minimum=D("0"), maximum=D("100")),
+        Field("use_default_ad_server", B, default=True),
+        Field("use_mm_freq", B, required=True),
+        Field("political", B, default=False),
+        Field("is_programmatic_guaranteed", B, default=False),
+        Field("restrict_targeting_to_same_device_id", B, default=False),
+        Field("connected_id_type", enum=("DETERMINISTIC_FIRST", "DETERMINISTIC_ONLY")),
+        Field("bid_min_devices", INT, minimum=D("-32768"), maximum=D("32767")),
+        Field("source_campaign_id", INT),
+        Field("viewability_type"),
+        Field("viewability_vendor_id", INT),
+        Field("viewability_sample_rate", DEC, minimum=D("0"), maximum=D("1")),
+        *TS,
+    ),
+    relations=(
+        Relation("advertiser", RelationKind.SINGLE, "advertisers", "advertiser_id"),
+        Relation("ad_server", RelationKind.SINGLE, "ad_servers", "ad_server_id"),
+        Relation("strategies", RelationKind.PLURAL, "strategies", "campaign_id"),
+        Relation("budget_flights", RelationKind.PLURAL, "budget_flights", "campaign_id"),
+    ),
+    owner="advertiser_id",
+    owner_collection="advertisers",
+    zoned=True,
+)
+
+SEG_OPS = ("AND", "OR")
+STRATEGY = EntityType(
+    "strategy",
+    "strategies",
+    (
+        Field("campaign_id", INT, required=True, create_only=True, ref="campaigns", minimum=D("1")),
+        Field("start_date", DT),
+        Field("end_date", DT),
+        Field("use_campaign_start", B),
+        Field("use_campaign_end", B),
+        Field("use_optimization", B, default=False),
+        Field("pacing_type", enum=("asap", "even"), default="even"),
+        Field("pacing_interval", enum=("day", "hour"), default="day"),
+        Field("goal_type", enum=GOAL_TYPES, required=True),
+        Field("bid_aggressiveness", DEC, default="50.00", minimum=D("0"), maximum=D("100")),
+        Field("frequency_type", enum=FREQ_TYPES, default="no-limit"),
+        Field("frequency_interval", enum=INTERVALS_C, default="not-applicable"),
+        Field("run_on_all_exchanges", B, default=False),
+        *TS,
+        Field("status", B, default=False),
+        Field("budget", M, required=True, minimum=D("1"), maximum=D("10000000")),
+        Field("pacing_amount", M, required=True, minimum=D("0.01"), maximum=BIG),
+        Field("goal_value", M, required=True, places=4, minimum=D("0"), maximum=BIG4),
+        Field("max_bid", M, required=True, minimum=D("0.01"), maximum=BIG),
+        Field("min_bid", M, default="0.00", minimum=D("0"), maximum=BIG),
+        Field("name", required=True, min_length=1, max_length=128),
+        Field("site_selectiveness", enum=("ALL", "EXCLUDE_UGC", "MATHSELECT_250", "REDUCED"), default="REDUCED"),
+        Field("type", enum=("AUD", "GBO", "REM"), required=True),
+        Field("use_mm_freq", B, default=False),
+        Field("site_restriction_transparent_urls", B, default=False),
+        Field("supply_type", enum=("BATCH", "MKT", "RMX_API", "RTB", "T1_RMX"), default="RTB"),
+        Field("audience_segment_include_op", enum=SEG_OPS, default="OR"),
+        Field("audience_segment_exclude_op", enum=SEG_OPS, default="OR"),
+        Field("run_on_all_pmp", B, default=False),
+        Field("bid_price_is_media_only", B, default=False),
+        Field("media_type", enum=("DISPLAY", "VIDEO"), default="DISPLAY"),
+        Field("run_on_display", B, default=True),
+        Field("run_on_mobile", B, default=False),
+        Field("run_on_streaming", B, default=False),
+        Field("currency_code", readonly=True),
+        Field("zone_name", readonly=True),
+        Field("targeting_segment_include_op", enum=SEG_OPS, default="OR"),
+        Field("targeting_segment_exclude_op", enum=SEG_OPS, default="OR"),
+        Field("frequency_optimization", B, default=False),
+        Field("impression_pacing_type", enum=FREQ_TYPES, default="no-limit"),
+        Field("impression_pacing_interval", enum=INTERVALS_C, default="not-applicable"),
+        Field("effective_goal_value", M, readonly=True, places=4),
+        Field("pixel_target_expr", default="", max_length=4096),
+        Field("description", max_length=1024),
+        Field("bid_min_devices", INT, minimum=D("-32768"), maximum=D("32767")),
+        Field("feature_compatibility", max_length=1024),
+        Field("frequency_amount", INT, minimum=D("0")),
+        Field("impression_cap", INT, minimum=D("0")),
+        Field("impression_pacing_amount", INT, minimum=D("0")),
+        Field("max_bid_wm", DEC, minimum=D("0"), maximum=BIG),
+        Field("pacing_optimization_amount", DEC, minimum=D("0"), maximum=BIG),
+        Field("pacing_optimization_type", enum=("impression", "monetary")),
+        Field("roi_target", DEC, minimum=D("0"), maximum=BIG),
+    ),
+    relations=(Relation("campaign", RelationKind.SINGLE, "campaigns", "campaign_id"),),
+    owner="campaign_id",
+    owner_collection="campaigns",
+    zoned=True,
+    derived=("currency_code", "zone_name", "effective_goal_value"),
+)
+
+BUDGET_FLIGHT = EntityType(
+    "budget_flight",
+    "budget_flights",
+    (
+        Field("campaign_id", INT, required=True, create_only=True, ref="campaigns", minimum=D("1")),
+        Field("name", max_length=256),
+        Field("start_date", DT, required=True),
+        Field("end_date", DT, required=True),
+        Field("total_budget", M, required=True, minimum=D("0.01"), maximum=D("9999999999.99")),
+        Field("total_impression_budget", INT, minimum=D("1")),
+        Field("currency_code", readonly=True),
+        Field("zone_name", readonly=True),
+        Field("is_relevant", B, readonly=True),
+        *TS,
+    ),
+    relations=(Relation("campaign", RelationKind.SINGLE, "campaigns", "campaign_id"),),
+    owner="campaign_id",
+    owner_collection="campaigns",
+    zoned=True,
+    derived=("currency_code", "zone_name", "is_relevant"),
+)
+
+AD_SERVER = EntityType("ad_server", "ad_servers", (*TS, Field("name")), creatable=False, updatable=False)
+VERTICAL = EntityType("vertical", "verticals", (*TS, Field("name")), creatable=False, updatable=False)
+
+USER = EntityType(
+    "user",
+    "users",
+    (
+        Field("name"),
+        Field("first_name"),
+        Field("last_name"),
+        Field("email"),
+        Field("title"),
+        Field("organization_id", INT, ref="organizations"),
+        Field("active", B, default=True),
+        *TS,
+    ),
+    relations=(Relation("organization", RelationKind.SINGLE, "organizations", "organization_id"),),
+    owner="organization_id",
+    owner_collection="organizations",
+    creatable=False,
+    updatable=False,
+)
+
+ENTITY_TYPES: dict[str, EntityType] = {
+    t.collection: t
+    for t in (ORGANIZATION, AGENCY, ADVERTISER, CAMPAIGN, STRATEGY, BUDGET_FLIGHT, AD_SERVER, VERTICAL, USER)
+}
+BY_TYPE: dict[str, EntityType] = {t.type: t for t in ENTITY_TYPES.values()}
+HISTORY_COLLECTIONS = frozenset({"organizations", "agencies", "advertisers", "campaigns", "strategies",
+                                 "budget_flights"})
+
+
+# -- values ------------------------------------------------------------------------------------------
+_INT = re.compile(r"^[+-]?\d+$")
+_DT = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def parse_datetime(text: str) -> datetime:
+    """``YYYY-MM-DD[THH:MM[:SS]][Z|+HHMM|+HH:MM]`` -> aware UTC datetime (naive input is UTC)."""
+    m = _DT.match(text.strip())
+    if not m:
+        raise ValueError(f"invalid date {text!r}")
+    year, month, day, hour, minute, second, offset = m.groups()
+    tz: timezone = UTC
+    if offset and offset != "Z":
+        sign = -1 if offset[0] == "-" else 1
+        digits = offset[1:].replace(":", "")
+        tz = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+    value = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
+                     tzinfo=tz)
+    return value.astimezone(UTC)
+
+
+def format_datetime(value: datetime) -> str:
+    return value.astimezone(UTC).strftime(DT_FORMAT)
+
+
+def quantize(value: Decimal, places: int) -> str:
+    return str(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+
+
+def _zone(name: str) -> ZoneInfo | None:
+    # any failure means "unknown zone": for a name missing from the system database zoneinfo falls back
+    # to importing the tzdata package, which can fail in odd ways (import hooks of other libraries)
+    try:
+        return ZoneInfo(name)
+    except Exception:
+        return None
+
+
+def valid_zone(name: str) -> bool:
+    return _zone(name) is not None
+
+
+def coerce(f: Field, raw: Any) -> Any:
+    """One submitted value (form text or JSON-native) -> stored value. ``""`` means null."""
+    if raw is None or (isinstance(raw, str) and raw == "" and f.type is not FieldType.STR):
+        return None
+    if f.type is FieldType.STR:
+        value = str(raw)
+        if f.enum is not None and value not in f.enum:
+            raise FieldError(f.name, f"must be one of {', '.join(f.enum)}")
+        if f.max_length is not None and len(value) > f.max_length:
+            raise FieldError(f.name, f"must be at most {f.max_length} characters")
+        if f.min_length is not None and len(value) < f.min_length:
+            raise FieldError(f.name, f"must be at least {f.min_length} characters")
+        return value
+    if f.type is FieldType.BOOL:
+        text = str(raw).strip().lower()
+        if isinstance(raw, bool):
+            return raw
+        if text in ("1", "true"):
+            return True
+        if text in ("0", "false"):
+            return False
+        raise FieldError(f.name, "must be 0 or 1")
+    if f.type is FieldType.INT:
+        if isinstance(raw, bool) or not _INT.match(str(raw).strip()):
+            raise FieldError(f.name, "must be an integer")
+        number = int(str(raw).strip())
+        _check_range(f, Decimal(number))
+        return number
+    if f.is_decimal:
+        try:
+            dec = Decimal(str(raw).strip())
+        except InvalidOperation:
+            raise FieldError(f.name, "must be a number") from None
+        if not dec.is_finite():
+            raise FieldError(f.name, "must be a number")
+        _check_range(f, dec)
+        return quantize(dec, f.places)
+    if f.type is FieldType.DATETIME:
+        try:
+            return format_datetime(parse_datetime(str(raw)))
+        except ValueError:
+            raise FieldError(f.name, "must be a date (YYYY-MM-DDTHH:MM:SS)") from None
+    raise AssertionError(f.type)  # pragma: no cover
+
+
+def _check_range(f: Field, value: Decimal) -> None:
+    if f.minimum is not None and value < f.minimum:
+        raise FieldError(f.name, f"must be at least {f.minimum}")
+    if f.maximum is not None and value > f.maximum:
+        raise FieldError(f.name, f"must be at most {f.maximum}")
+
+
+def wire_value(f: Field, value: Any) -> str:
+    """Stored value -> XML ``value`` text (booleans 0/1)."""
+    if value is None:
+        return ""
+    if f.type is FieldType.BOOL:
+        return "1" if value else "0"
+    return str(value)
+
+
+def typed(f: Field, value: Any) -> Any:
+    """Stored value -> comparable Python value (for sort and q)."""
+    if value is None:
+        return None
+    if f.is_decimal:
+        return Decimal(str(value))
+    if f.type is FieldType.BOOL:
+        return int(bool(value))
+    return value
+
+
+def local_time(utc_text: str, zone: str) -> str:
+    value = datetime.strptime(utc_text, DT_FORMAT).replace(tzinfo=UTC)
+    tz = _zone(zone) or ZoneInfo(DEFAULT_ZONE)
+    return value.astimezone(tz).strftime(DT_FORMAT)
+
+
+def now_text() -> str:
+    return datetime.now(UTC).strftime(DT_FORMAT)

@@ -1,0 +1,213 @@
+"""MediaMath's own SDK ``terminalone`` (PyPI 1.9.20) drives the sandbox unmodified.
+
+The SDK only speaks HTTPS and builds ``https://<api_base>/api/v2.0/...``, so the sandbox is served
+with a trustme certificate for 127.0.0.1 and ``api_base='127.0.0.1:PORT/mediamath'``; the SDK's
+shared requests session trusts the test CA. Aspects covered:
+
+- cookie login (``POST /login?api_key=`` then the ``adama_session`` cookie on every request);
+- create agency/advertiser/campaign/strategy with the SDK's own form encoding (0/1 booleans,
+  naive datetimes, pixel_target_expr) and version 0 on create;
+- paged listing with ``include`` (``with``, chains), ``full``, ``find``/``query`` (``q``),
+  ``limit`` (including a dotted chain) and ``get_all`` paging over ``count``;
+- get by id with a relation; update with the SDK-added ``version``; a stale-version update fails
+  with ``T1Error`` code ``conflict`` / "Version Conflict"; validation errors map to
+  ``ValidationError``; ``history()``; budget flights below a campaign (create, update, remove);
+- JSON mode (``Accept: application/vnd.mediamath.v1+json``).
+
+Skipped when terminalone is not installed (``pip install --no-deps terminalone`` plus ``pyjwt``).
+"""
+
+from __future__ import annotations
+
+import collections
+import collections.abc
+import ssl
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from reconciler.sandbox import create_sandbox
+from reconciler.sandbox.base import SandboxServer
+
+if not hasattr(collections, "Iterator"):  # terminalone 1.9.20 imports collections.Iterator (removed in 3.10)
+    collections.Iterator = collections.abc.Iterator  # type: ignore[attr-defined]
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", ImportWarning)
+    terminalone = pytest.importorskip("terminalone")
+    from terminalone import filters
+    from terminalone.errors import T1Error, ValidationError
+# terminalone's vendored six appends a legacy meta-path importer without find_spec: under the suite's
+# filterwarnings=error every later failed import (optional dependencies) would raise ImportWarning.
+# terminalone is fully imported now, so take it out again.
+sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "_SixMetaPathImporter"]
+trustme = pytest.importorskip("trustme")
+
+pytestmark = pytest.mark.vendor_sdk
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SandboxServer, Path]]:
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(context)
+    ca_file = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    with SandboxServer(create_sandbox(names=["mediamath"]), ssl_context=context) as srv:
+        yield srv, ca_file
+
+
+@pytest.fixture
+def server(tls_server: tuple[SandboxServer, Path]) -> tuple[SandboxServer, Path]:
+    srv, ca_file = tls_server
+    assert requests.post(srv.url + "/_sandbox/reset", verify=str(ca_file)).status_code == 200
+    return srv, ca_file
+
+
+def connect(server: tuple[SandboxServer, Path], json: bool = False, user: str = "demo",
+            password: str = "demo-password") -> Any:
+    srv, ca_file = server
+    t1 = terminalone.T1(user, password, "demo-api-key", auth_method="delayed",
+                        api_base=f"127.0.0.1:{srv.port}/mediamath", json=json)
+    t1.session.verify = str(ca_file)
+    t1.session.trust_env = False  # else REQUESTS_CA_BUNDLE from the environment overrides session.verify
+    t1.authenticate("cookie")
+    return t1
+
+
+def build(t1: Any) -> dict[str, Any]:
+    agency = t1.new("agency", properties={"name": "SDK Agency", "organization_id": 100048})
+    agency.save()
+    advertiser = t1.new("advertiser")
+    advertiser.set({"name": "SDK Advertiser", "agency_id": agency.id, "vertical_id": 13, "ad_server_id": 9,
+                    "domain": "https://sdk.example"})
+    advertiser.save()
+    campaign = t1.new("campaign")
+    campaign.set({
+        "name": "SDK Campaign", "advertiser_id": advertiser.id, "ad_server_id": 9,
+        "start_date": "2025-01-01T00:00:00", "end_date": "2025-12-31T23:59:59", "goal_type": "cpa",
+        "goal_value": 2.5, "total_budget": 5000.0, "service_type": "SELF", "use_mm_freq": False,
+        "zone_name": "America/New_York",
+    })
+    campaign.save()
+    strategies = []
+    for i in range(7):
+        strategy = t1.new("strategy")
+        strategy.set({"name": f"SDK Strategy {i}" + (" abc" if i % 2 else ""), "campaign_id": campaign.id,
+                      "goal_type": "cpc", "goal_value": 1.0, "budget": 100.0 + i, "pacing_amount": 10.0,
+                      "max_bid": 2.0, "type": "GBO", "status": False})
+        strategy.save()
+        strategies.append(strategy)
+    return {"agency": agency, "advertiser": advertiser, "campaign": campaign, "strategies": strategies}
+
+
+def test_cookie_login(server: tuple[SandboxServer, Path]) -> None:
+    t1 = connect(server)
+    assert t1.user_id == 1
+    assert t1.username == "demo"
+    assert len(t1.session_id) == 40
+    with pytest.raises(T1Error) as bad:
+        connect(server, password="wrong")
+    assert bad.value.code == "invalid"
+
+
+def test_create_and_get(server: tuple[SandboxServer, Path]) -> None:
+    t1 = connect(server)
+    made = build(t1)
+    agency, campaign = made["agency"], made["campaign"]
+    assert agency.version == 0 and agency.id > 0
+    assert agency.dmp_enabled == "inherits" and agency.status is False
+    got = t1.get("campaigns", campaign.id, include="advertiser")
+    assert got.name == "SDK Campaign"
+    assert got.goal_value == 2.5 and got.total_budget == 5000.0
+    assert got.start_date.year == 2025 and got.zone_name == "America/New_York"
+    assert got.advertiser.name == "SDK Advertiser"
+    assert got.advertiser.agency_id == agency.id
+    strategy = t1.get("strategies", made["strategies"][0].id, include=[["campaign", "advertiser"]])
+    assert strategy.campaign.advertiser.name == "SDK Advertiser"
+    assert strategy.pixel_target_expr["include"]["pixels"] == []
+    with pytest.raises(ValidationError) as invalid:
+        t1.new("agency", properties={"organization_id": 100048}).save()
+    assert "name" in str(invalid.value)
+
+
+def test_paged_listing_with_include_full_query_and_limit(server: tuple[SandboxServer, Path]) -> None:
+    t1 = connect(server)
+    made = build(t1)
+    campaign = made["campaign"]
+    page, count = t1.get("strategies", limit={"campaign": campaign.id}, include="campaign", full="strategy",
+                         page_limit=3, page_offset=3, sort_by="-budget", count=True)
+    page = list(page)
+    assert count == 7
+    assert [s.name for s in page] == ["SDK Strategy 3 abc", "SDK Strategy 2", "SDK Strategy 1 abc"]
+    assert all(s.campaign.name == "SDK Campaign" for s in page)
+    assert page[0].budget == 103.0 and page[0].version == 0
+
+    found = list(t1.find("strategies", "name", filters.CASE_INS_STRING, "*ABC*", full=True))
+    assert sorted(s.name for s in found) == ["SDK Strategy 1 abc", "SDK Strategy 3 abc", "SDK Strategy 5 abc"]
+    ids = [s.id for s in made["strategies"][:3]]
+    by_id = list(t1.find("strategies", None, filters.IN, ids, full=True))
+    assert [s.id for s in by_id] == ids and all(s.budget >= 100 for s in by_id)
+
+    chained = list(t1.get("campaigns", limit={"advertiser.agency": made["agency"].id}, include=[["advertiser", "agency"]]))
+    assert [c.id for c in chained] == [campaign.id]
+    assert chained[0].advertiser.agency.name == "SDK Agency"
+
+    everything = list(t1.get_all("strategies", page_limit=2, full=True, query="status==0"))
+    assert len(everything) == 7 and len({s.id for s in everything}) == 7
+
+
+def test_update_with_version_and_stale_conflict(server: tuple[SandboxServer, Path]) -> None:
+    t1 = connect(server)
+    made = build(t1)
+    first = t1.get("strategies", made["strategies"][0].id)
+    second = t1.get("strategies", made["strategies"][0].id)
+    first.budget = 250.0
+    first.save()
+    assert first.version == 1 and first.budget == 250.0
+    second.name = "Renamed elsewhere"
+    with pytest.raises(T1Error) as stale:
+        second.save()
+    assert stale.value.code == "conflict"
+    assert stale.value.message == "Version Conflict"
+    fresh = t1.get("strategies", first.id)
+    assert fresh.version == 1 and fresh.name == "SDK Strategy 0"
+    history = list(fresh.history())
+    assert [h["action"] for h in history] == ["update", "add"]
+    assert history[0]["fields"]["budget"] == {"old_value": "100.00", "new_value": "250.00"}
+
+
+def test_budget_flights_below_a_campaign(server: tuple[SandboxServer, Path]) -> None:
+    t1 = connect(server)
+    campaign = build(t1)["campaign"]
+    flight = t1.new("budget_flight")
+    flight.set({"campaign_id": campaign.id, "start_date": "2025-01-01T05:00:00", "end_date": "2025-02-01T04:59:59",
+                "total_budget": 1000.0})
+    flight.save()
+    assert flight.version == 0 and flight.zone_name == "America/New_York"
+    flight.total_budget = 1500.0
+    flight.save()
+    assert flight.version == 1
+    flights = list(t1.get("campaigns", campaign.id, child="budget_flights"))
+    assert [(f.id, f.total_budget) for f in flights] == [(flight.id, 1500.0)]
+    flight.remove()
+    assert list(t1.get("campaigns", campaign.id, child="budget_flights")) == []
+
+
+def test_json_mode(server: tuple[SandboxServer, Path]) -> None:
+    t1 = connect(server, json=True)
+    made = build(t1)
+    strategies, count = t1.get("strategies", full=True, page_limit=2, include="campaign", count=True)
+    strategies = list(strategies)
+    assert count == 7 and len(strategies) == 2
+    assert strategies[0].budget == 100.0 and strategies[0].campaign.name == "SDK Campaign"
+    agency = t1.get("agencies", made["agency"].id)
+    agency.name = "JSON renamed"
+    agency.save()
+    assert agency.version == 1
