@@ -1,0 +1,421 @@
+"""``MediaMathProvider``: the engine's verbs on the MediaMath Execution & Management API v2.0.
+
+Kinds: Organization (read-only, looked up by name), Agency, Advertiser, Campaign, Strategy,
+BudgetFlight (see :mod:`.kinds`). Values are translated by :mod:`.normalize`; HTTP, sessions and
+error mapping live in :mod:`.client`.
+
+- Reads are batched: ``read`` asks for 100 ids per request (``q=(id,...)&full=*``), so 1,000
+  strategies cost 10 requests plus the login; children come from ``/limit/<parent>=<id>`` pages.
+- Writes are form POSTs. Updates send only the changed fields plus ``version``; a stale version
+  (HTTP 409 / ``conflict``) raises :class:`PreconditionFailed` carrying the object re-read.
+- New campaigns and strategies are created paused (``status=0``) unless the manifest sets
+  ``status``.
+- Delete: budget flights are deleted; the other kinds have no delete in v2.0 and are deactivated
+  (``status=0``, versioned) instead; the engine then forgets them.
+
+Workspace settings (``providers.mediamath`` in ``reconciler.yaml``): ``endpoint`` (base URL),
+``credentials`` ``{username, password, api_key}`` or ``{access_token}``, and options
+``ca_bundle`` (CA file for TLS verification, relative to the workspace; verification is always
+on), ``rate_limit`` (requests/s, or ``{rate, burst}``; default 40/s, burst 200; 0 = unlimited),
+``format`` (``xml``, the default, or ``json``) and ``timeout`` (seconds, default 30).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import APIError, NotFoundError, ProviderError, WorkspaceError
+from reconciler.model import HistoryEntry, LiveObject, Ref
+from reconciler.providers.base import (
+    KindInfo,
+    Precondition,
+    PreconditionFailed,
+    PreconditionKind,
+    Provider,
+    ProviderConfig,
+)
+from reconciler.providers.mediamath.client import (
+    DEFAULT_BURST,
+    DEFAULT_RATE,
+    PAGE_LIMIT,
+    MediaMathClient,
+)
+from reconciler.providers.mediamath.kinds import (
+    BUDGET_FLIGHT,
+    KIND_SPECS,
+    DeleteMode,
+    FieldType,
+    KindSpec,
+    kind_infos,
+)
+from reconciler.providers.mediamath.normalize import (
+    ValueProblem,
+    canonical_datetime,
+    history_value,
+    live_fields,
+    normalize_spec,
+    to_form,
+)
+from reconciler.providers.mediamath.wire import WireEntity, WireHistoryEntry, WireResult
+
+MAX_ID = 2147483647
+# characters that have a meaning inside ``q=``: names holding one are matched client-side
+_Q_UNSAFE = re.compile(r"[&()<>=!:*,%]")
+_NAIVE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
+
+
+class MediaMathProvider(Provider):
+    """MediaMath campaigns, strategies and their hierarchy, with ``version`` preconditions."""
+
+    name = "mediamath"
+    kinds: Mapping[str, KindInfo] = kind_infos()
+
+    def __init__(self, config: ProviderConfig) -> None:
+        super().__init__(config)
+        options = dict(config.options)
+        self._rate, self._burst = _rate_option(options.get("rate_limit"))
+        fmt = str(options.get("format", "xml")).lower()
+        if fmt not in ("xml", "json"):
+            raise WorkspaceError(f"providers.mediamath.format: '{fmt}' is not one of [xml, json]")
+        self.client = MediaMathClient(
+            config.endpoint,
+            config.credentials,
+            verify=_verify_option(options.get("ca_bundle"), config.workspace_dir),
+            rate=self._rate,
+            burst=self._burst,
+            timeout=_timeout_option(options.get("timeout", 30.0)),
+            json_format=fmt == "json",
+        )
+        self._flight_campaign: dict[str, str] = {}  # budget flight id -> campaign id
+
+    def __repr__(self) -> str:
+        return f"MediaMathProvider(endpoint={self.config.endpoint!r})"
+
+    # -- reading -------------------------------------------------------------------------------
+    def read(self, kind: str, remote_ids: Sequence[str]) -> dict[str, LiveObject]:
+        spec = _spec(kind)
+        wanted = sorted({str(i) for i in remote_ids if _is_api_id(str(i))}, key=int)
+        found: dict[str, LiveObject] = {}
+        for start in range(0, len(wanted), PAGE_LIMIT):
+            chunk = wanted[start : start + PAGE_LIMIT]
+            query = {"q": "(" + ",".join(chunk) + ")"}
+            for entity in self.client.iter_collection(f"/{spec.collection}", query):
+                if entity.id in chunk and _is_type(spec, entity):
+                    found[entity.id] = self._live(spec, entity)
+        return dict(sorted(found.items(), key=lambda item: int(item[0])))
+
+    def list_children(self, kind: str, parent_id: str | None) -> list[LiveObject]:
+        spec = _spec(kind)
+        return [self._live(spec, e) for e in self._children(spec, parent_id) if _is_type(spec, e)]
+
+    def find_by_natural_key(self, kind: str, spec: Mapping[str, Any]) -> LiveObject | None:
+        kspec = _spec(kind)
+        wanted = normalize_spec(kspec, spec)
+        parent_id = wanted.get(kspec.parent_field) if kspec.parent_field else None
+        if isinstance(parent_id, Ref):
+            return None  # the parent is not created yet, so neither is this
+        if kspec.parent_field and not parent_id:
+            raise ProviderError(f"mediamath.{kind}: natural key needs '{kspec.parent_field}'")
+        key_fields = [f for f in kspec.natural_key if f != kspec.parent_field]
+        if any(wanted.get(f) in (None, "") for f in key_fields):
+            raise ProviderError(f"mediamath.{kind}: natural key needs {', '.join(key_fields)}")
+        name = wanted.get("name")
+        params: dict[str, Any] = {}
+        if "name" in key_fields and isinstance(name, str) and not _Q_UNSAFE.search(name):
+            params["q"] = f"name=={name}"
+        path = self._collection_path(kspec, str(parent_id) if parent_id else None)
+        matches = [
+            live
+            for live in (self._live(kspec, e) for e in self.client.iter_collection(path, params) if _is_type(kspec, e))
+            if all(live.fields.get(f) == wanted.get(f) for f in key_fields)
+        ]
+        if len(matches) > 1:
+            ids = ", ".join(sorted((m.remote_id for m in matches), key=int))
+            key = ", ".join(f"{f}={wanted.get(f)!r}" for f in kspec.natural_key)
+            raise ProviderError(
+                f"mediamath.{kind}: {len(matches)} objects match {key} (ids {ids}); import the right one"
+            )
+        return matches[0] if matches else None
+
+    def history(self, kind: str, remote_id: str) -> list[HistoryEntry]:
+        spec = _spec(kind)
+        if not _is_api_id(remote_id):
+            return []
+        entries: list[tuple[str, int, HistoryEntry]] = []
+        for index, entry in enumerate(self._history_entries(spec, remote_id)):
+            try:
+                when = canonical_datetime(entry.date) or entry.date
+            except ValueProblem:
+                when = entry.date
+            user = entry.user_name or (f"user {entry.user_id}" if entry.user_id else "unknown")
+            changes = entry.fields or ()
+            if not changes:
+                entries.append((when, -index, HistoryEntry(when=when, user=user, action=entry.action)))
+            for change in changes:
+                item = HistoryEntry(
+                    when=when,
+                    user=user,
+                    action=entry.action,
+                    field=change.name,
+                    old=history_value(spec, change.name, change.old),
+                    new=history_value(spec, change.name, change.new),
+                )
+                entries.append((when, -index, item))
+        # the API lists newest first; ours is oldest first (ties keep the API's order reversed)
+        return [item for _, _, item in sorted(entries, key=lambda e: (e[0], e[1]))]
+
+    def _history_entries(self, spec: KindSpec, remote_id: str) -> list[WireHistoryEntry]:
+        """Every log entry, newest first as the API lists them (paged 100 at a time)."""
+        entries: list[WireHistoryEntry] = []
+        while True:
+            result = self.client.get(
+                f"/{spec.collection}/{remote_id}/history", {"page_limit": PAGE_LIMIT, "page_offset": len(entries)}
+            )
+            entries.extend(result.history)
+            total = result.count if result.count is not None else len(entries)
+            if not result.history or len(entries) >= total:
+                return entries
+
+    def normalize(self, kind: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+        return normalize_spec(_spec(kind), spec)
+
+    # -- writing -------------------------------------------------------------------------------
+    def create(self, kind: str, spec: Mapping[str, Any]) -> LiveObject:
+        kspec = _writable(kind)
+        values = create_values(kspec, spec)
+        form = self._form(kspec, values)
+        if kspec is BUDGET_FLIGHT:
+            path = f"/campaigns/{_require_id(values, 'campaign_id', kind)}/budget_flights"
+        else:
+            path = f"/{kspec.collection}"
+        return self._live(kspec, self._entity(self.client.post(path, form), f"create {kind}"))
+
+    def update(
+        self, kind: str, remote_id: str, changes: Mapping[str, Any], precondition: Precondition
+    ) -> LiveObject:
+        kspec = _writable(kind)
+        values = self._normalize_changes(kspec, remote_id, changes)
+        if not values:  # nothing to send: no write, no version bump
+            current = self._read_one(kind, remote_id)
+            if current is None:
+                raise NotFoundError(f"mediamath.{kind} {remote_id} does not exist")
+            return current
+        version = self._version_for(kind, remote_id, precondition)
+        form = {**self._form(kspec, values), "version": str(version)}
+        path = self._entity_path(kspec, remote_id)
+        try:
+            result = self.client.post(path, form)
+        except APIError as exc:
+            if _is_conflict(exc):
+                raise self._conflict(kind, remote_id, version, exc.vendor_message) from None
+            raise
+        return self._live(kspec, self._entity(result, f"update {kind} {remote_id}"))
+
+    def delete(self, kind: str, remote_id: str, precondition: Precondition) -> None:
+        kspec = _writable(kind)
+        if kspec.delete_mode is DeleteMode.DEACTIVATE:
+            try:
+                self.update(kind, remote_id, {"status": False}, precondition)
+            except NotFoundError:
+                return  # already gone
+            return
+        version = self._version_for(kind, remote_id, precondition)
+        path = self._entity_path(kspec, remote_id) + "/delete"
+        try:
+            self.client.post(path, {"version": str(version)})
+        except NotFoundError:
+            return  # already gone
+        except APIError as exc:
+            if _is_conflict(exc):
+                raise self._conflict(kind, remote_id, version, exc.vendor_message) from None
+            raise
+        self._flight_campaign.pop(remote_id, None)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def close(self) -> None:
+        self.client.close()
+
+    def request_budget(self) -> float | None:
+        return self._rate if self._rate > 0 else None
+
+    def stats(self) -> dict[str, int]:
+        """The HTTP client's counters (requests, retries, 429s, 5xx, dropped connections)."""
+        return asdict(self.client.http.stats)
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _live(self, spec: KindSpec, entity: WireEntity) -> LiveObject:
+        fields = live_fields(spec, entity)
+        if spec is BUDGET_FLIGHT and fields.get("campaign_id"):
+            self._flight_campaign[entity.id] = str(fields["campaign_id"])
+        return LiveObject(kind=spec.kind, remote_id=entity.id, fields=fields, version=entity.version)
+
+    def _read_one(self, kind: str, remote_id: str) -> LiveObject | None:
+        return self.read(kind, [remote_id]).get(str(remote_id))
+
+    def _children(self, spec: KindSpec, parent_id: str | None) -> Iterable[WireEntity]:
+        return self.client.iter_collection(self._collection_path(spec, parent_id))
+
+    @staticmethod
+    def _collection_path(spec: KindSpec, parent_id: str | None) -> str:
+        if parent_id is None:
+            return f"/{spec.collection}"
+        if not spec.parent_rel:
+            raise ProviderError(f"mediamath.{spec.kind} has no parent")
+        if not _is_api_id(parent_id):
+            raise ProviderError(f"mediamath.{spec.kind}: '{parent_id}' is not a MediaMath id")
+        return f"/{spec.collection}/limit/{spec.parent_rel}={parent_id}"
+
+    def _entity_path(self, spec: KindSpec, remote_id: str) -> str:
+        if not _is_api_id(remote_id):
+            raise ProviderError(f"mediamath.{spec.kind}: '{remote_id}' is not a MediaMath id")
+        if spec is BUDGET_FLIGHT:
+            return f"/campaigns/{self._campaign_of_flight(remote_id)}/budget_flights/{remote_id}"
+        return f"/{spec.collection}/{remote_id}"
+
+    def _campaign_of_flight(self, flight_id: str) -> str:
+        campaign = self._flight_campaign.get(flight_id)
+        if campaign is None:
+            live = self._read_one(BUDGET_FLIGHT.kind, flight_id)
+            if live is None or not live.fields.get("campaign_id"):
+                raise NotFoundError(f"mediamath.BudgetFlight {flight_id} does not exist")
+            campaign = str(live.fields["campaign_id"])
+        return campaign
+
+    def _normalize_changes(self, spec: KindSpec, remote_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Canonical changes; a naive time without ``zone_name`` beside it uses the live zone."""
+        zone_field = spec.zone_field
+        if not zone_field or zone_field in changes or not _has_naive_time(spec, changes):
+            return normalize_spec(spec, changes)
+        current = self._read_one(spec.kind, remote_id)
+        zone = current.fields.get(zone_field) if current else None
+        if not zone:
+            return normalize_spec(spec, changes)
+        values = normalize_spec(spec, {**changes, zone_field: zone})
+        values.pop(zone_field, None)
+        return values
+
+    def _version_for(self, kind: str, remote_id: str, precondition: Precondition) -> int:
+        if precondition.kind is PreconditionKind.VERSION and precondition.value is not None:
+            return int(precondition.value)
+        current = self._read_one(kind, remote_id)
+        if current is None or current.version is None:
+            raise NotFoundError(f"mediamath.{kind} {remote_id} does not exist")
+        if precondition.kind is PreconditionKind.FINGERPRINT and precondition.value != current.fingerprint:
+            raise PreconditionFailed(
+                f"mediamath.{kind} {remote_id} changed since it was read", current=current
+            )
+        return current.version
+
+    def _conflict(self, kind: str, remote_id: str, version: int, message: str) -> PreconditionFailed:
+        current = self._read_one(kind, remote_id)
+        now = f"; it is now at version {current.version}" if current and current.version is not None else ""
+        return PreconditionFailed(
+            f"mediamath.{kind} {remote_id}: {message or 'Version Conflict'} (we sent version {version}{now})",
+            current=current,
+        )
+
+    @staticmethod
+    def _form(spec: KindSpec, values: Mapping[str, Any]) -> dict[str, str]:
+        try:
+            return to_form(spec, values)
+        except ValueProblem as exc:
+            raise ProviderError(f"mediamath.{spec.kind}: {exc}") from None
+
+    @staticmethod
+    def _entity(result: WireResult, what: str) -> WireEntity:
+        if not result.status.ok:
+            raise APIError(f"{what}: {result.status.describe()}", vendor_code=result.status.code)
+        if result.entity is None:
+            raise APIError(f"{what}: the answer holds no entity")
+        return result.entity
+
+
+# -- module helpers --------------------------------------------------------------------------------
+def _spec(kind: str) -> KindSpec:
+    spec = KIND_SPECS.get(kind)
+    if spec is None:
+        raise ProviderError(f"mediamath has no kind '{kind}' (kinds: {', '.join(sorted(KIND_SPECS))})")
+    return spec
+
+
+def create_values(spec: KindSpec, desired: Mapping[str, Any]) -> dict[str, Any]:
+    """What a create sends: the normalised spec plus the kind's create defaults (campaigns and
+    strategies start paused, ``status=false``, unless the spec sets ``status``)."""
+    values = normalize_spec(spec, desired)
+    for field, default in spec.create_defaults.items():
+        values.setdefault(field, default)
+    return values
+
+
+def _writable(kind: str) -> KindSpec:
+    spec = _spec(kind)
+    if spec.read_only:
+        raise ProviderError(f"mediamath.{kind} is read-only: it is looked up by name, never created or changed")
+    return spec
+
+
+def _is_api_id(value: str) -> bool:
+    return value.isdigit() and 1 <= int(value) <= MAX_ID
+
+
+def _is_type(spec: KindSpec, entity: WireEntity) -> bool:
+    return not entity.type or entity.type == spec.entity_type
+
+
+def _is_conflict(exc: APIError) -> bool:
+    return exc.status == 409 or exc.vendor_code == "conflict"
+
+
+def _require_id(values: Mapping[str, Any], field: str, kind: str) -> str:
+    value = values.get(field)
+    if isinstance(value, Ref) or not value:
+        raise ProviderError(f"mediamath.{kind}: '{field}' must be a resolved id")
+    return str(value)
+
+
+def _has_naive_time(spec: KindSpec, values: Mapping[str, Any]) -> bool:
+    return any(
+        spec.fields.get(field) is FieldType.DATETIME and isinstance(value, str) and _NAIVE_TIME.match(value.strip())
+        for field, value in values.items()
+    )
+
+
+def _rate_option(value: Any) -> tuple[float, float | None]:
+    if value is None:
+        return DEFAULT_RATE, DEFAULT_BURST
+    try:
+        if isinstance(value, Mapping):
+            rate = float(value.get("rate", DEFAULT_RATE))
+            burst = value.get("burst")
+            return rate, (float(burst) if burst is not None else max(1.0, rate))
+        rate = float(value)
+    except (TypeError, ValueError):
+        raise WorkspaceError(
+            f"providers.mediamath.rate_limit: '{value}' is not a number of requests per second or {{rate, burst}}"
+        ) from None
+    return rate, (DEFAULT_BURST if rate == DEFAULT_RATE else max(1.0, rate))
+
+
+def _timeout_option(value: Any) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if seconds <= 0:
+        raise WorkspaceError(f"providers.mediamath.timeout: '{value}' is not a positive number of seconds")
+    return seconds
+
+
+def _verify_option(ca_bundle: Any, workspace_dir: Path) -> bool | str:
+    if not ca_bundle:
+        return True
+    path = Path(str(ca_bundle))
+    if not path.is_absolute():
+        path = workspace_dir / path
+    if not path.is_file():
+        raise WorkspaceError(f"providers.mediamath.ca_bundle: no such file '{path}'")
+    return str(path)
