@@ -102,7 +102,11 @@ def views(
             return Precondition(PreconditionKind.FINGERPRINT, live.fingerprint)
 
         def manual_steps(
-            kind: str, action: str, address: str, changes: Mapping[str, Any]
+            kind: str,
+            action: str,
+            address: str,
+            changes: Mapping[str, Any],
+            before: Mapping[str, Any] | None = None,
         ) -> list[ManualStep] | None:
             calls.manual.append((kind, action, address))
             text = manual.get((kind, action))
