@@ -162,7 +162,16 @@ class HttpClient:
             self.bucket.acquire()
             self._count("requests")
             try:
+                # verify is passed explicitly: requests lets REQUESTS_CA_BUNDLE override the session's
+                kwargs.setdefault("verify", self.session.verify)
                 response = self.session.request(method, url, timeout=self.timeout, stream=stream, **kwargs)
+            except requests.exceptions.SSLError as exc:
+                raise TransportError(
+                    f"TLS verification failed ({type(exc).__name__}); check the endpoint's certificate or "
+                    "set ca_bundle for the provider",
+                    method=method,
+                    url=shown,
+                ) from None
             except requests.RequestException as exc:
                 self._count("transport_errors")
                 error: APIError = TransportError(

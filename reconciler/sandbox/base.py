@@ -257,8 +257,12 @@ class Sandbox:
         self._rng = random.Random()
         self.counters: Counter[str] = Counter()
         self.lock = threading.RLock()
-        if not any(store.count(api, "_meta") for api in self.emulators):
-            self.reset()
+        fresh = [e for e in self.emulators.values() if not store.count(e.name, "_meta")]
+        if fresh:  # a new data file, or one made before these emulators existed
+            with store.transaction():
+                for emulator in fresh:
+                    emulator.reset()
+                    store.put(emulator.name, "_meta", "seeded", {"at": time.time()})
 
     def emulator_for(self, mount: str, path: str) -> Emulator | None:
         best: Emulator | None = None

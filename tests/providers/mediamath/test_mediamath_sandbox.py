@@ -491,7 +491,7 @@ def test_tls_is_verified_with_the_configured_ca_bundle(tmp_path: Any) -> None:
         assert org is not None and org.remote_id == "100048"
         untrusted = MediaMathProvider(ProviderConfig("mediamath", endpoint, credentials=DEMO_CREDENTIALS))
         untrusted.client.http.retry = RetryPolicy(attempts=1)  # a certificate failure is not transient
-        with pytest.raises(TransportError, match="connection failed"):
+        with pytest.raises(TransportError, match="TLS verification failed"):
             untrusted.read("Agency", ["1"])
         trusted.close()
         untrusted.close()
