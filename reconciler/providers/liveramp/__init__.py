@@ -1,0 +1,1 @@
+"""The ``liveramp`` provider (LiveRamp Clean Room API, formerly Habu): see ``provider``."""
