@@ -141,16 +141,20 @@ def classify(
             write_only(rs.provider, rs.kind),
         )
         projected = project(obj.fields, template)
-        if projected == template:
+        # A status the spec cannot express (a partner invitation accepted, say) drifts too.
+        status_changed = rs.status is not None and obj.status != rs.status
+        if projected == template and not status_changed:
             items.append(
                 DriftItem(
                     address, rs.provider, rs.kind, obj.remote_id, DriftStatus.IN_SYNC, live_status=obj.status
                 )
             )
             continue
-        changes = differ.changes(template, projected)
+        changes = differ.changes(template, projected) if projected != template else []
         entries = list(history(rs.provider, rs.kind, obj.remote_id)) if changes else []
         fields = tuple(_attribute(FieldDrift(fc.path, fc.before, fc.after), entries) for fc in changes)
+        if status_changed:
+            fields += (FieldDrift("(status)", rs.status, obj.status, None, None),)
         items.append(
             DriftItem(address, rs.provider, rs.kind, obj.remote_id, DriftStatus.CHANGED, fields, obj.status)
         )

@@ -224,3 +224,20 @@ def test_markdown_escapes_pipes() -> None:
     report = classify(state, {S1: live(S1, "301", {"name": "<c>|d"})}, normalize, ignore=lambda a: ())
     md = render_drift_markdown(report)
     assert "<code>&quot;&lt;c&gt;&#124;d&quot;</code>" in md
+
+
+def test_a_status_change_alone_is_drift() -> None:
+    """An invitation accepted behind our back: the spec cannot say it, the status does."""
+    import dataclasses
+
+    rs = dataclasses.replace(resource(PARTNER, "p1", {"partner_admin_email": "a@b.c"}), status="invited")
+    state = snapshot(rs)
+    accepted = live(PARTNER, "p1", {"partner_admin_email": "a@b.c"}, status="accepted")
+    report = classify(state, {PARTNER: accepted}, normalize, lambda a: set())
+    (item,) = report.items
+    assert item.status is DriftStatus.CHANGED and report.has_drift
+    assert item.fields == (FieldDrift("(status)", "invited", "accepted"),)
+    assert "invited" in render_drift_text(report) and "accepted" in render_drift_text(report)
+
+    same = classify(state, {PARTNER: dataclasses.replace(accepted, status="invited")}, normalize, lambda a: set())
+    assert not same.has_drift
