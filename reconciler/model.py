@@ -109,6 +109,26 @@ def iter_refs(value: Any) -> list[Ref]:
     return found
 
 
+def resolve_refs(value: Any, ids: Mapping[str, str], *, keep_unknown: bool = False) -> Any:
+    """A copy of ``value`` with every Ref replaced by its target's remote id from ``ids``.
+
+    With ``keep_unknown`` a Ref whose target has no id yet stays a Ref (plan time: the id is
+    "known after apply"); otherwise it raises KeyError naming the target (apply time).
+    """
+    if isinstance(value, Ref):
+        target = str(value.target)
+        if target in ids:
+            return ids[target]
+        if keep_unknown:
+            return value
+        raise KeyError(target)
+    if isinstance(value, Mapping):
+        return {str(k): resolve_refs(v, ids, keep_unknown=keep_unknown) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [resolve_refs(v, ids, keep_unknown=keep_unknown) for v in value]
+    return value
+
+
 @dataclass(frozen=True)
 class LiveObject:
     """An object as a provider read it, already normalised to the manifest's vocabulary.

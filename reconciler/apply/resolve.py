@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler import model
 from reconciler.errors import PlanError
-from reconciler.model import Ref
 
 
 class UnresolvedReference(PlanError):
@@ -23,13 +23,7 @@ class UnresolvedReference(PlanError):
 
 def resolve_refs(value: Any, ids: Mapping[str, str]) -> Any:
     """A copy of ``value`` with every Ref replaced by the target's remote id."""
-    if isinstance(value, Ref):
-        target = str(value.target)
-        if target not in ids:
-            raise UnresolvedReference(target)
-        return ids[target]
-    if isinstance(value, Mapping):
-        return {str(k): resolve_refs(v, ids) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [resolve_refs(v, ids) for v in value]
-    return value
+    try:
+        return model.resolve_refs(value, ids)
+    except KeyError as missing:
+        raise UnresolvedReference(str(missing.args[0])) from None

@@ -41,7 +41,7 @@ from reconciler.diff import (
     top_level_fields,
 )
 from reconciler.errors import PlanError
-from reconciler.model import DesiredResource, LiveObject, OnDelete, Ref
+from reconciler.model import DesiredResource, LiveObject, OnDelete, resolve_refs
 from reconciler.plan.model import Action, Change, FieldChange, Plan
 from reconciler.providers.base import KindInfo, ManualStep, Precondition, PreconditionKind, Provider
 from reconciler.state.base import ResourceState, StateSnapshot
@@ -141,13 +141,7 @@ class _Builder:
         return self.inp.live[address]
 
     def resolve(self, value: Any) -> Any:
-        if isinstance(value, Ref):
-            return self.known_ids.get(str(value.target), value)
-        if isinstance(value, Mapping):
-            return {k: self.resolve(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [self.resolve(v) for v in value]
-        return value
+        return resolve_refs(value, self.known_ids, keep_unknown=True)
 
     def template(
         self,

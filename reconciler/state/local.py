@@ -80,6 +80,7 @@ from typing import Any, TypeGuard
 from filelock import FileLock
 
 from reconciler.errors import LockError, StateError
+from reconciler.fsutil import atomic_write, fsync_dir
 from reconciler.state.base import Intent, LockInfo, ResourceState, StateBackend, StateSnapshot
 
 _LOG = logging.getLogger(__name__)
@@ -341,50 +342,11 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _write_all(fd: int, payload: bytes) -> None:
     view = memoryview(payload)
     while view:
         written = os.write(fd, view)
         view = view[written:]
-
-
-def _file_mode(path: Path, default: int = 0o600) -> int:
-    try:
-        return os.stat(path).st_mode & 0o777
-    except OSError:
-        return default
-
-
-def _atomic_write(path: Path, payload: bytes) -> os.stat_result:
-    """Replace ``path`` by ``payload``: temp file, flush, fsync, os.replace, fsync the directory."""
-    mode = _file_mode(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-    return os.stat(path)
 
 
 @contextlib.contextmanager
@@ -613,7 +575,7 @@ class LocalBackend(StateBackend):
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
 
     def _read_journal(self) -> bool:
         """Replay complete journal lines appended since the last call.
@@ -757,7 +719,7 @@ class LocalBackend(StateBackend):
             finally:
                 os.close(fd)
         if created:
-            _fsync_dir(self.journal_path.parent)
+            fsync_dir(self.journal_path.parent)
         self._journal_id = (st.st_dev, st.st_ino)
         self._journal_offset += len(payload)
         self._journal_lines += len(lines)
@@ -779,7 +741,7 @@ class LocalBackend(StateBackend):
             "resources": self._raw,
         }
         payload = _dumps(snapshot).encode()
-        st = _atomic_write(self.path, payload)
+        st = atomic_write(self.path, payload)
         self._snap_sig = _snapshot_sig(st)
         self._snap_bytes = len(payload)
         header = {
@@ -792,7 +754,7 @@ class LocalBackend(StateBackend):
             _dumps({"op": "intent", **_intent_to_json(i)}) for i in self._intents.values()
         ]
         journal = "".join(f"{line}\n" for line in lines).encode()
-        jst = _atomic_write(self.journal_path, journal)
+        jst = atomic_write(self.journal_path, journal)
         self._journal_id = (jst.st_dev, jst.st_ino)
         self._journal_offset = len(journal)
         self._journal_lines = len(lines)
@@ -1017,7 +979,7 @@ class LocalBackend(StateBackend):
                     ) from exc
                 raise
             os.close(fd)
-            _fsync_dir(self.lock_path.parent)
+            fsync_dir(self.lock_path.parent)
             with self._mutex:
                 self._held.add(info.id)
             return info
@@ -1044,7 +1006,7 @@ class LocalBackend(StateBackend):
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.lock_path)
-                _fsync_dir(self.lock_path.parent)
+                fsync_dir(self.lock_path.parent)
                 self._held.discard(lock.id)
 
     def current_lock(self) -> LockInfo | None:
@@ -1064,5 +1026,5 @@ class LocalBackend(StateBackend):
                 )
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.lock_path)
-            _fsync_dir(self.lock_path.parent)
+            fsync_dir(self.lock_path.parent)
             self._held.discard(lock_id)
