@@ -330,7 +330,13 @@ class Workspace:
             ignore=ignored,
             unmanaged=unmanaged,
             history=lambda provider, kind, remote_id: self.provider(provider).history(kind, remote_id),
+            write_only=self._write_only_fields,
         )
+
+    def _write_only_fields(self, provider: str, kind: str) -> frozenset[str]:
+        """Fields accepted on write but never returned by reads: never drift."""
+        info = self.kind_info(provider, kind)
+        return info.write_only_fields if info else frozenset()
 
     def _unmanaged(self, snapshot: StateSnapshot) -> list[UnmanagedObject]:
         """Children of managed parents that the state does not know, with their parent."""

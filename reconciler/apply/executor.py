@@ -520,6 +520,9 @@ class _Executor:
                 fresh = replace(fresh, version=live.version, fingerprint=live.fingerprint, status=live.status)
         elif pre is not None and pre.kind is PreconditionKind.FINGERPRINT and pre.value != known.fingerprint:
             fresh = replace(fresh, fingerprint=str(pre.value))
+        if change.status is not None and fresh.status != change.status:
+            # a status only the server moves (an invitation accepted): record it, nothing to send
+            fresh = replace(fresh, status=change.status)
         if fresh != known:
             self._put(fresh)
             if note == "no changes":

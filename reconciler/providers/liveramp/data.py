@@ -119,10 +119,11 @@ class DataConnectionKind(Kind):
     def create(self, spec: Mapping[str, Any]) -> LiveObject:
         spec = self.normalize(spec)
         raw = self.client.call("POST", "/data-connections", json=self._body(spec))
-        fields = []
         if spec.get("fields"):
-            fields = self.client.call("POST", f"/data-connections/{raw['id']}/field-configurations", json=self._fields_body(spec["fields"]))
-        return self._live(raw, fields)
+            self.client.call("POST", f"/data-connections/{raw['id']}/field-configurations", json=self._fields_body(spec["fields"]))
+            # mapping the fields moves the connection on (MAPPING_REQUIRED -> COMPLETE): read it back
+            return self.read_one(str(raw["id"]))
+        return self._live(raw, [])
 
     def write(self, current: LiveObject, desired: dict[str, Any]) -> LiveObject:
         base_keys = ("name", "category", "configuration", "credential_id")
