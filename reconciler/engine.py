@@ -33,9 +33,12 @@ from reconciler.manifest import (
     WorkspaceConfig,
     find_workspace,
     load_manifests,
+    load_moves,
     load_workspace_config,
 )
 from reconciler.model import Address, DesiredResource, LiveObject, Ref, iter_refs, resolve_refs
+from reconciler.moves import PlannedMoves, moves_of, persist_moves, plan_moves
+from reconciler.moves import annotate as annotate_moves
 from reconciler.plan.builder import PlanInput, ProviderView, build_plan
 from reconciler.plan.model import Plan
 from reconciler.providers import provider_class
@@ -213,7 +216,8 @@ class Workspace:
             if missing:
                 raise InputError(f"--target {missing[0]} is not an address in the manifests")
             desired = graph.with_dependencies(desired, target_addresses)
-        snapshot = self.state.read()
+        moved = self.planned_moves(self.state.read(), paths)  # Moved documents, in memory
+        snapshot = moved.snapshot
         wanted = {str(r.address) for r in desired} if targets else None
         live, found = self.refresh(snapshot, desired, wanted)
         plan = build_plan(
@@ -227,7 +231,13 @@ class Workspace:
                 destroy=destroy,
             )
         )
-        return self._guard(plan, skip_guardrails), desired
+        return self._guard(annotate_moves(plan, moved), skip_guardrails), desired
+
+    def planned_moves(self, snapshot: StateSnapshot, paths: Sequence[Path] = ()) -> PlannedMoves:
+        """``snapshot`` as the manifests' ``Moved`` documents rename it, in memory only
+        (:mod:`reconciler.moves`); applying the plan makes the renames durable."""
+        chosen = [p if p.is_absolute() else (self.start / p) for p in paths] or list(self.config.paths)
+        return plan_moves(snapshot, load_moves(chosen, config=self.config))
 
     def _guard(self, plan: Plan, skip: bool) -> Plan:
         """Run each provider's guardrails on the planned writes (read-only checks).
@@ -300,6 +310,7 @@ class Workspace:
                 f"(plan: lineage {plan.lineage} serial {plan.serial}; state: lineage {current.lineage} "
                 f"serial {current.serial}). Run 'reconciler plan' again."
             )
+        persist_moves(self.state, moves_of(plan))  # the plan's Moved renames, now durable
         providers = {name: self.provider(name) for name in sorted({c.provider for c in plan.changes})}
         return execute(plan, providers, self.state, options, on_event)
 

@@ -420,6 +420,9 @@ def sandbox_serve(ctx: Context, port: int, data: Path, seeds: tuple[str, ...], l
         app.store.close()
 
 
+from reconciler.cli import adopt as _adopt  # noqa: E402,F401 - registers 'export' and 'state mv'
+
+
 def main() -> None:
     """Console-script entry point."""
     if os.environ.get("NO_COLOR"):

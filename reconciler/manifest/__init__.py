@@ -4,12 +4,20 @@ JSON Schema validation. The public API the CLI and engine use is re-exported her
 Modules, one job each: ``yamlsource`` (line-tracking YAML), ``interpolate`` (``${env:}`` and
 ``${var:}``), ``workspace`` (``reconciler.yaml``), ``schemacheck`` (JSON Schema errors as
 ``file:line: path: message``), ``validate`` (checks of one document), ``loader`` (files in,
-ordered :class:`reconciler.model.DesiredResource` values out).
+ordered :class:`reconciler.model.DesiredResource` values out), ``moved`` (``Moved`` documents).
 """
 
 from __future__ import annotations
 
-from reconciler.manifest.loader import KindCatalog, KindLookup, KindTable, discover, load_manifests
+from reconciler.manifest.loader import (
+    KindCatalog,
+    KindLookup,
+    KindTable,
+    discover,
+    load_manifests,
+    load_moves,
+)
+from reconciler.manifest.moved import MovedEntry
 from reconciler.manifest.workspace import (
     DriftIgnoreRule,
     ProviderSettings,
@@ -23,10 +31,12 @@ __all__ = [
     "KindCatalog",
     "KindLookup",
     "KindTable",
+    "MovedEntry",
     "ProviderSettings",
     "WorkspaceConfig",
     "discover",
     "find_workspace",
     "load_manifests",
+    "load_moves",
     "load_workspace_config",
 ]

@@ -11,6 +11,9 @@ schema, provider, kind, references, the kind's spec schema, lifecycle. Then, acr
 duplicate addresses, dangling references, cycles. Every problem found is reported (one per
 document), as one error or :class:`MultipleInputErrors`; cycles are checked once the rest is
 clean. The result is in dependency order (:func:`reconciler.graph.order`).
+
+Documents with ``apiVersion: reconciler/v1`` are ``Moved`` entries (:mod:`reconciler.manifest.moved`),
+not resources: :func:`load_manifests` validates and skips them, :func:`load_moves` returns them.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from jsonschema import Draft202012Validator
 
 from reconciler import graph
 from reconciler.errors import InputError, Location, ManifestError, MultipleInputErrors, ReferenceError_
-from reconciler.manifest import schemacheck, validate
+from reconciler.manifest import moved, schemacheck, validate
 from reconciler.manifest.interpolate import interpolate_tree
 from reconciler.manifest.workspace import WORKSPACE_FILE, WorkspaceConfig
 from reconciler.manifest.yamlsource import SourceDocument, load_documents, read_text
@@ -73,6 +76,7 @@ def load_manifests(
     resources: list[DesiredResource] = []
     invalid: set[Address] = set()  # addresses of documents that failed: refs to them are not dangling
     errors: list[InputError] = []
+    moves: list[moved.MovedEntry] = []
     for file in files:
         display = display_name(file, config.root)
         try:
@@ -83,6 +87,12 @@ def load_manifests(
         for doc in docs:
             if doc is None:
                 continue
+            if moved.is_moved(doc.value):
+                try:
+                    moves.append(moved.parse_moved(doc))
+                except InputError as exc:
+                    errors.append(exc)
+                continue
             try:
                 resources.append(loader.resource(doc))
             except InputError as exc:
@@ -90,10 +100,41 @@ def load_manifests(
                 invalid.update(_claimed_address(doc.value, known_providers))
     unique, duplicate_errors = _unique_addresses(resources)
     errors.extend(duplicate_errors)
+    errors.extend(moved.check_entries(moves))
     errors.extend(_dangling_references(unique, invalid))
     if errors:
         raise errors[0] if len(errors) == 1 else MultipleInputErrors(errors)
     return graph.order(unique)
+
+
+def load_moves(paths: Sequence[Path], *, config: WorkspaceConfig) -> list[moved.MovedEntry]:
+    """Every ``Moved`` document under ``paths`` (default: the workspace's), in file order.
+
+    Only files mentioning ``Moved`` are parsed, so this costs little beside
+    :func:`load_manifests`; errors are raised as there (one, or :class:`MultipleInputErrors`).
+    """
+    entries: list[moved.MovedEntry] = []
+    errors: list[InputError] = []
+    for file in discover(paths or config.paths, config.root):
+        display = display_name(file, config.root)
+        try:
+            text = read_text(file, display)
+            if moved.KIND not in text:
+                continue
+            docs = load_documents(text, display)
+        except InputError as exc:
+            errors.append(exc)
+            continue
+        for doc in docs:
+            if doc is not None and moved.is_moved(doc.value):
+                try:
+                    entries.append(moved.parse_moved(doc))
+                except InputError as exc:
+                    errors.append(exc)
+    errors.extend(moved.check_entries(entries))
+    if errors:
+        raise errors[0] if len(errors) == 1 else MultipleInputErrors(errors)
+    return entries
 
 
 def discover(paths: Iterable[Path], root: Path) -> list[Path]:

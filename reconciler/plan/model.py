@@ -107,7 +107,8 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return any(c.action not in (Action.NOOP,) for c in self.changes)
+        """Anything to do: a write, an adopt/abandon, a manual step, or a ``Moved`` rename."""
+        return bool(self.options.get("moved")) or any(c.action is not Action.NOOP for c in self.changes)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}

@@ -1,0 +1,219 @@
+"""The files export writes: manifests (one per kind) and, where there is none, ``reconciler.yaml``.
+
+Manifests: ``<out>/<kind-in-kebab-case>.yaml``, documents sorted by name, each starting with the
+``# yaml-language-server: $schema=...`` line (a relative path to the installed ``schemas/``, or
+``--schema-base``) and a ``# remote id`` comment. Strings are quoted wherever the manifest
+loader's YAML 1.2 core schema would read them as something else; every file is read back through
+that loader before it is written (a round-trip check). Files are written atomically and an
+existing file is never overwritten (the caller checks).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from reconciler.errors import InputError, ProviderError, WorkspaceError
+from reconciler.export.naming import kebab
+from reconciler.export.scope import Scope, squash, variants
+from reconciler.export.spec import ExportedResource
+from reconciler.manifest.workspace import WORKSPACE_FILE
+from reconciler.manifest.yamlsource import load_documents
+from reconciler.model import Ref
+from reconciler.providers.base import schemas_dir
+
+if TYPE_CHECKING:
+    from reconciler.engine import Workspace
+
+SCHEMA_LINE = "# yaml-language-server: $schema="
+DEFAULT_ENDPOINTS: Mapping[str, str] = {
+    "mediamath": "https://api.mediamath.com",
+    "liveramp": "https://api.habu.com",
+    "mediarithmics": "https://api.mediarithmics.com",
+}
+CREDENTIAL_ENV: Mapping[str, Mapping[str, str]] = {
+    "mediamath": {"username": "MM_USERNAME", "password": "MM_PASSWORD", "api_key": "MM_API_KEY"},
+    "liveramp": {"client_id": "LIVERAMP_CLIENT_ID", "client_secret": "LIVERAMP_CLIENT_SECRET"},
+    "mediarithmics": {"token": "MICS_API_TOKEN"},
+}
+# provider options set from a scope when export writes reconciler.yaml (scope word -> option)
+SCOPE_OPTIONS: Mapping[str, Mapping[str, str]] = {"mediarithmics": {"organisation": "organisation_id"}}
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style with indented lists; strings quoted whenever the manifest loader (YAML 1.2
+    core) would read them as something else (``'0o17'``...), as well as where PyYAML quotes them."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    from reconciler.manifest.yamlsource import STR, _CoreSchemaLoader
+
+    if _CoreSchemaLoader.resolve(_CoreSchemaLoader, yaml.ScalarNode, data, (True, False)) != STR:
+        return dumper.represent_scalar(STR, data, style="'")
+    return dumper.represent_str(data)
+
+
+def _represent_ref(dumper: yaml.SafeDumper, data: Ref) -> yaml.MappingNode:
+    return dumper.represent_mapping(
+        "tag:yaml.org,2002:map", {"ref": f"{data.target.kind}/{data.target.name}"}, flow_style=True
+    )
+
+
+def _represent_list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.SequenceNode:
+    """Lists of scalars in flow style (``purposes: [INSIGHTS, ACTIVATION]``), others as blocks."""
+    scalars = all(isinstance(v, (str, int, float, bool)) or v is None for v in data)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=scalars and bool(data))
+
+
+_Dumper.add_representer(str, _represent_str)
+_Dumper.add_representer(list, _represent_list)
+_Dumper.add_representer(Ref, _represent_ref)
+
+
+def _dump(value: Any) -> str:
+    return yaml.dump(
+        value, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100
+    )
+
+
+def _scalar(value: Any) -> str:
+    """One scalar as it would follow ``key: `` (quoted where the loader needs it)."""
+    return _dump({"k": value})[3:].strip()
+
+
+def schema_reference(provider: str, kind: str, file: Path, base: str | None) -> str:
+    """What follows ``$schema=``: ``base/<provider>/<Kind>.schema.json``, or a relative path to the
+    installed schema (the envelope schema when the kind has no file of its own)."""
+    relative = f"{provider}/{kind}.schema.json"
+    if base:
+        return f"{base.rstrip('/')}/{relative}"
+    try:
+        root = schemas_dir()
+    except ProviderError:
+        return f"schemas/{relative}"
+    target = root / relative if (root / relative).is_file() else root / "manifest.schema.json"
+    return Path(os.path.relpath(target, file.parent)).as_posix()
+
+
+def render_document(resource: ExportedResource, schema_ref: str) -> str:
+    """One manifest document (no ``---``), starting with the schema line."""
+    address = resource.address
+    body = {
+        "apiVersion": f"{address.provider}/v1",
+        "kind": address.kind,
+        "metadata": {"name": address.name},
+        "spec": dict(resource.spec),
+    }
+    return f"{SCHEMA_LINE}{schema_ref}\n# remote id: {resource.remote_id}\n{_dump(body)}"
+
+
+def render_files(
+    provider: str, resources: Sequence[ExportedResource], out: Path, schema_base: str | None
+) -> dict[Path, str]:
+    by_kind: dict[str, list[ExportedResource]] = {}
+    for resource in resources:
+        by_kind.setdefault(resource.address.kind, []).append(resource)
+    files: dict[Path, str] = {}
+    for kind, items in sorted(by_kind.items()):
+        path = out / f"{kebab(kind)}.yaml"
+        schema_ref = schema_reference(provider, kind, path, schema_base)
+        docs = [render_document(r, schema_ref) for r in sorted(items, key=lambda r: r.address.name)]
+        text = "---\n".join(docs)
+        _check_round_trip(text, items, path)
+        files[path] = text
+    return files
+
+
+def _check_round_trip(text: str, items: Sequence[ExportedResource], path: Path) -> None:
+    """The written YAML must read back (through the manifest loader's YAML) as what was meant."""
+    docs = [d for d in load_documents(text, str(path)) if d is not None]
+    ordered = sorted(items, key=lambda r: r.address.name)
+    for doc, resource in zip(docs, ordered, strict=True):
+        if doc.value["spec"] != _plain(resource.spec):
+            raise ProviderError(
+                f"export: {resource.address} does not survive a YAML round trip (a bug; please report it)"
+            )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Ref):
+        return {"ref": f"{value.target.kind}/{value.target.name}"}
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def check_out_dir(ws: Workspace, out: Path) -> None:
+    """Refuse an output directory the workspace's ``paths`` do not read: the state entries export
+    records would then have no manifest, and the next plan would delete their objects."""
+    target = out.resolve()
+    for path in (p.resolve() for p in ws.config.paths):
+        inside = target == path or path in target.parents
+        if inside and not any(part.startswith(".") for part in target.relative_to(path).parts):
+            return
+    readable = ", ".join(str(p) for p in ws.config.paths)
+    raise InputError(
+        f"--out {out}: the workspace does not read manifests there (its paths: {readable}; hidden "
+        f"directories are skipped), so the next plan would delete what export records; export "
+        f"into one of its paths, or add the directory to 'paths' in {WORKSPACE_FILE}"
+    )
+
+
+# -- the workspace file ---------------------------------------------------------------------------
+def write_workspace_file(
+    directory: Path, provider: str, endpoint: str | None, scopes: Iterable[Scope]
+) -> Path:
+    """Write ``directory/reconciler.yaml`` for ``provider`` (there is none yet). Returns its path."""
+    path = directory / WORKSPACE_FILE
+    endpoint = endpoint or DEFAULT_ENDPOINTS.get(provider)
+    if endpoint is None:
+        raise WorkspaceError(
+            f"there is no {WORKSPACE_FILE} and provider '{provider}' has no default endpoint: write one "
+            f"(providers.{provider}.endpoint, and factory for a third-party provider) or pass --endpoint"
+        )
+    lines = [
+        f"{SCHEMA_LINE}{schema_reference_for_workspace(path)}",
+        "# Written by 'reconciler export'. Credentials come from the environment; see the README.",
+        "apiVersion: reconciler/v1",
+        "kind: Workspace",
+        "providers:",
+        f"  {provider}:",
+        f"    endpoint: {_scalar(endpoint)}",
+    ]
+    credentials = CREDENTIAL_ENV.get(provider, {})
+    if credentials and endpoint != "sandbox":
+        lines.append("    credentials:")
+        lines.extend(f'      {key}: "${{env:{env}}}"' for key, env in credentials.items())
+    options = SCOPE_OPTIONS.get(provider, {})
+    for word, option in sorted(options.items()):
+        chosen = [s for s in scopes if squash(word) in variants(s.word)]
+        if chosen:
+            lines.append(f"    {option}: {_scalar(chosen[0].remote_id)}")
+    write_atomically(path, "\n".join(lines) + "\n")
+    return path
+
+
+def schema_reference_for_workspace(path: Path) -> str:
+    try:
+        return Path(os.path.relpath(schemas_dir() / "workspace.schema.json", path.parent)).as_posix()
+    except ProviderError:
+        return "schemas/workspace.schema.json"
