@@ -21,21 +21,7 @@ PREFIX = "# yaml-language-server: $schema="
 EXAMPLES = sorted(
     p for p in (REPO / "examples").rglob("*.y*ml") if "ci" not in p.relative_to(REPO / "examples").parts
 )
-# files owned by other helpers that lacked the line when this test was written (reported to the lead)
-KNOWN_MISSING = {"liveramp/reconciler.yaml"}
-
-
-def _param(path: Path) -> object:
-    name = path.relative_to(REPO / "examples").as_posix()
-    marks = (
-        [pytest.mark.xfail(reason="missing schema line; reported to the lead", strict=False)]
-        if name in KNOWN_MISSING
-        else []
-    )
-    return pytest.param(path, id=name, marks=marks)
-
-
-@pytest.mark.parametrize("path", [_param(p) for p in EXAMPLES])
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.relative_to(REPO / "examples").as_posix())
 def test_example_has_a_schema_line_per_document(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     chunks = [c for c in text.split("\n---\n") if c.strip()]
