@@ -14,6 +14,7 @@ from reconciler.sandbox.base import Emulator, Sandbox, SandboxServer, Store
 EMULATORS: dict[str, str] = {
     "mediamath": "reconciler.sandbox.mediamath.app:MediaMathEmulator",
     "mediamath-reporting": "reconciler.sandbox.mediamath_reporting.app:ReportingEmulator",
+    "mediamath-auth": "reconciler.sandbox.mediamath_reporting.auth:AuthEmulator",  # auth.mediamath.com
     "liveramp": "reconciler.sandbox.liveramp.app:LiveRampEmulator",
     "mediarithmics": "reconciler.sandbox.mediarithmics.app:MediarithmicsEmulator",
 }

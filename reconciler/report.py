@@ -1,0 +1,254 @@
+"""``reconciler report``: run a MediaMath Reporting API v2 query and print it as a table, CSV or JSON.
+
+:func:`run_report` builds the request from command-line style options, streams the answer
+(constant memory, see :mod:`reconciler.providers.mediamath.reporting`) and writes it out as it
+arrives:
+
+- scope: by default the campaigns and strategies the manifests manage (the caller passes their
+  remote ids); ``--filter`` strings narrow it further (``campaign_id=1,2``, ``total_spend>=100``,
+  ``campaign_name=~summer``, ``strategy_id!=5``, ``flight_id=null``; see :func:`parse_filter`);
+- time: a named ``time_window`` or ``start_time``/``end_time`` (RFC 3339), default
+  ``campaign_to_date`` where the dataset has it, else ``yesterday``; ``rollup`` default ``all``;
+- output: ``table`` (aligned columns; widths from the first rows), ``csv`` (header row, then one
+  line per row) or ``json`` (one document ``{dataset, fields, total_items_count, rows}`` written
+  row by row); by default a table on a terminal and CSV otherwise;
+- ``progress(rows, total)`` is called every 10,000 rows for long streams.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, TextIO
+
+from reconciler.errors import InputError
+from reconciler.providers.mediamath.reporting import Filter, Order, ReportingClient, ReportRequest
+
+DEFAULT_DATASET = "performance"
+DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
+    name: ("campaign_id", "campaign_name", "strategy_id", "strategy_name", "impressions", "clicks", "total_spend")
+    for name in ("performance", "performance-hourly", "all-dimensions-and-metrics")
+}
+TO_DATE_DATASETS = frozenset({"performance", "day-part"})
+TABLE_SAMPLE_ROWS = 200
+PROGRESS_EVERY = 10_000
+_FILTER = re.compile(r"^\s*([A-Za-z0-9_]+)\s*(=~|!=|>=|<=|=|>|<)\s*(.*?)\s*$")
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+
+
+@dataclass(frozen=True)
+class ReportSummary:
+    dataset: str
+    fields: tuple[str, ...]
+    rows: int
+    total_items_count: int
+
+
+def _scalar(text: str) -> str | int | float | bool:
+    if _NUMBER.match(text):
+        return float(text) if "." in text else int(text)
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
+def parse_filter(text: str) -> Filter:
+    """``field OP value`` with OP one of ``= != > >= < <= =~``; ``a,b`` after ``=``/``!=`` is a
+    list (IN); ``null`` after ``=``/``!=`` is a null check; quotes keep a value a string."""
+    match = _FILTER.match(text)
+    if not match or not match.group(3):
+        raise InputError(f"--filter '{text}': expected FIELD OP VALUE with OP one of = != > >= < <= =~")
+    name, op, raw = match.groups()
+    if op in ("=", "!=") and raw.lower() == "null":
+        return Filter(name, "isNull" if op == "=" else "isNotNull")
+    if op in ("=", "!=") and "," in raw and raw[0] not in "'\"":
+        return Filter(name, op, tuple(_scalar(part.strip()) for part in raw.split(",") if part.strip()))
+    if op == "=~":
+        return Filter(name, op, raw)
+    return Filter(name, op, _scalar(raw))
+
+
+def parse_order(text: str) -> Order:
+    """``field`` (ascending) or ``-field`` (descending); nulls always last."""
+    name = text.strip()
+    desc = name.startswith("-")
+    name = name.lstrip("-+")
+    if not re.fullmatch(r"[A-Za-z0-9_]+", name):
+        raise InputError(f"--order '{text}': expected a field name, optionally prefixed with '-'")
+    return Order(name, desc=desc, nulls_last=True)
+
+
+def _ids(values: Iterable[str]) -> tuple[int | str, ...]:
+    return tuple(sorted({int(v) if str(v).isdigit() else str(v) for v in values}, key=lambda v: (str(type(v)), v)))
+
+
+def build_request(
+    *,
+    dataset: str = DEFAULT_DATASET,
+    fields: Sequence[str] = (),
+    filters: Sequence[str] = (),
+    time_window: str | None = None,
+    start_time: str | None = None,
+    end_time: str | None = None,
+    rollup: str = "all",
+    order: Sequence[str] = (),
+    max_results: int | None = None,
+    campaign_ids: Sequence[str] = (),
+    strategy_ids: Sequence[str] = (),
+) -> ReportRequest:
+    """The request ``run_report`` sends (raises InputError for unusable options)."""
+    chosen = tuple(fields) or DEFAULT_FIELDS.get(dataset, ())
+    if not chosen:
+        raise InputError(f"--field is required for dataset '{dataset}' (no default field list)")
+    parsed = [parse_filter(f) for f in filters]
+    scope: list[Filter] = []
+    if campaign_ids:
+        scope.append(Filter("campaign_id", "=", _ids(campaign_ids)))
+    if strategy_ids:
+        scope.append(Filter("strategy_id", "=", _ids(strategy_ids)))
+    if len(scope) == 2:
+        scope = [Filter(None, "or", filters=tuple(scope))]
+    all_filters = tuple(scope + parsed)
+    if not all_filters:
+        raise InputError(
+            "nothing to report on: the manifests manage no MediaMath campaigns or strategies; pass --filter"
+        )
+    if time_window and start_time:
+        raise InputError("--time-window and --start-time exclude each other")
+    if not time_window and not start_time:
+        time_window = "campaign_to_date" if dataset in TO_DATE_DATASETS else "yesterday"
+    if end_time and not start_time:
+        raise InputError("--end-time needs --start-time")
+    try:
+        return ReportRequest(
+            dataset=dataset,
+            fields=chosen,
+            filters=all_filters,
+            rollup=rollup,
+            time_window=time_window,
+            start_time=start_time,
+            end_time=end_time,
+            order=tuple(parse_order(o) for o in order),
+            max_results=max_results,
+        )
+    except ValueError as exc:
+        raise InputError(f"report: {exc}") from None
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        text = f"{value:.6f}".rstrip("0").rstrip(".")
+        return text if text not in ("", "-0") else "0"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def write_table(fields: Sequence[str], rows: Iterator[dict[str, Any]], out: TextIO) -> int:
+    """Aligned columns; widths come from the header and the first rows (later rows may overflow)."""
+    sample: list[dict[str, Any]] = []
+    for row in rows:
+        sample.append(row)
+        if len(sample) >= TABLE_SAMPLE_ROWS:
+            break
+    widths = [max([len(f)] + [len(cell(r.get(f))) for r in sample]) for f in fields]
+    numeric = [any(_numeric(r.get(f)) for r in sample) for f in fields]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True)]
+        return "  ".join(parts).rstrip()
+
+    out.write(line(list(fields)) + "\n")
+    out.write("  ".join("-" * w for w in widths) + "\n")
+    count = 0
+    for row in itertools.chain(sample, rows):
+        out.write(line([cell(row.get(f)) for f in fields]) + "\n")
+        count += 1
+    return count
+
+
+def write_csv(fields: Sequence[str], rows: Iterator[dict[str, Any]], out: TextIO) -> int:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(fields)
+    count = 0
+    for row in rows:
+        writer.writerow([cell(row.get(f)) for f in fields])
+        count += 1
+    return count
+
+
+def write_json(dataset: str, fields: Sequence[str], total: int, rows: Iterator[dict[str, Any]], out: TextIO) -> int:
+    head = json.dumps({"dataset": dataset, "fields": list(fields), "total_items_count": total})
+    out.write(head[:-1] + ', "rows": [')
+    count = 0
+    for row in rows:
+        out.write(("\n  " if count == 0 else ",\n  ") + json.dumps({f: row.get(f) for f in fields}))
+        count += 1
+    out.write("\n]}\n" if count else "]}\n")
+    return count
+
+
+def run_report(
+    client: ReportingClient,
+    *,
+    dataset: str = DEFAULT_DATASET,
+    fields: Sequence[str] = (),
+    filters: Sequence[str] = (),
+    time_window: str | None = None,
+    start_time: str | None = None,
+    end_time: str | None = None,
+    rollup: str = "all",
+    order: Sequence[str] = (),
+    max_results: int | None = None,
+    campaign_ids: Sequence[str] = (),
+    strategy_ids: Sequence[str] = (),
+    fmt: OutputFormat | str | None = None,
+    out: TextIO | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    progress_every: int = PROGRESS_EVERY,
+) -> ReportSummary:
+    """Run one report and write it to ``out`` (stdout by default); returns what was written."""
+    stream_out = out if out is not None else sys.stdout
+    if fmt is None:
+        chosen = OutputFormat.TABLE if stream_out.isatty() else OutputFormat.CSV
+    else:
+        try:
+            chosen = OutputFormat(fmt)
+        except ValueError:
+            raise InputError(f"--format '{fmt}' is not one of [table, csv, json]") from None
+    request = build_request(
+        dataset=dataset, fields=fields, filters=filters, time_window=time_window, start_time=start_time,
+        end_time=end_time, rollup=rollup, order=order, max_results=max_results,
+        campaign_ids=campaign_ids, strategy_ids=strategy_ids,
+    )
+    with client.stream(request, progress=progress, progress_every=progress_every) as stream:
+        rows = iter(stream)
+        if chosen is OutputFormat.TABLE:
+            count = write_table(stream.fields, rows, stream_out)
+        elif chosen is OutputFormat.CSV:
+            count = write_csv(stream.fields, rows, stream_out)
+        else:
+            count = write_json(dataset, stream.fields, stream.total_items_count, rows, stream_out)
+        return ReportSummary(dataset, stream.fields, count, stream.total_items_count)
