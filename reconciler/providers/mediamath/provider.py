@@ -31,7 +31,9 @@ from typing import Any
 from reconciler.errors import APIError, NotFoundError, ProviderError, WorkspaceError
 from reconciler.model import HistoryEntry, LiveObject, Ref
 from reconciler.providers.base import (
+    Finding,
     KindInfo,
+    PlannedWrite,
     Precondition,
     PreconditionFailed,
     PreconditionKind,
@@ -44,6 +46,7 @@ from reconciler.providers.mediamath.client import (
     PAGE_LIMIT,
     MediaMathClient,
 )
+from reconciler.providers.mediamath.guardrails import check_budgets
 from reconciler.providers.mediamath.kinds import (
     BUDGET_FLIGHT,
     KIND_SPECS,
@@ -60,6 +63,7 @@ from reconciler.providers.mediamath.normalize import (
     normalize_spec,
     to_form,
 )
+from reconciler.providers.mediamath.reporting import ReportingClient
 from reconciler.providers.mediamath.wire import WireEntity, WireHistoryEntry, WireResult
 
 MAX_ID = 2147483647
@@ -91,6 +95,7 @@ class MediaMathProvider(Provider):
             json_format=fmt == "json",
         )
         self._flight_campaign: dict[str, str] = {}  # budget flight id -> campaign id
+        self._reporting: ReportingClient | None = None  # built only when a guardrail needs spend
 
     def __repr__(self) -> str:
         return f"MediaMathProvider(endpoint={self.config.endpoint!r})"
@@ -235,9 +240,22 @@ class MediaMathProvider(Provider):
             raise
         self._flight_campaign.pop(remote_id, None)
 
+    # -- guardrails --------------------------------------------------------------------------------
+    def check_plan(self, writes: Sequence[PlannedWrite]) -> list[Finding]:
+        """A budget cut below spend to date is an error, within 10 % of it a warning
+        (spend from the Reporting API v2, one batched request per kind; none without a cut)."""
+        return check_budgets(self._reporting_client, writes)
+
+    def _reporting_client(self) -> ReportingClient:
+        if self._reporting is None:
+            self._reporting = ReportingClient.from_config(self.config)
+        return self._reporting
+
     # -- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:
         self.client.close()
+        if self._reporting is not None:
+            self._reporting.close()
 
     def request_budget(self) -> float | None:
         return self._rate if self._rate > 0 else None
