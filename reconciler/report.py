@@ -96,30 +96,34 @@ def _ids(values: Iterable[str]) -> tuple[int | str, ...]:
     return tuple(sorted({int(v) if str(v).isdigit() else str(v) for v in values}, key=lambda v: (str(type(v)), v)))
 
 
-def build_request(
-    *,
-    dataset: str = DEFAULT_DATASET,
-    fields: Sequence[str] = (),
-    filters: Sequence[str] = (),
-    time_window: str | None = None,
-    start_time: str | None = None,
-    end_time: str | None = None,
-    rollup: str = "all",
-    order: Sequence[str] = (),
-    max_results: int | None = None,
-    campaign_ids: Sequence[str] = (),
-    strategy_ids: Sequence[str] = (),
-) -> ReportRequest:
+@dataclass(frozen=True)
+class ReportQuery:
+    """What to report on: the options of ``reconciler report`` (filters as ``field op value`` text)."""
+
+    dataset: str = DEFAULT_DATASET
+    fields: Sequence[str] = ()
+    filters: Sequence[str] = ()
+    time_window: str | None = None
+    start_time: str | None = None
+    end_time: str | None = None
+    rollup: str = "all"
+    order: Sequence[str] = ()
+    max_results: int | None = None
+    campaign_ids: Sequence[str] = ()
+    strategy_ids: Sequence[str] = ()
+
+
+def build_request(query: ReportQuery) -> ReportRequest:
     """The request ``run_report`` sends (raises InputError for unusable options)."""
-    chosen = tuple(fields) or DEFAULT_FIELDS.get(dataset, ())
+    chosen = tuple(query.fields) or DEFAULT_FIELDS.get(query.dataset, ())
     if not chosen:
-        raise InputError(f"--field is required for dataset '{dataset}' (no default field list)")
-    parsed = [parse_filter(f) for f in filters]
+        raise InputError(f"--field is required for dataset '{query.dataset}' (no default field list)")
+    parsed = [parse_filter(f) for f in query.filters]
     scope: list[Filter] = []
-    if campaign_ids:
-        scope.append(Filter("campaign_id", "=", _ids(campaign_ids)))
-    if strategy_ids:
-        scope.append(Filter("strategy_id", "=", _ids(strategy_ids)))
+    if query.campaign_ids:
+        scope.append(Filter("campaign_id", "=", _ids(query.campaign_ids)))
+    if query.strategy_ids:
+        scope.append(Filter("strategy_id", "=", _ids(query.strategy_ids)))
     if len(scope) == 2:
         scope = [Filter(None, "or", filters=tuple(scope))]
     all_filters = tuple(scope + parsed)
@@ -127,23 +131,24 @@ def build_request(
         raise InputError(
             "nothing to report on: the manifests manage no MediaMath campaigns or strategies; pass --filter"
         )
-    if time_window and start_time:
+    if query.time_window and query.start_time:
         raise InputError("--time-window and --start-time exclude each other")
-    if not time_window and not start_time:
-        time_window = "campaign_to_date" if dataset in TO_DATE_DATASETS else "yesterday"
-    if end_time and not start_time:
+    time_window = query.time_window
+    if not time_window and not query.start_time:
+        time_window = "campaign_to_date" if query.dataset in TO_DATE_DATASETS else "yesterday"
+    if query.end_time and not query.start_time:
         raise InputError("--end-time needs --start-time")
     try:
         return ReportRequest(
-            dataset=dataset,
+            dataset=query.dataset,
             fields=chosen,
             filters=all_filters,
-            rollup=rollup,
+            rollup=query.rollup,
             time_window=time_window,
-            start_time=start_time,
-            end_time=end_time,
-            order=tuple(parse_order(o) for o in order),
-            max_results=max_results,
+            start_time=query.start_time,
+            end_time=query.end_time,
+            order=tuple(parse_order(o) for o in query.order),
+            max_results=query.max_results,
         )
     except ValueError as exc:
         raise InputError(f"report: {exc}") from None
@@ -212,18 +217,8 @@ def write_json(dataset: str, fields: Sequence[str], total: int, rows: Iterator[d
 
 def run_report(
     client: ReportingClient,
+    query: ReportQuery,
     *,
-    dataset: str = DEFAULT_DATASET,
-    fields: Sequence[str] = (),
-    filters: Sequence[str] = (),
-    time_window: str | None = None,
-    start_time: str | None = None,
-    end_time: str | None = None,
-    rollup: str = "all",
-    order: Sequence[str] = (),
-    max_results: int | None = None,
-    campaign_ids: Sequence[str] = (),
-    strategy_ids: Sequence[str] = (),
     fmt: OutputFormat | str | None = None,
     out: TextIO | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -238,11 +233,7 @@ def run_report(
             chosen = OutputFormat(fmt)
         except ValueError:
             raise InputError(f"--format '{fmt}' is not one of [table, csv, json]") from None
-    request = build_request(
-        dataset=dataset, fields=fields, filters=filters, time_window=time_window, start_time=start_time,
-        end_time=end_time, rollup=rollup, order=order, max_results=max_results,
-        campaign_ids=campaign_ids, strategy_ids=strategy_ids,
-    )
+    request = build_request(query)
     with client.stream(request, progress=progress, progress_every=progress_every) as stream:
         rows = iter(stream)
         if chosen is OutputFormat.TABLE:
@@ -250,5 +241,5 @@ def run_report(
         elif chosen is OutputFormat.CSV:
             count = write_csv(stream.fields, rows, stream_out)
         else:
-            count = write_json(dataset, stream.fields, stream.total_items_count, rows, stream_out)
-        return ReportSummary(dataset, stream.fields, count, stream.total_items_count)
+            count = write_json(query.dataset, stream.fields, stream.total_items_count, rows, stream_out)
+        return ReportSummary(query.dataset, stream.fields, count, stream.total_items_count)

@@ -345,7 +345,7 @@ def report(
     By default it reports on the campaigns and strategies this workspace manages (from state).
     """
     from reconciler.providers.mediamath.reporting import ReportingClient
-    from reconciler.report import run_report
+    from reconciler.report import ReportQuery, run_report
 
     ws = ctx.workspace()
     try:
@@ -358,17 +358,19 @@ def report(
         try:
             summary = run_report(
                 client,
-                dataset=dataset,
-                fields=fields,
-                filters=filters,
-                time_window=time_window if (time_window or start_time) else "campaign_to_date",
-                start_time=start_time,
-                end_time=end_time,
-                rollup=rollup,
-                order=order,
-                max_results=max_results,
-                campaign_ids=() if all_campaigns else managed["Campaign"],
-                strategy_ids=() if all_campaigns else managed["Strategy"],
+                ReportQuery(
+                    dataset=dataset,
+                    fields=fields,
+                    filters=filters,
+                    time_window=time_window,
+                    start_time=start_time,
+                    end_time=end_time,
+                    rollup=rollup,
+                    order=order,
+                    max_results=max_results,
+                    campaign_ids=() if all_campaigns else managed["Campaign"],
+                    strategy_ids=() if all_campaigns else managed["Strategy"],
+                ),
                 fmt=fmt or ("table" if ctx.console.interactive else "csv"),
                 progress=lambda n, total: ctx.console.progress(f"{n} of {total if total >= 0 else '?'} rows"),
             )
