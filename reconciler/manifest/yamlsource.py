@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.events import CollectionEndEvent, CollectionStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconciler.errors import Location, ManifestError
@@ -39,6 +40,7 @@ TIMESTAMP = "tag:yaml.org,2002:timestamp"
 MAP = "tag:yaml.org,2002:map"
 SEQ = "tag:yaml.org,2002:seq"
 MAX_NODES = 1_000_000
+MAX_DEPTH = 100  # collections inside collections; real manifests stay under 10
 
 
 # libyaml's parser when PyYAML was built with it (about 5x faster), else the pure-Python one.
@@ -114,6 +116,7 @@ def read_text(path: Path, display: str) -> str:
 
 def load_documents(text: str, display: str) -> list[SourceDocument | None]:
     """Every document of a YAML stream, in order. Empty (comment-only) documents are None."""
+    _check_depth(text, display)
     try:
         nodes: list[Node | None] = list(_compose_all(text))
     except yaml.MarkedYAMLError as exc:
@@ -132,6 +135,43 @@ def load_documents(text: str, display: str) -> list[SourceDocument | None]:
         value = builder.build(node, "")
         docs.append(SourceDocument(display, node.start_mark.line + 1, value, builder.lines))
     return docs
+
+
+_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"\\]|\\.)*\"")
+_BRACKETS = re.compile(r"[\[\]{}]")
+_BLOCK_PREFIX = re.compile(r"^[ \t]*(?:[-?][ \t]+)*", re.MULTILINE)
+
+
+def _check_depth(text: str, display: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH before composing: libyaml's composer recurses in C (a
+    document nested a few ten thousand levels deep crashes the process) and the builder recurses
+    in Python. A cheap upper bound (block nesting needs indentation; flow nesting needs brackets)
+    clears ordinary files; only the others get the exact, event-by-event count."""
+    flow = depth = 0
+    for bracket in _BRACKETS.findall(_QUOTED.sub("", text)):
+        depth = depth + 1 if bracket in "[{" else max(0, depth - 1)
+        flow = max(flow, depth)
+    block = max((len(m) for m in _BLOCK_PREFIX.findall(text)), default=0) + 2
+    if flow + block <= MAX_DEPTH:
+        return
+    loader = _CoreSchemaLoader(text)
+    depth = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    line = event.start_mark.line + 1 if event.start_mark is not None else 1
+                    raise ManifestError(
+                        f"collections nested more than {MAX_DEPTH} levels deep", location=Location(display, line)
+                    )
+            elif isinstance(event, CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # invalid YAML: the real parse reports it with its line
+    finally:
+        loader.dispose()
 
 
 def _compose_all(text: str) -> Iterator[Node | None]:
@@ -212,7 +252,13 @@ class _Builder:
         for source in reversed(sources):
             if not isinstance(source, MappingNode):
                 raise self.error(source, path, "a merge key (<<) needs a mapping or a list of mappings")
-            result.update(self._mapping(source, path))
+            if id(source) in self._active:  # ``a: &a {<<: *a}`` would merge itself for ever
+                raise self.error(source, path, "recursive YAML alias in a merge key (<<)")
+            self._active.add(id(source))
+            try:
+                result.update(self._mapping(source, path))
+            finally:
+                self._active.discard(id(source))
         return result
 
     def _scalar(self, node: ScalarNode, path: str) -> Any:

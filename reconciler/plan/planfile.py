@@ -186,6 +186,8 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
             f"not a reconciler plan: invalid JSON: {exc.msg} (column {exc.colno})",
             location=Location(str(source), exc.lineno),
         ) from None
+    except RecursionError:
+        raise _not_a_plan(source, "the JSON is nested too deeply to be a plan") from None
     return plan_from_json(data, source)
 
 

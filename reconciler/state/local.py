@@ -505,7 +505,7 @@ class LocalBackend(StateBackend):
             raise StateError(f"{where}: not a reconciler state file: the file is empty")
         try:
             data = json.loads(raw)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
             raise StateError(f"{where}: not a reconciler state file: invalid JSON ({exc})") from exc
         if not isinstance(data, dict):
             raise StateError(
@@ -609,7 +609,7 @@ class LocalBackend(StateBackend):
         where = f"{self.journal_path}:{lineno}"
         try:
             entry = json.loads(line)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
             raise StateError(f"{where}: not a journal entry: invalid JSON ({exc})") from exc
         if not isinstance(entry, dict):
             raise StateError(f"{where}: not a journal entry: expected a JSON object, got {_type_name(entry)}")
@@ -911,7 +911,7 @@ class LocalBackend(StateBackend):
                 raise _UnreadableLock(exc.strerror or str(exc)) from exc
             try:
                 return _parse_lock(raw)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
                 detail = "empty" if not raw.strip() else str(exc)
             time.sleep(0.01 * (attempt + 1))
         raise _UnreadableLock(detail)

@@ -102,7 +102,7 @@ class MediarithmicsClient:
         response = self.http.request(method, path, expect=(200,), **kwargs)
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deep to decode
             raise self._shape_error(method, path, "the answer is not JSON") from None
         if not isinstance(body, dict) or body.get("status") != "ok":
             raise self._shape_error(method, path, "the answer is not a {status: ok} wrapper")

@@ -1,0 +1,110 @@
+"""Apply against a flaky sandbox (issue 9 item 2).
+
+Aspects covered:
+- 30 % of API answers are 429 with ``Retry-After``, 429 without it, 503 or a dropped connection,
+  and 3 % of calls are delayed past the clients' 1 s timeout (the client gives up, the server
+  carries on): re-running apply as a user would converges; afterwards the plan is empty, no
+  object exists twice (natural keys through the vendors' APIs), every state id is live, no run
+  printed a traceback, and every run that ended printed its error budget (retries, 429s, 5xx,
+  transport errors).
+- A multi-step create (LiveRamp clean-room question: add, then dataset assignments, then
+  permissions) whose later step fails transiently: the executor finds the half-made object by
+  natural key and adopts it; it must then finish it (or say it did not), never report "done"
+  for an object that lacks what the manifest asks.
+- A create whose answer is lost (the call times out while the server goes on): not sent again in
+  the same run (a lookup that soon cannot see it yet), the intent stays open, and the next run
+  adopts it: no duplicate. LiveRamp questions are the known exception (strict xfail): the API
+  cannot list a question that is in no clean room.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.reliability.estate import Size, workspace_env, write_workspace
+from tests.reliability.harness import LiveSandbox, Probe, check_converged, fault_trial, run_cli
+
+FAULT_SIZE = Size(agencies=1, advertisers_per_agency=2, campaigns_per_advertiser=2, strategies_per_campaign=3, rooms=2, mics_rooms=10)
+LIVERAMP_ONLY = Size(agencies=0, advertisers_per_agency=0, campaigns_per_advertiser=0, strategies_per_campaign=0, rooms=1, mics_rooms=0)
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("seed", [7, 8])
+def test_apply_converges_under_injected_faults(tmp_path: Path, seed: int) -> None:
+    result = fault_trial(seed, tmp_path, FAULT_SIZE)
+    assert result.problems == [], "\n".join(result.problems)
+    assert result.duplicates == 0
+    assert result.tracebacks == 0
+    assert result.budgets, "no run printed its error budget"
+    totals: dict[str, int] = {}
+    for line in result.budgets:
+        for name, count in re.findall(r"(\w+) (\d+)", line.split("Error budget:", 1)[1]):
+            totals[name] = totals.get(name, 0) + int(count)
+    # the faults were seen and reported: retries, 429s and 5xx/transport failures
+    assert totals.get("retries", 0) > 0 and totals.get("rate_limited", 0) > 0, result.budgets
+    assert totals.get("server_errors", 0) + totals.get("transport_errors", 0) > 0, result.budgets
+
+
+def liveramp_workspace(tmp_path: Path, sandbox: LiveSandbox, timeout: float = 20.0) -> tuple[Path, dict[str, str]]:
+    root = write_workspace(tmp_path / "ws", LIVERAMP_ONLY)
+    return root, workspace_env(sandbox.url, tmp_path / "cache", timeout=timeout)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("step", ["/cleanroom-question-permissions", "/datasets-ownership", "/datasets"])
+def test_a_create_failing_part_way_is_finished_after_adoption(tmp_path: Path, step: str) -> None:
+    with LiveSandbox() as sandbox:
+        root, env = liveramp_workspace(tmp_path, sandbox)
+        sandbox.log.fail_next("POST", step, status=503)
+        applied = run_cli(root, env, "apply", "--auto-approve")
+        assert not applied.traceback, applied.text
+        assert any(w.path.endswith(step) and w.status == 503 for w in sandbox.writes()), "the fault was not hit"
+        plan = run_cli(root, env, "plan", "--detailed-exitcode")
+        if applied.code == 0:
+            # "Apply complete" must mean what it says: nothing left to do
+            assert plan.code == 0, f"apply said done, but:\n{plan.out}"
+        else:
+            assert applied.code == 1 and "liveramp.CleanroomQuestion/crq0" in applied.text, applied.text
+        again = run_cli(root, env, "apply", "--auto-approve")
+        assert again.code == 0, again.text
+        verdict = check_converged(root, env, Probe(sandbox.url), LIVERAMP_ONLY.total, sandbox)
+        assert verdict.ok, verdict.problems
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize(
+    "kind_path",
+    [
+        "/v1/cleanrooms",
+        "/v1/data-connections",
+        pytest.param(
+            "/v1/question",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="known limitation: the LiveRamp API lists no questions, so a question whose create "
+                "answer was lost (or whose run was killed right after the create) cannot be found by "
+                "title until it is in a clean room; the next run creates a second one",
+            ),
+        ),
+    ],
+)
+def test_a_create_whose_answer_is_lost_is_not_duplicated(tmp_path: Path, kind_path: str) -> None:
+    """The first create call of a kind is held past the client's timeout: the client gives up,
+    the server creates the object anyway a moment later."""
+    with LiveSandbox() as sandbox:
+        root, env = liveramp_workspace(tmp_path, sandbox, timeout=1.0)
+        sandbox.log.delay_next("POST", "/liveramp" + kind_path, seconds=2.5)
+        applied = run_cli(root, env, "apply", "--auto-approve")
+        assert not applied.traceback, applied.text
+        assert sandbox.log.delayed == 1
+        if applied.code != 0:
+            assert "no answer came back" in applied.text, applied.text
+            sandbox.log.quiesce()  # the user re-runs later; by then the held call has landed
+            again = run_cli(root, env, "apply", "--auto-approve")
+            assert again.code == 0, again.text
+        verdict = check_converged(root, env, Probe(sandbox.url), LIVERAMP_ONLY.total, sandbox)
+        assert verdict.ok, verdict.problems
+        assert verdict.detached_questions == 0
