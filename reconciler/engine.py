@@ -47,6 +47,7 @@ from reconciler.state import open_backend
 from reconciler.state.base import ResourceState, StateBackend, StateSnapshot
 
 SANDBOX = "sandbox"
+REFRESH_JOBS = 32  # kinds (and natural-key lookups) read at once
 
 
 @dataclass
@@ -152,14 +153,15 @@ class Workspace:
         """Read every managed object in batches, and look up objects the plan may adopt.
 
         Returns ``(live by address for state entries, found by address for desired entries
-        not in state)``. Reads of different kinds run concurrently.
+        not in state)``. Reads of different kinds all run at once, the largest first (providers
+        bound their own requests in flight and their request rate).
         """
         by_kind: dict[tuple[str, str], list[ResourceState]] = {}
         for address, rs in sorted(snapshot.resources.items()):
             if addresses is None or address in addresses:
                 by_kind.setdefault((rs.provider, rs.kind), []).append(rs)
         jobs: list[tuple[str, Callable[[], Any]]] = []
-        for (provider_name, kind), entries in sorted(by_kind.items()):
+        for (provider_name, kind), entries in sorted(by_kind.items(), key=lambda item: (-len(item[1]), item[0])):
             provider = self.provider(provider_name)
             ids = [rs.remote_id for rs in entries]
             jobs.append((f"{provider_name}.{kind}", _bind(provider.read, kind, ids)))
@@ -169,7 +171,7 @@ class Workspace:
             provider = self.provider(provider_name)
             jobs.append((address, _bind(provider.find_by_natural_key, kind, spec)))
 
-        results = _run_concurrently(jobs)
+        results = _run_concurrently(jobs, workers=REFRESH_JOBS)
         live: dict[str, LiveObject | None] = {}
         for (provider_name, kind), entries in by_kind.items():
             got: Mapping[str, LiveObject] = results[f"{provider_name}.{kind}"]

@@ -26,11 +26,12 @@ A failed or conflicting change skips its transitive dependents; independent work
 
 from __future__ import annotations
 
+import heapq
 import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -47,6 +48,7 @@ from reconciler.apply.result import (
     Outcome,
     ResourceResult,
 )
+from reconciler.diff import FieldDiffer, compare_owned, owned_template, top_level_fields
 from reconciler.errors import (
     APIError,
     NotFoundError,
@@ -63,6 +65,10 @@ from reconciler.state.base import Intent, ResourceState, StateBackend
 
 T = TypeVar("T")
 EventHook = Callable[[ResourceResult], None]
+
+
+class _AnswerLost(ProviderError):
+    """A create went unanswered (timeout, dropped connection) and its object is not found (yet)."""
 
 
 def execute(
@@ -114,48 +120,60 @@ class _Executor:
 
     # -- the walk ---------------------------------------------------------------------------------
     def run(self) -> ApplyResult:
+        """Start each change once everything it waits for has finished, in plan order, keeping
+        at most twice ``parallelism`` submitted (the pool runs ``parallelism``; the rest is queued
+        so a worker never idles). Readiness is counted, not rescanned: O(changes + edges) even
+        for a plan of 10,000s of no-ops."""
         graph = build_graph(self.plan.changes)
         by_address = {c.address: c for c in self.plan.changes}
-        pending = list(graph.order)
+        position = {address: index for index, address in enumerate(graph.order)}
+        waiting = {address: len(graph.waits[address]) for address in graph.order}  # unfinished prerequisites
+        dependents: dict[str, list[str]] = {}
+        for address in graph.order:
+            for prerequisite in graph.waits[address]:
+                dependents.setdefault(prerequisite, []).append(address)
+        ready = [(position[a], a) for a in graph.order if waiting[a] == 0]
+        heapq.heapify(ready)
         finished: dict[str, ResourceResult] = {}
         running: dict[Future[ResourceResult], str] = {}
+        in_flight = 2 * self.options.parallelism
 
         def finish(result: ResourceResult) -> None:
             finished[result.address] = result
             if self.on_event is not None:
                 self.on_event(result)
+            for dependent in dependents.get(result.address, ()):
+                waiting[dependent] -= 1
+                if waiting[dependent] == 0:
+                    heapq.heappush(ready, (position[dependent], dependent))
 
         with ThreadPoolExecutor(max_workers=self.options.parallelism, thread_name_prefix="apply") as pool:
-            while pending or running:
-                progressed = True
-                while progressed:
-                    progressed = False
-                    for address in list(pending):
-                        if not graph.waits[address] <= finished.keys():
-                            continue
-                        pending.remove(address)
-                        blocked = sorted(b for b in graph.blockers[address] if finished[b].outcome in BLOCKING)
-                        change = by_address[address]
-                        if blocked:
-                            finish(ResourceResult(
-                                address, change.action, Outcome.SKIPPED,
-                                f"skipped: depends on {', '.join(blocked)}, which did not apply",
-                                remote_id=change.remote_id,
-                            ))
-                            progressed = True
-                        else:
-                            running[pool.submit(self._apply, change)] = address
+            while ready or running:
+                while ready and len(running) < in_flight:
+                    _, address = heapq.heappop(ready)
+                    blocked = sorted(b for b in graph.blockers[address] if finished[b].outcome in BLOCKING)
+                    change = by_address[address]
+                    if blocked:
+                        finish(ResourceResult(
+                            address, change.action, Outcome.SKIPPED,
+                            f"skipped: depends on {', '.join(blocked)}, which did not apply",
+                            remote_id=change.remote_id,
+                        ))
+                    else:
+                        running[pool.submit(self._apply, change)] = address
                 if not running:
-                    for address in pending:  # only a dependency cycle leaves work that can never start
-                        change = by_address[address]
-                        finish(ResourceResult(address, change.action, Outcome.FAILED,
-                                              "not started: its dependencies form a cycle"))
-                    pending.clear()
-                    break
+                    continue
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in sorted(done, key=lambda f: running[f]):
                     running.pop(future)
                     finish(future.result())
+        for address in graph.order:  # only a dependency cycle leaves work that never started
+            if address not in finished:
+                change = by_address[address]
+                finished[address] = ResourceResult(address, change.action, Outcome.FAILED,
+                                                   "not started: its dependencies form a cycle")
+                if self.on_event is not None:
+                    self.on_event(finished[address])
         results = tuple(sorted(finished.values(), key=lambda r: r.address))
         return ApplyResult(results, self._error_budget())
 
@@ -271,9 +289,8 @@ class _Executor:
         return known.remote_id
 
     def _resolve(self, change: Change) -> dict[str, Any]:
-        with self._state_lock:
-            ids = {address: rs.remote_id for address, rs in self._resources.items()}
-        resolved: dict[str, Any] = resolve_refs(change.after or {}, ids)
+        with self._state_lock:  # looks up only the ids the spec refers to (no copy of the state)
+            resolved: dict[str, Any] = resolve_refs(change.after or {}, _RemoteIds(self._resources))
         return resolved
 
     def _record(self, change: Change, provider: Provider, live: LiveObject, spec: Mapping[str, Any]) -> None:
@@ -334,15 +351,43 @@ class _Executor:
         intent = self._begin(change, "create", spec, None)
         try:
             live, adopted = self._create_remote(change, provider, spec)
+        except _AnswerLost:
+            raise  # the intent stays open: the next run looks the object up before creating it
         except Exception:
             self._end(intent, "failed")
             raise
         self._record(change, provider, live, spec)  # if this fails the intent stays open: recovery adopts
         self._end(intent, "done")
         if adopted:
+            live = self._complete_adopted(change, provider, spec, live)
             return live, (f"created {live.remote_id} (an earlier attempt had reached the server although "
                           "its answer was lost: found by natural key and adopted, not created twice)")
         return live, f"created {live.remote_id}"
+
+    def _complete_adopted(
+        self, change: Change, provider: Provider, spec: Mapping[str, Any], found: LiveObject
+    ) -> LiveObject:
+        """An object found by natural key after a failed create attempt may be half-made (a
+        multi-step create that failed part-way): send the owned fields that still differ. If that
+        fails, the resource fails (it stays adopted in state; the next plan shows the rest)."""
+        info = provider.kinds.get(change.kind)
+        template = owned_template(provider.normalize(change.kind, spec), (), info.write_only_fields if info else ())
+        _, diffs = compare_owned(template, found.fields, FieldDiffer())
+        fields = [f for f in top_level_fields(diffs) if f in spec]
+        if not fields:
+            return found
+        try:
+            live = self._call(
+                change, provider.update, change.kind, found.remote_id,
+                {f: spec[f] for f in fields}, provider.precondition_for(found),
+            )
+        except (APIError, PreconditionFailed) as exc:
+            raise ProviderError(
+                f"adopted {found.remote_id} (found by natural key after a failed create attempt), but it lacks "
+                f"{', '.join(fields)} and setting them failed: {exc}; the next plan shows what is left"
+            ) from None
+        self._record(change, provider, live, spec)
+        return live
 
     def _create_remote(self, change: Change, provider: Provider, spec: Mapping[str, Any]) -> tuple[LiveObject, bool]:
         """Create; after a retryable failure look the object up by natural key before retrying."""
@@ -361,6 +406,14 @@ class _Executor:
                     continue
                 if found is not None:
                     return found, True
+                if isinstance(last, TransportError):
+                    # no answer at all (timeout, connection lost): the server may still be making
+                    # it, and a lookup this soon cannot tell; sending it again could make two
+                    raise _AnswerLost(
+                        f"create sent but no answer came back ({last.vendor_message}) and it is not found by "
+                        "natural key yet: not sent again in this run, since the server may still be making it; "
+                        "the next apply looks it up first and creates it only if it is not there"
+                    )
                 look_up = False
             if last is not None and attempt >= self.options.max_attempts:
                 raise ProviderError(f"create failed after {attempt} attempts: {last}")
@@ -672,6 +725,25 @@ class _GuardedWrite:
                          "re-read and retried once")
             return _WriteOutcome(Outcome.REBASED, "; ".join(parts), live)
         return _WriteOutcome(Outcome.DONE, "; ".join(parts), live)
+
+
+class _RemoteIds(Mapping[str, str]):
+    """address -> remote id, read through the executor's resources (a view, not a copy)."""
+
+    def __init__(self, resources: Mapping[str, ResourceState]) -> None:
+        self._resources = resources
+
+    def __getitem__(self, address: str) -> str:
+        return self._resources[address].remote_id
+
+    def __contains__(self, address: object) -> bool:
+        return address in self._resources
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._resources)
+
+    def __len__(self) -> int:
+        return len(self._resources)
 
 
 def _provider_stats(provider: Provider) -> dict[str, int] | None:

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from reconciler.errors import (
@@ -30,6 +31,7 @@ from reconciler.errors import (
 )
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+JITTER_RESERVE_SECONDS = 0.25  # burst held back: this much of the rate, absorbing arrival jitter
 MAX_BODY_BYTES = 64 * 1024 * 1024  # refuse larger answers instead of exhausting memory
 
 
@@ -38,12 +40,17 @@ class TokenBucket:
 
     ``acquire()`` blocks until a token is available. ``pause(seconds)`` empties the bucket for
     a while (after a 429 with ``Retry-After``) so every thread backs off together.
+
+    ``reserve`` tokens of the burst are never spent: the server's own bucket keeps them, so
+    requests that arrive a little closer together than they were sent (network jitter) still
+    find a token there instead of a 429. The rate itself is used in full.
     """
 
-    def __init__(self, rate: float, burst: float | None = None) -> None:
+    def __init__(self, rate: float, burst: float | None = None, reserve: float = 0.0) -> None:
         self.rate = rate
         self.burst = burst if burst is not None else max(1.0, rate)
-        self._tokens = self.burst
+        self.capacity = max(1.0, self.burst - max(0.0, reserve))
+        self._tokens = self.capacity
         self._stamp = time.monotonic()
         self._blocked_until = 0.0
         self._lock = threading.Lock()
@@ -54,7 +61,7 @@ class TokenBucket:
         while True:
             with self._lock:
                 now = time.monotonic()
-                self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+                self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
                 self._stamp = now
                 if now >= self._blocked_until and self._tokens >= 1.0:
                     self._tokens -= 1.0
@@ -134,7 +141,7 @@ class HttpClient:
         adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        self.bucket = TokenBucket(rate, burst)
+        self.bucket = TokenBucket(rate, burst, reserve=_jitter_reserve(rate, burst))
         self.retry = retry or RetryPolicy()
         self.error_message = error_message or _default_error_message
         self.stats = CallStats()
@@ -164,7 +171,8 @@ class HttpClient:
             try:
                 # verify is passed explicitly: requests lets REQUESTS_CA_BUNDLE override the session's
                 kwargs.setdefault("verify", self.session.verify)
-                response = self.session.request(method, url, timeout=self.timeout, stream=stream, **kwargs)
+                # always streamed: the body is read below with a size cap and a deadline
+                response = self.session.request(method, url, timeout=self.timeout, stream=True, **kwargs)
             except requests.exceptions.SSLError as exc:
                 raise TransportError(
                     f"TLS verification failed ({type(exc).__name__}); check the endpoint's certificate or "
@@ -178,23 +186,67 @@ class HttpClient:
                     f"connection failed ({type(exc).__name__})", method=method, url=shown
                 )
             else:
-                if response.status_code in expect:
-                    if not stream:
-                        self._check_size(response, method, shown)
+                if response.status_code in expect and stream:
+                    return response  # the caller reads the body (and bounds it)
+                body_error = self._read_body(response, method, shown)
+                if response.status_code not in expect:
+                    error = self._error_for(response, method, shown)  # from what arrived of the body
+                elif body_error is None:
                     return response
-                error = self._error_for(response, method, shown)
+                else:
+                    self._count("transport_errors")
+                    error = body_error
                 response.close()
+            if isinstance(error, RateLimitedError) and error.retry_after is not None:
+                self.bucket.pause(error.retry_after)  # every call of this client waits, writes too
             if not (error.retryable and retryable_method) or attempt + 1 >= self.retry.attempts:
                 raise error
-            if isinstance(error, RateLimitedError) and error.retry_after is not None:
-                self.bucket.pause(error.retry_after)
             self._count("retries")
             time.sleep(self.retry.delay(attempt, error.retry_after))
             attempt += 1
 
-    def _check_size(self, response: requests.Response, method: str, shown: str) -> None:
-        if len(response.content) > MAX_BODY_BYTES:
-            raise TransportError(f"response larger than {MAX_BODY_BYTES} bytes", method=method, url=shown)
+    def _read_body(self, response: requests.Response, method: str, shown: str) -> APIError | None:
+        """Read the body into ``response.content``, refusing more than ``MAX_BODY_BYTES`` (after
+        decompression) and a body still arriving ``timeout`` seconds after the headers (a server
+        trickling bytes, each within the socket timeout). On failure, what arrived is kept, the
+        connection is closed and the error is returned (too large: not retryable)."""
+        limit = MAX_BODY_BYTES
+        if getattr(response, "_content_consumed", False):  # already read (a response hook did)
+            if len(response.content) > limit:
+                return APIError(f"response larger than {limit} bytes", method=method, url=shown)
+            return None
+        declared = response.headers.get("Content-Length", "")
+        chunks: list[bytes] = []
+        size = 0
+        error: APIError | None = None
+        if declared.isdigit() and int(declared) > limit:
+            error = APIError(f"response larger than {limit} bytes (Content-Length {declared}); not read", method=method, url=shown)
+        deadline = time.monotonic() + self.timeout
+        # read1 (urllib3 >= 2.2) returns what has arrived; read() waits for the whole chunk
+        read = getattr(response.raw, "read1", None) or response.raw.read
+        try:
+            while error is None:
+                chunk = read(65536, decode_content=True)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > limit:
+                    error = APIError(f"response larger than {limit} bytes; reading stopped", method=method, url=shown)
+                elif time.monotonic() > deadline:
+                    error = TransportError(
+                        f"the answer was still arriving {self.timeout:g}s after its headers (timeout)", method=method, url=shown
+                    )
+                else:
+                    chunks.append(chunk)
+        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
+            error = TransportError(f"connection failed while reading the answer ({type(exc).__name__})", method=method, url=shown)
+        response._content = b"".join(chunks)
+        response._content_consumed = True  # type: ignore[attr-defined]  # as requests does after reading
+        if error is None:
+            response.raw.release_conn()
+        else:
+            response.raw.close()
+        return error
 
     def _error_for(self, response: requests.Response, method: str, shown: str) -> APIError:
         status = response.status_code
@@ -221,6 +273,14 @@ class HttpClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _jitter_reserve(rate: float, burst: float | None) -> float:
+    """Tokens of the burst the client leaves to the server (at most half of the burst)."""
+    if rate <= 0:
+        return 0.0
+    capacity = burst if burst is not None else max(1.0, rate)
+    return min(capacity / 2, rate * JITTER_RESERVE_SECONDS)
 
 
 def _default_error_message(response: requests.Response) -> tuple[str, str | None]:

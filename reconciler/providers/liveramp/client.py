@@ -3,24 +3,34 @@
 shape ``{status, code, timestamp, message, details}`` turned into readable errors, and the
 cached lookups (clean-room types, the caller's organisation).
 
+Reads fan out: the API lists children only under their parent, so :meth:`LiveRampClient.fan_out`
+runs a kind's per-room (per-question...) calls concurrently, at most ``READ_CONCURRENCY`` in
+flight for the whole client (every kind's reads share them, and stay below the HTTP pool's size).
+
 A 401 on a call means the cached token was revoked or expired early (a sandbox reset, a
 rotation): the token is dropped from the cache and the call is retried once with a new one.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
-from reconciler.errors import AuthError, ProviderError, RateLimitedError
-from reconciler.providers.http import HttpClient
+from reconciler.errors import AuthError, ProviderError, RateLimitedError, TransportError
+from reconciler.providers.http import HttpClient, redact_url
 from reconciler.providers.liveramp.token_cache import Token, TokenCache
 
 PRODUCTION = "https://api.habu.com"
+READ_CONCURRENCY = 16  # fanned-out read calls in flight at once, per client
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def liveramp_error_message(response: requests.Response) -> tuple[str, str | None]:
@@ -61,6 +71,9 @@ class LiveRampClient:
         self.http = HttpClient(base, timeout=timeout, verify=verify, error_message=liveramp_error_message, user_agent="reconciler-liveramp")
         self._types: dict[str, str] | None = None  # type id -> name
         self._org_id: str | None = None
+        self._lookup_lock = threading.Lock()  # concurrent reads fetch each lookup once
+        self.read_concurrency = READ_CONCURRENCY
+        self._read_slots = threading.BoundedSemaphore(READ_CONCURRENCY)
 
     def __repr__(self) -> str:
         return f"LiveRampClient(endpoint={self.endpoint!r}, client_id={self.client_id!r})"
@@ -84,7 +97,7 @@ class LiveRampClient:
                 status=exc.status,
                 vendor_code=exc.vendor_code,
             ) from exc
-        data = response.json()
+        data = _json_of(response, "POST")
         token = data.get("accessToken") if isinstance(data, Mapping) else None
         if not token:
             raise ProviderError(f"POST {self.endpoint}/v1/oauth/token: the answer holds no accessToken")
@@ -110,7 +123,7 @@ class LiveRampClient:
                     self.cache.invalidate(token)
                     continue
                 raise
-            return response.json() if response.content else None
+            return _json_of(response, method) if response.content else None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def get(self, path: str, **params: Any) -> Any:
@@ -122,30 +135,72 @@ class LiveRampClient:
         offset = 0
         while True:
             batch = self.get(path, limit=page_size, offset=offset, **params) or []
+            if not isinstance(batch, list) or not all(isinstance(item, Mapping) for item in batch):
+                raise TransportError(
+                    "unexpected answer: a list call answered with something other than a JSON array of objects",
+                    method="GET",
+                    url=redact_url(self.http.url(f"/v1{path}")),
+                )
             items.extend(batch)
             if len(batch) < page_size:
                 return items
             offset += page_size
 
+    def fan_out(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        """``fn`` over ``items`` concurrently; results in the items' order.
+
+        For reads only: each call must be safe beside the others and must not fan out itself.
+        All fan-outs of this client share ``read_concurrency`` slots. The first error is raised
+        once the calls already started have finished.
+        """
+        todo = list(items)
+        if len(todo) <= 1:
+            return [fn(item) for item in todo]
+
+        def slotted(item: T) -> R:
+            with self._read_slots:
+                return fn(item)
+
+        workers = min(self.read_concurrency, len(todo))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="liveramp-read") as pool:
+            return list(pool.map(slotted, todo))
+
     # -- lookups ---------------------------------------------------------------------------------
     def type_names(self) -> dict[str, str]:
         """Clean-room type id -> name (``/cleanrooms/cleanroom-types``), read once."""
         if self._types is None:
-            self._types = {str(t["id"]): str(t["name"]) for t in self.get("/cleanrooms/cleanroom-types") or []}
+            with self._lookup_lock:
+                if self._types is None:
+                    self._types = {str(t["id"]): str(t["name"]) for t in self.get("/cleanrooms/cleanroom-types") or []}
         return self._types
 
     def org_id(self, room_id: str) -> str:
         """The caller's organisation: the OWNER stakeholder of a clean room it can see."""
         if self._org_id is None:
-            for holder in self.get(f"/cleanrooms/{room_id}/stakeholders") or []:
-                if holder.get("ownership") == "OWNER":
-                    self._org_id = str(holder["organizationId"])
+            with self._lookup_lock:
+                if self._org_id is None:
+                    for holder in self.get(f"/cleanrooms/{room_id}/stakeholders") or []:
+                        if holder.get("ownership") == "OWNER":
+                            self._org_id = str(holder["organizationId"])
         if self._org_id is None:
             raise ProviderError(f"clean room {room_id} names no OWNER stakeholder")
         return self._org_id
 
     def close(self) -> None:
         self.http.close()
+
+
+def _json_of(response: requests.Response, method: str) -> Any:
+    """The decoded JSON answer, or an error naming the call (not JSON, truncated, nested too deep)."""
+    try:
+        return response.json()
+    except (ValueError, RecursionError):
+        raise TransportError(
+            f"unreadable answer: not JSON (Content-Type {response.headers.get('Content-Type') or 'none'!r})",
+            method=method,
+            url=redact_url(response.url),
+            status=response.status_code,
+        ) from None
 
 
 def _expiry(data: Mapping[str, Any]) -> float:
@@ -155,4 +210,7 @@ def _expiry(data: Mapping[str, Any]) -> float:
             return datetime.fromisoformat(expires_at.replace("Z", "+00:00")).timestamp()
         except ValueError:
             pass
-    return time.time() + float(data.get("expiresIn") or 3600)
+    try:
+        return time.time() + float(data.get("expiresIn") or 3600)
+    except (TypeError, ValueError):
+        return time.time() + 3600

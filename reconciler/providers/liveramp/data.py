@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.errors import ProviderError
+from reconciler.errors import NotFoundError, ProviderError
 from reconciler.model import LiveObject, OnDelete
 from reconciler.providers.base import KindInfo, load_schema
 from reconciler.providers.liveramp.convert import as_id, compact, flag_string
@@ -83,7 +83,8 @@ class DataConnectionKind(Kind):
 
     def read(self, remote_ids: Sequence[str]) -> dict[str, LiveObject]:
         wanted = set(remote_ids)
-        return {str(r["id"]): self._with_fields(r) for r in self.client.get("/data-connections") or [] if str(r["id"]) in wanted}
+        raws = [r for r in self.client.get("/data-connections") or [] if str(r["id"]) in wanted]
+        return {live.remote_id: live for live in self.client.fan_out(self._with_fields, raws)}
 
     def list_children(self, parent_id: str | None) -> list[LiveObject]:
         return [self._with_fields(r) for r in self.client.get("/data-connections") or []]
@@ -185,15 +186,26 @@ class CleanroomDatasetKind(Kind):
     def _rooms(self) -> list[str]:
         return [str(r["id"]) for r in self.client.paged("/cleanrooms")]
 
+    def _room_datasets(self, room: str) -> list[Mapping[str, Any]]:
+        try:
+            return list(self.client.get(f"/cleanrooms/{room}/datasets") or [])
+        except NotFoundError:  # the clean room went away since it was listed
+            return []
+
     def read(self, remote_ids: Sequence[str]) -> dict[str, LiveObject]:
+        """The API lists datasets per clean room only: rooms are read a wave at a time (the
+        client's read concurrency), stopping once every wanted id was found."""
         wanted = set(remote_ids)
         found: dict[str, LiveObject] = {}
-        for room in self._rooms():
+        rooms = self._rooms()
+        wave = max(1, self.client.read_concurrency)
+        for start in range(0, len(rooms), wave):
             if not wanted - set(found):
                 break
-            for raw in self.client.get(f"/cleanrooms/{room}/datasets") or []:
-                if str(raw["id"]) in wanted:
-                    found[str(raw["id"])] = self._live(raw)
+            for datasets in self.client.fan_out(self._room_datasets, rooms[start : start + wave]):
+                for raw in datasets:
+                    if str(raw["id"]) in wanted:
+                        found[str(raw["id"])] = self._live(raw)
         return found
 
     def list_children(self, parent_id: str | None) -> list[LiveObject]:

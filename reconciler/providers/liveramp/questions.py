@@ -119,13 +119,14 @@ class QuestionKind(Kind):
         return out
 
     def read(self, remote_ids: Sequence[str]) -> dict[str, LiveObject]:
-        found: dict[str, LiveObject] = {}
-        for remote_id in remote_ids:
+        def one(remote_id: str) -> LiveObject | None:
             try:
-                found[remote_id] = self._live(self.client.get(f"/question/{remote_id}"))
+                return self._live(self.client.get(f"/question/{remote_id}"))
             except NotFoundError:
-                continue
-        return found
+                return None
+
+        ids = list(dict.fromkeys(remote_ids))
+        return {i: live for i, live in zip(ids, self.client.fan_out(one, ids), strict=True) if live is not None}
 
     def _attached(self, room: str | None) -> list[tuple[str, str]]:
         """(question id, title) of the questions in clean rooms (the API lists no questions)."""
@@ -261,14 +262,40 @@ class CleanroomQuestionKind(Kind):
         permissions = self.client.get(f"/cleanroom-questions/{crq}/cleanroom-question-permissions") or []
         return self._live(raw, datasets, permissions)
 
+    def _get(self, remote_id: str) -> Mapping[str, Any] | None:
+        try:
+            raw: Mapping[str, Any] = self.client.get(f"/cleanroom-questions/{remote_id}")
+        except NotFoundError:
+            return None
+        return raw
+
+    def _listed(self, room: str) -> list[Mapping[str, Any]]:
+        try:
+            return list(self.client.paged(f"/cleanrooms/{room}/cleanroom-questions"))
+        except NotFoundError:  # the clean room went away since it was listed
+            return []
+
+    def _loaded(self, raw: Mapping[str, Any]) -> LiveObject | None:
+        try:
+            return self._load(raw)
+        except NotFoundError:  # deleted between the listing and the reads of its parts
+            return None
+
     def read(self, remote_ids: Sequence[str]) -> dict[str, LiveObject]:
-        found: dict[str, LiveObject] = {}
-        for remote_id in remote_ids:
-            try:
-                found[remote_id] = self._load(self.client.get(f"/cleanroom-questions/{remote_id}"))
-            except NotFoundError:
-                continue
-        return found
+        """Each clean-room question needs its own dataset and permission lists (two calls). The
+        question itself comes from its clean room's list when that takes fewer calls than one
+        GET per id (many questions per room), else by id."""
+        ids = list(dict.fromkeys(remote_ids))
+        wanted = set(ids)
+        raws: list[Mapping[str, Any]] = []
+        rooms = [str(r["id"]) for r in self.client.paged("/cleanrooms")] if len(ids) > 2 else None
+        if rooms is not None and len(rooms) < len(ids):
+            for listed in self.client.fan_out(self._listed, rooms):
+                raws.extend(raw for raw in listed if str(raw.get("id")) in wanted)
+        else:
+            raws = [raw for raw in self.client.fan_out(self._get, ids) if raw is not None]
+        loaded = self.client.fan_out(self._loaded, raws)
+        return {live.remote_id: live for live in loaded if live is not None}
 
     def list_children(self, parent_id: str | None) -> list[LiveObject]:
         rooms = [parent_id] if parent_id else [str(r["id"]) for r in self.client.paged("/cleanrooms")]
@@ -402,12 +429,15 @@ class QuestionRunScheduleKind(Kind):
         groups: dict[str, set[str]] = defaultdict(set)
         for remote_id in remote_ids:
             groups[split_id(remote_id, self.name)[0]].add(remote_id)
-        found: dict[str, LiveObject] = {}
-        for crq, ids in groups.items():
+
+        def listed(crq: str) -> list[LiveObject]:
             try:
-                schedules = self._list(crq)
+                return self._list(crq)
             except NotFoundError:
-                continue
+                return []
+
+        found: dict[str, LiveObject] = {}
+        for (_, ids), schedules in zip(groups.items(), self.client.fan_out(listed, groups), strict=True):
             found.update({s.remote_id: s for s in schedules if s.remote_id in ids})
         return found
 

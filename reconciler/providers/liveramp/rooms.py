@@ -139,12 +139,16 @@ class CleanroomPartnerKind(Kind):
         return [answer] if isinstance(answer, Mapping) else list(answer)  # the spec types it as one object
 
     def read(self, remote_ids: Sequence[str]) -> dict[str, LiveObject]:
-        found: dict[str, LiveObject] = {}
-        for room, ids in _by_parent(remote_ids, self.name).items():
+        groups = _by_parent(remote_ids, self.name)
+
+        def room_invitations(room: str) -> list[Mapping[str, Any]]:
             try:
-                invitations = self._invitations(room)
+                return self._invitations(room)
             except NotFoundError:  # the clean room itself is gone
-                continue
+                return []
+
+        found: dict[str, LiveObject] = {}
+        for (_, ids), invitations in zip(groups.items(), self.client.fan_out(room_invitations, groups), strict=True):
             for raw in invitations:
                 if str(raw.get("id")) in ids:
                     live = self._live(raw)
@@ -215,12 +219,16 @@ class CleanroomUserKind(Kind):
         return out
 
     def read(self, remote_ids: Sequence[str]) -> dict[str, LiveObject]:
-        found: dict[str, LiveObject] = {}
-        for room, ids in _by_parent(remote_ids, self.name).items():
+        groups = _by_parent(remote_ids, self.name)
+
+        def room_users(room: str) -> list[Mapping[str, Any]]:
             try:
-                users = self.client.get(f"/cleanrooms/{room}/users") or []
+                return list(self.client.get(f"/cleanrooms/{room}/users") or [])
             except NotFoundError:  # the clean room itself is gone
-                continue
+                return []
+
+        found: dict[str, LiveObject] = {}
+        for (_, ids), users in zip(groups.items(), self.client.fan_out(room_users, groups), strict=True):
             for raw in users:
                 if str(raw.get("id")) in ids:
                     live = self._live(raw)

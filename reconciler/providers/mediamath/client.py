@@ -229,6 +229,14 @@ class MediaMathClient:
         base = {"full": "*", "page_limit": PAGE_LIMIT, "sort_by": "id", **(params or {})}
         while True:
             result = self.get(path, {**base, "page_offset": offset})
+            if result.count is None and not result.entities:
+                # not "nothing found": an answer without an entity list (taking it for an empty
+                # list would make live objects look deleted, and the plan create them again)
+                raise TransportError(
+                    "unreadable answer: a collection query answered without a list of entities",
+                    method="GET",
+                    url=redact_url(self.http.url(path)),
+                )
             yield from result.entities
             offset += len(result.entities)
             total = result.count if result.count is not None else offset

@@ -26,6 +26,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -185,10 +186,27 @@ def live_fields(spec: KindSpec, entity: WireEntity) -> dict[str, Any]:
         raw = _money_value(prop, currency) if ftype is FieldType.MONEY else prop.value
         try:
             # wire datetimes are UTC (XML) or carry an offset (JSON)
-            out[field] = canonical_value(field, ftype, raw, None)
+            out[field] = _live_value(field, ftype, raw)
         except ValueProblem:
             out[field] = raw  # shown as-is rather than failing a whole refresh
     return out
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+@lru_cache(maxsize=16384, typed=True)
+def _live_value(field: str, ftype: FieldType, raw: str | None) -> Any:
+    """``canonical_value`` of a wire string, memoised: a refresh meets the same strings (flags,
+    enums, amounts) thousands of times, and the results are immutable scalars."""
+    return canonical_value(field, ftype, raw, None)
+
+
+@lru_cache(maxsize=16384, typed=True)
+def _scalar_value(field: str, ftype: FieldType, value: str | int | float | bool | None, zone: str | None) -> Any:
+    """``canonical_value`` of a manifest scalar, memoised like :func:`_live_value` (``typed``:
+    ``True`` and ``1`` are different inputs)."""
+    return canonical_value(field, ftype, value, zone)
 
 
 def _money_value(prop: Prop, currency: str | None) -> str | None:
@@ -215,7 +233,10 @@ def normalize_spec(spec: KindSpec, values: Mapping[str, Any]) -> dict[str, Any]:
             out[field] = value
             continue
         try:
-            out[field] = canonical_value(field, ftype, value, zone)
+            if type(value) in _SCALARS:
+                out[field] = _scalar_value(field, ftype, value, zone)
+            else:
+                out[field] = canonical_value(field, ftype, value, zone)
         except ValueProblem as exc:
             raise ManifestError(str(exc), path=f"spec.{field}") from exc
     return out

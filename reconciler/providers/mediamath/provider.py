@@ -5,7 +5,8 @@ BudgetFlight (see :mod:`.kinds`). Values are translated by :mod:`.normalize`; HT
 error mapping live in :mod:`.client`.
 
 - Reads are batched: ``read`` asks for 100 ids per request (``q=(id,...)&full=*``), so 1,000
-  strategies cost 10 requests plus the login; children come from ``/limit/<parent>=<id>`` pages.
+  strategies cost 10 requests plus the login, sent ``READ_CONCURRENCY`` at a time within the
+  rate budget; children come from ``/limit/<parent>=<id>`` pages.
 - Writes are form POSTs. Updates send only the changed fields plus ``version``; a stale version
   (HTTP 409 / ``conflict``) raises :class:`PreconditionFailed` carrying the object re-read.
 - New campaigns and strategies are created paused (``status=0``) unless the manifest sets
@@ -23,7 +24,9 @@ on), ``rate_limit`` (requests/s, or ``{rate, burst}``; default 40/s, burst 200; 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -67,6 +70,7 @@ from reconciler.providers.mediamath.reporting import ReportingClient
 from reconciler.providers.mediamath.wire import WireEntity, WireHistoryEntry, WireResult
 
 MAX_ID = 2147483647
+READ_CONCURRENCY = 8  # id batches in flight at once, all reads together (within the rate budget)
 # characters that have a meaning inside ``q=``: names holding one are matched client-side
 _Q_UNSAFE = re.compile(r"[&()<>=!:*,%]")
 _NAIVE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
@@ -95,6 +99,7 @@ class MediaMathProvider(Provider):
             json_format=fmt == "json",
         )
         self._flight_campaign: dict[str, str] = {}  # budget flight id -> campaign id
+        self._read_slots = threading.BoundedSemaphore(READ_CONCURRENCY)  # shared by concurrent reads
         self._reporting: ReportingClient | None = None  # built only when a guardrail needs spend
 
     def __repr__(self) -> str:
@@ -104,13 +109,21 @@ class MediaMathProvider(Provider):
     def read(self, kind: str, remote_ids: Sequence[str]) -> dict[str, LiveObject]:
         spec = _spec(kind)
         wanted = sorted({str(i) for i in remote_ids if _is_api_id(str(i))}, key=int)
-        found: dict[str, LiveObject] = {}
-        for start in range(0, len(wanted), PAGE_LIMIT):
-            chunk = wanted[start : start + PAGE_LIMIT]
+        chunks = [wanted[start : start + PAGE_LIMIT] for start in range(0, len(wanted), PAGE_LIMIT)]
+
+        def fetch(chunk: list[str]) -> list[LiveObject]:
+            asked = set(chunk)
             query = {"q": "(" + ",".join(chunk) + ")"}
-            for entity in self.client.iter_collection(f"/{spec.collection}", query):
-                if entity.id in chunk and _is_type(spec, entity):
-                    found[entity.id] = self._live(spec, entity)
+            with self._read_slots:
+                entities = list(self.client.iter_collection(f"/{spec.collection}", query))
+            return [self._live(spec, e) for e in entities if e.id in asked and _is_type(spec, e)]
+
+        if len(chunks) > 1:
+            with ThreadPoolExecutor(min(READ_CONCURRENCY, len(chunks)), thread_name_prefix="mediamath-read") as pool:
+                parts = list(pool.map(fetch, chunks))
+        else:
+            parts = [fetch(chunk) for chunk in chunks]
+        found = {live.remote_id: live for part in parts for live in part}
         return dict(sorted(found.items(), key=lambda item: int(item[0])))
 
     def list_children(self, kind: str, parent_id: str | None) -> list[LiveObject]:

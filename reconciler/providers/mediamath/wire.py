@@ -23,6 +23,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from xml.etree.ElementTree import Element
 
@@ -201,7 +202,15 @@ def _xml_entity(el: Element) -> WireEntity:
     )
 
 
+@lru_cache(maxsize=8192)
+def _leaf_prop(value: str | None, currency_code: str | None) -> Prop:
+    """Props without children are shared (immutable; most values repeat across entities)."""
+    return Prop(value=value, currency_code=currency_code)
+
+
 def _xml_prop(el: Element) -> Prop:
+    if not len(el):  # no <local_time>/<amount> children: the common case
+        return _leaf_prop(el.get("value"), el.get("currency_code"))
     local = el.find("local_time")
     amounts = tuple(
         (a.get("currency_code") or "", a.get("value") or "") for a in el.findall("amount") if a.get("value") is not None
@@ -236,7 +245,7 @@ _ENTITY_KEYS = frozenset({"entity_type", "id", "name", "version", "rel"})
 def parse_json(body: bytes | str) -> WireResult:
     try:
         doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise WireFormatError(f"unreadable JSON ({exc})") from exc
     if not isinstance(doc, Mapping):
         raise WireFormatError("JSON answer is not an object")

@@ -6,6 +6,9 @@ the live Spring shape ``{status, code, timestamp, message, details}`` (reference
 ``/v1/health`` and ``/v1/oauth/token`` are unauthenticated. The base's request-rate limiter
 stays off: this API's limits are the token and run budgets.
 
+Seed ``estate`` (``POST /_sandbox/seed {"api": "liveramp", "name": "estate", "data": {...}}``): a
+large clean-room estate for benchmarks (see :mod:`.estate`).
+
 Control actions (``/_sandbox/liveramp/<action>``):
 
 - ``invitations/<id>/accept`` | ``invitations/<id>/decline`` (POST, optional
@@ -37,6 +40,7 @@ from reconciler.sandbox.base import Emulator, EmulatorError, json_response
 from reconciler.sandbox.liveramp import reference as ref
 from reconciler.sandbox.liveramp.auth import AuthMixin
 from reconciler.sandbox.liveramp.common import LiveRampError, bad_request, page, public
+from reconciler.sandbox.liveramp.estate import load_estate
 from reconciler.sandbox.liveramp.questions import QuestionsMixin, parse_json_param
 
 _ROUTES: list[tuple[str, str, tuple[str, ...]]] = [
@@ -128,6 +132,11 @@ class LiveRampEmulator(Emulator):
         b.add_client(ref.DEMO_CLIENT_ID, ref.DEMO_CLIENT_SECRET)
         for email, name, role in ref.ORG_USERS:
             b.put("org_users", ref.org_user(email, name, role))
+
+    def seed(self, name: str | None, data: Any) -> Any:
+        if name == "estate":  # a large estate for benchmarks (see .estate)
+            return load_estate(self.backend, data if isinstance(data, dict) else {})
+        return super().seed(name, data)
 
     def error_response(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
         try:
