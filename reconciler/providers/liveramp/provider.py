@@ -36,6 +36,7 @@ from reconciler.providers.liveramp.questions import (
 )
 from reconciler.providers.liveramp.rooms import CleanroomKind, CleanroomPartnerKind, CleanroomUserKind
 from reconciler.providers.liveramp.token_cache import TokenCache, default_cache_dir
+from reconciler.providers.options import timeout, tls_verify
 
 KIND_CLASSES: tuple[type[Kind], ...] = (
     DataConnectionKind,
@@ -69,14 +70,13 @@ class LiveRampProvider(Provider):
             endpoint,
             config.credentials["client_id"],
         )
-        verify: bool | str = str(options["ca_bundle"]) if options.get("ca_bundle") else True
         self.client = LiveRampClient(
             endpoint,
             config.credentials["client_id"],
             config.credentials["client_secret"],
             cache,
-            timeout=float(options.get("timeout", 60)),
-            verify=verify,
+            timeout=timeout(config, 60.0),
+            verify=tls_verify(config),
         )
         self._kinds = {cls.info.name: cls(self.client) for cls in KIND_CLASSES}
 

@@ -28,7 +28,6 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from reconciler.errors import APIError, NotFoundError, ProviderError, WorkspaceError
@@ -68,6 +67,7 @@ from reconciler.providers.mediamath.normalize import (
 )
 from reconciler.providers.mediamath.reporting import ReportingClient
 from reconciler.providers.mediamath.wire import WireEntity, WireHistoryEntry, WireResult
+from reconciler.providers.options import rate_limit, timeout, tls_verify
 
 MAX_ID = 2147483647
 READ_CONCURRENCY = 8  # id batches in flight at once, all reads together (within the rate budget)
@@ -85,17 +85,17 @@ class MediaMathProvider(Provider):
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
         options = dict(config.options)
-        self._rate, self._burst = _rate_option(options.get("rate_limit"))
+        self._rate, self._burst = rate_limit(config, DEFAULT_RATE, DEFAULT_BURST)
         fmt = str(options.get("format", "xml")).lower()
         if fmt not in ("xml", "json"):
             raise WorkspaceError(f"providers.mediamath.format: '{fmt}' is not one of [xml, json]")
         self.client = MediaMathClient(
             config.endpoint,
             config.credentials,
-            verify=_verify_option(options.get("ca_bundle"), config.workspace_dir),
+            verify=tls_verify(config),
             rate=self._rate,
             burst=self._burst,
-            timeout=_timeout_option(options.get("timeout", 30.0)),
+            timeout=timeout(config, 30.0),
             json_format=fmt == "json",
         )
         self._flight_campaign: dict[str, str] = {}  # budget flight id -> campaign id
@@ -415,38 +415,3 @@ def _has_naive_time(spec: KindSpec, values: Mapping[str, Any]) -> bool:
     )
 
 
-def _rate_option(value: Any) -> tuple[float, float | None]:
-    if value is None:
-        return DEFAULT_RATE, DEFAULT_BURST
-    try:
-        if isinstance(value, Mapping):
-            rate = float(value.get("rate", DEFAULT_RATE))
-            burst = value.get("burst")
-            return rate, (float(burst) if burst is not None else max(1.0, rate))
-        rate = float(value)
-    except (TypeError, ValueError):
-        raise WorkspaceError(
-            f"providers.mediamath.rate_limit: '{value}' is not a number of requests per second or {{rate, burst}}"
-        ) from None
-    return rate, (DEFAULT_BURST if rate == DEFAULT_RATE else max(1.0, rate))
-
-
-def _timeout_option(value: Any) -> float:
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = -1.0
-    if seconds <= 0:
-        raise WorkspaceError(f"providers.mediamath.timeout: '{value}' is not a positive number of seconds")
-    return seconds
-
-
-def _verify_option(ca_bundle: Any, workspace_dir: Path) -> bool | str:
-    if not ca_bundle:
-        return True
-    path = Path(str(ca_bundle))
-    if not path.is_absolute():
-        path = workspace_dir / path
-    if not path.is_file():
-        raise WorkspaceError(f"providers.mediamath.ca_bundle: no such file '{path}'")
-    return str(path)

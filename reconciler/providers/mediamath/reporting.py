@@ -37,6 +37,7 @@ import requests
 from reconciler.errors import APIError, AuthError, TransportError, WorkspaceError
 from reconciler.providers.base import ProviderConfig
 from reconciler.providers.http import HttpClient, RetryPolicy, redact_url
+from reconciler.providers.options import rate_limit, timeout, tls_verify
 
 REPORTING_PATH = "/reporting/v2"
 AUDIENCE = "https://api.mediamath.com/"
@@ -414,30 +415,16 @@ class ReportingClient:
     def from_config(cls, config: ProviderConfig) -> ReportingClient:
         """A client for a ``providers.mediamath`` block (endpoint, credentials, options)."""
         options = dict(config.options)
-        verify: bool | str = True
-        ca_bundle = options.get("ca_bundle")
-        if ca_bundle:
-            path = config.workspace_dir / str(ca_bundle)
-            if not path.is_file():
-                raise WorkspaceError(f"providers.mediamath.ca_bundle: no such file '{ca_bundle}'")
-            verify = str(path)
-        rate, burst = DEFAULT_RATE, DEFAULT_BURST
-        limit = options.get("rate_limit")
-        if isinstance(limit, Mapping):
-            rate = float(limit.get("rate", rate))
-            burst = float(limit.get("burst", burst))
-        elif limit is not None:
-            rate = float(limit)
-            burst = max(1.0, rate)
+        rate, burst = rate_limit(config, DEFAULT_RATE, DEFAULT_BURST)
         auth = options.get("auth_endpoint")
         return cls(
             config.endpoint,
             config.credentials,
             auth_endpoint=str(auth) if auth else None,
-            verify=verify,
+            verify=tls_verify(config),
             rate=rate,
             burst=burst,
-            timeout=float(options.get("report_timeout", options.get("timeout", 300.0))),
+            timeout=timeout(config, float(options.get("timeout", 300.0)), key="report_timeout"),
         )
 
     def __repr__(self) -> str:

@@ -53,6 +53,7 @@ from reconciler.providers.mediarithmics.normalize import (
     owner_membership,
     room_to_live,
 )
+from reconciler.providers.options import tls_verify
 
 DEFAULT_ENDPOINT = "https://api.mediarithmics.com"
 DEFAULT_PAGE_SIZE = 500
@@ -148,7 +149,7 @@ class MediarithmicsProvider(Provider):
                     )
                 http = HttpClient(
                     endpoint,
-                    verify=self.config.options.get("ca_bundle", True),
+                    verify=tls_verify(self.config),
                     rate=self.rate or 0.0,
                     error_message=error_message,
                 )

@@ -16,7 +16,8 @@ from reconciler.errors import WorkspaceError
 from reconciler.providers.base import ProviderConfig
 from reconciler.providers.mediamath.client import MediaMathClient, make_error_message, scrub
 from reconciler.providers.mediamath.kinds import AGENCY, CAMPAIGN, STRATEGY
-from reconciler.providers.mediamath.provider import _rate_option, create_values
+from reconciler.providers.mediamath.provider import create_values
+from reconciler.providers.options import rate_limit
 
 SECRETS = ["pa55-word-x", "api-key-y", "session-z"]
 
@@ -64,6 +65,11 @@ def test_campaigns_and_strategies_are_created_paused_unless_set() -> None:
     assert create_values(STRATEGY, {"name": "s"})["status"] is False
     assert create_values(CAMPAIGN, {"name": "c", "status": True})["status"] is True
     assert "status" not in create_values(AGENCY, {"name": "a"})
+
+
+def _rate_option(value: object) -> tuple[float, float]:
+    options = {} if value is None else {"rate_limit": value}
+    return rate_limit(ProviderConfig(name="mediamath", endpoint="https://x", options=options), 40.0, 200.0)
 
 
 def test_rate_limit_option_forms() -> None:
