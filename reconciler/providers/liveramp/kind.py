@@ -10,13 +10,14 @@ fingerprint of the normalised live object with the precondition the plan recorde
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from reconciler.errors import NotFoundError, ProviderError
 from reconciler.model import LiveObject
 from reconciler.providers.base import KindInfo, Precondition, PreconditionFailed, PreconditionKind
 from reconciler.providers.liveramp.client import LiveRampClient
+from reconciler.providers.liveramp.convert import split_id
 
 
 class Kind(ABC):
@@ -34,6 +35,27 @@ class Kind(ABC):
 
     @abstractmethod
     def list_children(self, parent_id: str | None) -> list[LiveObject]: ...
+
+    def read_under_parents(
+        self, remote_ids: Sequence[str], list_under: Callable[[str], Iterable[LiveObject]]
+    ) -> dict[str, LiveObject]:
+        """Batched read of ``<parent id>:<id>`` objects the API lists only under their parent:
+        one list call per parent (concurrently); a parent gone since (404) has no children."""
+        wanted = set(remote_ids)
+        parents = sorted({split_id(remote_id, self.name)[0] for remote_id in remote_ids})
+
+        def listed(parent: str) -> list[LiveObject]:
+            try:
+                return list(list_under(parent))
+            except NotFoundError:  # the parent itself is gone
+                return []
+
+        return {
+            live.remote_id: live
+            for children in self.client.fan_out(listed, parents)
+            for live in children
+            if live.remote_id in wanted
+        }
 
     @abstractmethod
     def find(self, spec: Mapping[str, Any]) -> LiveObject | None: ...

@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -426,20 +425,7 @@ class QuestionRunScheduleKind(Kind):
         return [self._live(crq, raw) for raw in self.client.get(f"/cleanroom-questions/{crq}/cleanroom-question-run-schedules") or []]
 
     def read(self, remote_ids: Sequence[str]) -> dict[str, LiveObject]:
-        groups: dict[str, set[str]] = defaultdict(set)
-        for remote_id in remote_ids:
-            groups[split_id(remote_id, self.name)[0]].add(remote_id)
-
-        def listed(crq: str) -> list[LiveObject]:
-            try:
-                return self._list(crq)
-            except NotFoundError:
-                return []
-
-        found: dict[str, LiveObject] = {}
-        for (_, ids), schedules in zip(groups.items(), self.client.fan_out(listed, groups), strict=True):
-            found.update({s.remote_id: s for s in schedules if s.remote_id in ids})
-        return found
+        return self.read_under_parents(remote_ids, self._list)
 
     def list_children(self, parent_id: str | None) -> list[LiveObject]:
         if parent_id:

@@ -16,11 +16,10 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.errors import NotFoundError, ProviderError
+from reconciler.errors import ProviderError
 from reconciler.model import LiveObject, OnDelete
 from reconciler.providers.base import KindInfo, load_schema
 from reconciler.providers.liveramp.convert import as_id, day, flag_string, join_id, split_id
@@ -98,14 +97,6 @@ class CleanroomKind(Kind):
         self.client.call("DELETE", f"/cleanrooms/{current.remote_id}")
 
 
-def _by_parent(remote_ids: Sequence[str], kind: str) -> dict[str, set[str]]:
-    groups: dict[str, set[str]] = defaultdict(set)
-    for remote_id in remote_ids:
-        parent, child = split_id(remote_id, kind)
-        groups[parent].add(child)
-    return groups
-
-
 class CleanroomPartnerKind(Kind):
     info = KindInfo(
         name="CleanroomPartner",
@@ -139,21 +130,9 @@ class CleanroomPartnerKind(Kind):
         return [answer] if isinstance(answer, Mapping) else list(answer)  # the spec types it as one object
 
     def read(self, remote_ids: Sequence[str]) -> dict[str, LiveObject]:
-        groups = _by_parent(remote_ids, self.name)
-
-        def room_invitations(room: str) -> list[Mapping[str, Any]]:
-            try:
-                return self._invitations(room)
-            except NotFoundError:  # the clean room itself is gone
-                return []
-
-        found: dict[str, LiveObject] = {}
-        for (_, ids), invitations in zip(groups.items(), self.client.fan_out(room_invitations, groups), strict=True):
-            for raw in invitations:
-                if str(raw.get("id")) in ids:
-                    live = self._live(raw)
-                    found[live.remote_id] = live
-        return found
+        return self.read_under_parents(
+            remote_ids, lambda room: (self._live(raw) for raw in self._invitations(room))
+        )
 
     def list_children(self, parent_id: str | None) -> list[LiveObject]:
         rooms = [parent_id] if parent_id else [str(r["id"]) for r in self.client.paged("/cleanrooms")]
@@ -219,25 +198,14 @@ class CleanroomUserKind(Kind):
         return out
 
     def read(self, remote_ids: Sequence[str]) -> dict[str, LiveObject]:
-        groups = _by_parent(remote_ids, self.name)
-
-        def room_users(room: str) -> list[Mapping[str, Any]]:
-            try:
-                return list(self.client.get(f"/cleanrooms/{room}/users") or [])
-            except NotFoundError:  # the clean room itself is gone
-                return []
-
-        found: dict[str, LiveObject] = {}
-        for (_, ids), users in zip(groups.items(), self.client.fan_out(room_users, groups), strict=True):
-            for raw in users:
-                if str(raw.get("id")) in ids:
-                    live = self._live(raw)
-                    found[live.remote_id] = live
-        return found
+        return self.read_under_parents(remote_ids, self._users)
 
     def list_children(self, parent_id: str | None) -> list[LiveObject]:
         rooms = [parent_id] if parent_id else [str(r["id"]) for r in self.client.paged("/cleanrooms")]
-        return [self._live(raw) for room in rooms for raw in self.client.get(f"/cleanrooms/{room}/users") or []]
+        return [live for room in rooms for live in self._users(room)]
+
+    def _users(self, room: str) -> list[LiveObject]:
+        return [self._live(raw) for raw in self.client.get(f"/cleanrooms/{room}/users") or []]
 
     def find(self, spec: Mapping[str, Any]) -> LiveObject | None:
         spec = self.normalize(spec)
