@@ -233,17 +233,12 @@ class _Builder:
                 )
             self.known_ids.pop(addr, None)
             fields = ", ".join(f"'{p}'" for p in replace_paths)
-            steps = view.manual_steps(info.name, Action.REPLACE.value, addr, spec, dict(live.fields))
-            if steps is not None:
-                return common.change(
-                    Action.MANUAL,
-                    field_changes=diffs,
-                    precondition=precondition,
-                    replace_paths=replace_paths,
-                    manual_steps=_steps_text(steps),
-                    reason=f"immutable field {fields} changed and the API cannot replace it",
-                )
-            return common.change(
+            manual = _manual(
+                common, view, info, Action.REPLACE, spec, live.fields,
+                f"immutable field {fields} changed and the API cannot replace it",
+                field_changes=diffs, precondition=precondition, replace_paths=replace_paths,
+            )
+            return manual or common.change(
                 Action.REPLACE,
                 field_changes=diffs,
                 precondition=precondition,
@@ -251,17 +246,12 @@ class _Builder:
                 reason=f"immutable field {fields} changed",
             )
         changed = {k: spec.get(k) for k in top_level_fields(diffs)}
-        steps = view.manual_steps(info.name, Action.UPDATE.value, addr, changed, dict(live.fields))
-        if steps is not None:
-            return common.change(
-                Action.MANUAL,
-                field_changes=diffs,
-                precondition=precondition,
-                manual_steps=_steps_text(steps),
-                reason="the API cannot make this update",
-            )
+        manual = _manual(
+            common, view, info, Action.UPDATE, changed, live.fields, "the API cannot make this update",
+            field_changes=diffs, precondition=precondition,
+        )
         n = len(top_level_fields(diffs))
-        return common.change(
+        return manual or common.change(
             Action.UPDATE,
             field_changes=diffs,
             precondition=precondition,
@@ -271,18 +261,12 @@ class _Builder:
     def create(
         self, base: _Common, view: ProviderView, info: KindInfo, spec: Mapping[str, Any], reason: str
     ) -> Change:
-        addr = base.address
         diffs = tuple(FieldChange(k, None, spec[k]) for k in sorted(spec))
         common = base.extend(after=spec)
-        steps = view.manual_steps(info.name, Action.CREATE.value, addr, spec, None)
-        if steps is not None:
-            return common.change(
-                Action.MANUAL,
-                field_changes=diffs,
-                manual_steps=_steps_text(steps),
-                reason=f"{reason}; the API cannot create it",
-            )
-        return common.change(
+        manual = _manual(
+            common, view, info, Action.CREATE, spec, None, f"{reason}; the API cannot create it", field_changes=diffs
+        )
+        return manual or common.change(
             Action.CREATE,
             field_changes=diffs,
             precondition=Precondition(PreconditionKind.NONE),
@@ -393,16 +377,11 @@ class _Builder:
                 "or use on_delete: abandon"
             )
         precondition = view.precondition_for(live)
-        steps = view.manual_steps(info.name, Action.DELETE.value, addr, {}, dict(live.fields))
-        if steps is not None:
-            return common.change(
-                Action.MANUAL,
-                field_changes=diffs,
-                precondition=precondition,
-                manual_steps=_steps_text(steps),
-                reason=f"{why}; the API cannot delete it",
-            )
-        return common.change(Action.DELETE, field_changes=diffs, precondition=precondition, reason=why)
+        manual = _manual(
+            common, view, info, Action.DELETE, {}, live.fields, f"{why}; the API cannot delete it",
+            field_changes=diffs, precondition=precondition,
+        )
+        return manual or common.change(Action.DELETE, field_changes=diffs, precondition=precondition, reason=why)
 
     # -- drift ------------------------------------------------------------------------------
     def plan_drift(self) -> tuple[Change, ...]:
@@ -474,6 +453,23 @@ class _Common:
             on_delete=self.on_delete,
             **{**dict(self.extra), **kw},
         )
+
+
+def _manual(
+    common: _Common,
+    view: ProviderView,
+    info: KindInfo,
+    action: Action,
+    changes: Mapping[str, Any],
+    before: Mapping[str, Any] | None,
+    reason: str,
+    **kw: Any,
+) -> Change | None:
+    """A MANUAL change with the provider's steps when its API cannot do ``action``, else None."""
+    steps = view.manual_steps(info.name, action.value, common.address, changes, dict(before) if before is not None else None)
+    if steps is None:
+        return None
+    return common.change(Action.MANUAL, manual_steps=_steps_text(steps), reason=reason, **kw)
 
 
 def delete_order(addresses: Sequence[str], state: Mapping[str, ResourceState]) -> list[str]:
