@@ -12,16 +12,15 @@ from typing import Any
 
 import pytest
 import requests
-from click.testing import CliRunner
 
 import reconciler.cli.adopt  # noqa: F401 - registers 'export' and 'state mv'
-from reconciler.cli.main import cli
 from reconciler.sandbox import SandboxServer, create_sandbox
 from reconciler.state.base import StateSnapshot
 from reconciler.state.local import LocalBackend
+from tests.support.cli import REPO, Result, invoke
 from tests.support.memory_provider import MemoryProvider
 
-REPO = Path(__file__).resolve().parents[2]
+__all__ = ["REPO", "Result"]  # re-exported to the test modules
 
 MEMORY_WORKSPACE = """\
 apiVersion: reconciler/v1
@@ -67,17 +66,6 @@ def sandbox_workspace(url: str, *, mics_writes: bool = False) -> str:
 
 
 @dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def text(self) -> str:
-        return self.out + self.err
-
-
-@dataclass
 class Workspace:
     root: Path
     env: dict[str, str] = field(default_factory=dict)
@@ -90,8 +78,7 @@ class Workspace:
 
     def run(self, *args: str) -> Result:
         """The CLI in-process (CliRunner), as ``reconciler -C ROOT ARGS``."""
-        result = CliRunner().invoke(cli, ["-C", str(self.root), *args], env=self.env, catch_exceptions=False)
-        return Result(result.exit_code, result.stdout, result.stderr)
+        return invoke(self.root, *args, env=self.env)
 
     def ok(self, *args: str) -> Result:
         result = self.run(*args)

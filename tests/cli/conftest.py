@@ -5,19 +5,16 @@ CliRunner (fast) and as a real subprocess (for SIGKILL and concurrency tests).""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from reconciler.cli.main import cli
+from tests.support.cli import REPO, Result, invoke, spawn
 
-REPO = Path(__file__).resolve().parents[2]
+__all__ = ["REPO", "Result", "Workspace"]
 
 WORKSPACE_YAML = """\
 apiVersion: reconciler/v1
@@ -61,17 +58,6 @@ spec:
 
 
 @dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def text(self) -> str:
-        return self.out + self.err
-
-
-@dataclass
 class Workspace:
     root: Path
 
@@ -87,20 +73,11 @@ class Workspace:
 
     def run(self, *args: str, env: dict[str, str] | None = None) -> Result:
         """The CLI in-process (CliRunner)."""
-        runner = CliRunner()
-        result = runner.invoke(cli, ["-C", str(self.root), *args], env=env, catch_exceptions=False)
-        return Result(result.exit_code, result.stdout, result.stderr)
+        return invoke(self.root, *args, env=env)
 
     def spawn(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         """The CLI as a real process (``python -m reconciler``)."""
-        full_env = {**os.environ, "PYTHONPATH": str(REPO), "CI": "true", **(env or {})}
-        return subprocess.Popen(
-            [sys.executable, "-m", "reconciler", "-C", str(self.root), *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=full_env,
-        )
+        return spawn(self.root, *args, env=env)
 
     def remote(self) -> dict[str, dict[str, dict[str, object]]]:
         """The memory provider's "live" objects, by kind and id."""

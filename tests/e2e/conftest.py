@@ -12,10 +12,8 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,30 +22,12 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from click.testing import CliRunner
 
-from reconciler.cli.main import cli
 from reconciler.sandbox import SandboxServer, create_sandbox
+from tests.support.cli import REPO, Result, invoke, spawn
 
-REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 TIMEOUT = 10.0
-
-
-@dataclass(frozen=True)
-class Result:
-    """One CLI run: exit code, stdout and stderr."""
-
-    code: int
-    out: str
-    err: str
-
-    @property
-    def text(self) -> str:
-        return self.out + self.err
-
-    def __str__(self) -> str:  # shown by failing asserts
-        return f"exit {self.code}\n--- stdout ---\n{self.out}\n--- stderr ---\n{self.err}"
 
 
 @dataclass
@@ -59,19 +39,11 @@ class ExampleWorkspace:
 
     def run(self, *args: str) -> Result:
         """The CLI in-process (CliRunner), with this workspace's environment."""
-        result = CliRunner().invoke(cli, ["-C", str(self.root), *args], env=self.env, catch_exceptions=False)
-        return Result(result.exit_code, result.stdout, result.stderr)
+        return invoke(self.root, *args, env=self.env)
 
     def spawn(self, *args: str) -> subprocess.Popen[str]:
         """The CLI as a separate process (``python -m reconciler``)."""
-        full_env = {**os.environ, "PYTHONPATH": str(REPO), **self.env}
-        return subprocess.Popen(
-            [sys.executable, "-m", "reconciler", "-C", str(self.root), *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=full_env,
-        )
+        return spawn(self.root, *args, env=self.env)
 
     def edit(self, file: str, old: str, new: str) -> None:
         """Change one manifest the way a user would (exactly one occurrence of ``old``)."""
