@@ -242,7 +242,8 @@ class Workspace:
         return plan_moves(snapshot, load_moves(chosen, config=self.config))
 
     def _guard(self, plan: Plan, skip: bool) -> Plan:
-        """Run each provider's guardrails on the planned writes (read-only checks).
+        """Run each provider's guardrails on the planned writes (read-only checks), and warn
+        before a create that natural-key lookup could not find again (``KindInfo.findable_with``).
 
         Errors refuse the plan (exit 1) unless ``skip``; then the plan says they were skipped.
         """
@@ -261,7 +262,9 @@ class Workspace:
                 )
         findings: list[Finding] = []
         for name, items in sorted(writes.items()):
-            findings.extend(self.provider(name).check_plan(items))
+            provider = self.provider(name)
+            findings.extend(provider.check_plan(items))
+            findings.extend(_unfindable_creates(provider, items))
         findings.sort(key=lambda f: (f.address, f.severity.value, f.message))
         errors = [f for f in findings if f.severity is Severity.ERROR]
         warnings = [f"{f.address}: {f.message}" for f in findings if f.severity is Severity.WARNING]
@@ -474,3 +477,18 @@ def _run_concurrently(jobs: Sequence[tuple[str, Callable[[], Any]]], workers: in
         if first_error:
             raise first_error
         return results
+
+
+def _unfindable_creates(provider: Provider, writes: Sequence[PlannedWrite]) -> list[Finding]:
+    """A warning for each planned create that could not be found again if it were interrupted."""
+    out: list[Finding] = []
+    for w in writes:
+        info = provider.kinds.get(w.kind)
+        if w.action in ("create", "replace") and info is not None and not info.findable(w.after):
+            fields = " or ".join(info.findable_with)
+            out.append(Finding(
+                w.address, Severity.WARNING,
+                f"created without {fields}: the API cannot find such a {w.kind} again, so if this create is "
+                f"interrupted the next run cannot tell whether it landed (set {fields} to make it findable)",
+            ))
+    return out

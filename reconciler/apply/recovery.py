@@ -3,7 +3,8 @@
 An intent without an outcome means a process died mid-write. For a create we cannot know whether
 the request reached the server, so we look the object up by natural key: found -> record it in
 state under the intent's address (adopt, do not create twice); not found -> the create never
-landed and the next plan creates it. Interrupted updates and deletes are closed as failed: the
+landed and the next plan creates it (for a kind whose lookup needs a field the spec lacks,
+``KindInfo.findable_with``, the message says the create could not be checked). Interrupted updates and deletes are closed as failed: the
 next plan re-reads those objects and decides afresh.
 """
 
@@ -43,11 +44,17 @@ def _recover_create(state: StateBackend, provider: Provider | None, intent: Inte
         found = provider.find_by_natural_key(intent.kind, intent.spec)
     except APIError as exc:
         return f"{intent.address}: an interrupted {intent.action} could not be looked up ({exc}); left for the next run"
+    info = provider.kinds.get(intent.kind)
     if found is None or (intent.action == "replace" and found.remote_id == intent.remote_id):
         state.end_intent(intent.id, "failed")
+        if info is not None and not info.findable(intent.spec):
+            key = ", ".join(f"{k}={intent.spec.get(k)!r}" for k in info.natural_key)
+            return (f"{intent.address}: an interrupted create could not be checked: the API cannot find a "
+                    f"{intent.kind} without {' or '.join(info.findable_with)}, so it may have landed; the next plan "
+                    f"creates it, so if the console already shows one ({key}) import that one instead "
+                    f"(reconciler import {intent.address} ID)")
         return f"{intent.address}: the interrupted create had not reached the server; the next plan creates it"
     known = state.read().get(intent.address)
-    info = provider.kinds.get(intent.kind)
     parent_field = info.parent_field if info is not None else None
     parent_ids = (
         {parent_field: str(intent.spec[parent_field])}

@@ -96,6 +96,10 @@ class KindInfo:
     - ``default_on_delete``: what removing the manifest does when ``lifecycle.on_delete`` is
       not set (clean rooms default to ``abandon``).
     - ``write_only_fields``: accepted on write but never returned by reads (not compared).
+    - ``findable_with``: when set, natural-key lookup can find an object only if its spec sets
+      one of these fields (a LiveRamp question is listed only through the clean room named by
+      ``cleanroom_id``). A create without them that is interrupted cannot be checked afterwards,
+      so the plan warns before such a create and recovery says a duplicate is possible.
     """
 
     name: str
@@ -108,6 +112,11 @@ class KindInfo:
     deletable: bool = True
     default_on_delete: OnDelete = OnDelete.DELETE
     write_only_fields: frozenset[str] = frozenset()
+    findable_with: tuple[str, ...] = ()
+
+    def findable(self, spec: Mapping[str, Any]) -> bool:
+        """Whether natural-key lookup can find an object created from ``spec`` (see ``findable_with``)."""
+        return not self.findable_with or any(spec.get(f) not in (None, "") for f in self.findable_with)
 
 
 @dataclass(frozen=True)

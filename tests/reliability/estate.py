@@ -217,6 +217,7 @@ def liveramp_docs(size: Size) -> list[str]:
             role: Analyst
         """))
         docs.append(_doc("liveramp", "Question", f"q{r}", f"""
+            cleanroom_id: {{ref: Cleanroom/room{r}}}
             title: Reliability reach {r}
             description: Distinct users per region ({r})
             category: Reach

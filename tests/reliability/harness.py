@@ -487,15 +487,15 @@ class Probe:
                     inv.add("liveramp.CleanroomPartner", f"{rid}:{inv_['id']}", (rid, inv_["partnerAdminEmail"]))
             for user in get(f"/cleanrooms/{rid}/users"):
                 inv.add("liveramp.CleanroomUser", f"{rid}:{user['id']}", (rid, user["user"]["email"]))
+            for question in get(f"/cleanrooms/{rid}/assets")["questions"]:  # created in or added to the room
+                if question["ID"] not in attached:
+                    attached.add(question["ID"])
+                    inv.add("liveramp.Question", question["ID"], (question["title"],))
             for crq in get(f"/cleanrooms/{rid}/cleanroom-questions"):
                 inv.add("liveramp.CleanroomQuestion", crq["id"], (rid, crq["questionId"]))
-                if crq["questionId"] not in attached:
-                    attached.add(crq["questionId"])
-                    question = get(f"/question/{crq['questionId']}")
-                    inv.add("liveramp.Question", crq["questionId"], (question["questionDetails"]["title"],))
                 for sched in get(f"/cleanroom-questions/{crq['id']}/cleanroom-question-run-schedules"):
                     inv.add("liveramp.QuestionRunSchedule", f"{crq['id']}:{sched['id']}", (crq["id"], sched["name"]))
-        # The API lists no questions: those in no clean room are only countable by the sandbox.
+        # The API lists questions only per clean room: those in none are only countable by the sandbox.
         stored = requests.get(f"{self.url}/_sandbox/liveramp/state", timeout=30, verify=self.verify).json()
         inv.detached_questions = int(stored["objects"]["questions"]) - len(attached)
 

@@ -13,8 +13,8 @@ Aspects covered:
   for an object that lacks what the manifest asks.
 - A create whose answer is lost (the call times out while the server goes on): not sent again in
   the same run (a lookup that soon cannot see it yet), the intent stays open, and the next run
-  adopts it: no duplicate. LiveRamp questions are the known exception (strict xfail): the API
-  cannot list a question that is in no clean room.
+  adopts it: no duplicate. LiveRamp questions included: the API lists them only per clean room,
+  so the workspace creates them in one (``cleanroom_id``) and they are found through its assets.
 """
 
 from __future__ import annotations
@@ -80,15 +80,7 @@ def test_a_create_failing_part_way_is_finished_after_adoption(tmp_path: Path, st
     [
         "/v1/cleanrooms",
         "/v1/data-connections",
-        pytest.param(
-            "/v1/question",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="known limitation: the LiveRamp API lists no questions, so a question whose create "
-                "answer was lost (or whose run was killed right after the create) cannot be found by "
-                "title until it is in a clean room; the next run creates a second one",
-            ),
-        ),
+        "/v1/question",  # findable through its clean room's assets because it sets cleanroom_id
     ],
 )
 def test_a_create_whose_answer_is_lost_is_not_duplicated(tmp_path: Path, kind_path: str) -> None:
@@ -108,3 +100,28 @@ def test_a_create_whose_answer_is_lost_is_not_duplicated(tmp_path: Path, kind_pa
         verdict = check_converged(root, env, Probe(sandbox.url), LIVERAMP_ONLY.total, sandbox)
         assert verdict.ok, verdict.problems
         assert verdict.detached_questions == 0
+
+
+@pytest.mark.timeout(180)
+def test_a_question_outside_every_room_is_warned_about_and_never_called_absent(tmp_path: Path) -> None:
+    """Without ``cleanroom_id`` a question is in no room until a clean-room question adds it, and
+    the API lists it nowhere: the plan warns before creating it, and when its create answer is lost
+    the next run says it could not check (not "had not reached the server")."""
+    with LiveSandbox() as sandbox:
+        root, env = liveramp_workspace(tmp_path, sandbox, timeout=1.0)
+        manifest = root / "manifests" / "liveramp.yaml"
+        text = manifest.read_text(encoding="utf-8")
+        in_room = "  cleanroom_id: {ref: Cleanroom/room0}\n  title: Reliability reach 0\n"
+        assert in_room in text
+        manifest.write_text(text.replace(in_room, "  title: Reliability reach 0\n"), encoding="utf-8")
+        plan = run_cli(root, env, "plan")
+        assert plan.code == 0, plan.text
+        assert "liveramp.Question/q0: created without cleanroom_id" in plan.text, plan.text
+        sandbox.log.delay_next("POST", "/liveramp/v1/question", seconds=2.5)
+        applied = run_cli(root, env, "apply", "--auto-approve")
+        assert not applied.traceback, applied.text
+        assert applied.code != 0 and "no answer came back" in applied.text, applied.text
+        sandbox.log.quiesce()
+        again = run_cli(root, env, "apply", "--auto-approve")
+        assert "liveramp.Question/q0: an interrupted create could not be checked" in again.text, again.text
+        assert "had not reached the server" not in again.text

@@ -1,7 +1,12 @@
 """Kinds ``Question``, ``CleanroomQuestion`` and ``QuestionRunSchedule``.
 
 - Question: an org-level question template (``/question``); natural key ``title``. The API
-  lists no questions, so lookups by title search the questions attached to clean rooms.
+  lists no questions, only each clean room's assets (``/cleanrooms/{id}/assets``: questions
+  created in the room with ``?cleanRoomID=`` or added to it), so lookups by title search those:
+  the room named by ``cleanroom_id`` alone when it is set, every room otherwise. A question with no
+  ``cleanroom_id`` is in no room until a clean-room question adds it, so a create of one that is
+  interrupted before that cannot be found again (``KindInfo.findable_with`` says so); with
+  ``cleanroom_id`` it is found from the moment it exists.
   Nested items use snake_case (``import_data_type``, ``display_name``...) and compare without
   empty values. Each update bumps the API's content ``version``: that is not an optimistic-lock
   token, so writes are guarded by fingerprints like every LiveRamp kind.
@@ -89,6 +94,7 @@ class QuestionKind(Kind):
         natural_key=("title",),
         immutable_fields=frozenset({"cleanroom_id"}),
         write_only_fields=frozenset({"query_validation"}),
+        findable_with=("cleanroom_id",),
     )
 
     def _live(self, raw: Mapping[str, Any]) -> LiveObject:
@@ -128,12 +134,18 @@ class QuestionKind(Kind):
         return {i: live for i, live in zip(ids, self.client.fan_out(one, ids), strict=True) if live is not None}
 
     def _attached(self, room: str | None) -> list[tuple[str, str]]:
-        """(question id, title) of the questions in clean rooms (the API lists no questions)."""
+        """(question id, title) of the questions available in clean rooms: created in one with
+        ``?cleanRoomID=`` or added to one (the API lists no questions outside a room)."""
         rooms = [room] if room else [str(r["id"]) for r in self.client.paged("/cleanrooms")]
         seen: dict[str, str] = {}
         for room_id in rooms:
-            for crq in self.client.paged(f"/cleanrooms/{room_id}/cleanroom-questions"):
-                seen.setdefault(str(crq["questionId"]), str(crq.get("name", "")))
+            try:
+                assets = self.client.get(f"/cleanrooms/{room_id}/assets")
+            except NotFoundError:
+                continue
+            for q in (assets.get("questions") if isinstance(assets, Mapping) else None) or []:
+                if isinstance(q, Mapping) and q.get("ID"):
+                    seen.setdefault(str(q["ID"]), str(q.get("title", "")))
         return sorted(seen.items())
 
     def list_children(self, parent_id: str | None) -> list[LiveObject]:

@@ -51,6 +51,7 @@ _ROUTES: list[tuple[str, str, tuple[str, ...]]] = [
     ("/v1/cleanrooms/cleanroom-types", "cleanroom_types", ("GET",)),
     ("/v1/cleanrooms/<room>", "cleanroom", ("GET", "PUT", "DELETE")),
     ("/v1/cleanrooms/<room>/stakeholders", "stakeholders", ("GET",)),
+    ("/v1/cleanrooms/<room>/assets", "assets", ("GET",)),
     ("/v1/cleanrooms/<room>/cleanRoomRoles", "roles", ("GET",)),
     ("/v1/cleanrooms/<room>/cleanRoomRoles/<role>", "role", ("GET",)),
     ("/v1/cleanrooms/<room>/users", "users", ("GET", "POST")),
@@ -267,6 +268,10 @@ class LiveRampEmulator(Emulator):
     def op_stakeholders(self, request: Request, room: str) -> Response:
         self._client(request)
         return json_response(self.backend.stakeholders(room))
+
+    def op_assets(self, request: Request, room: str) -> Response:
+        self._client(request)
+        return json_response(self.backend.assets(room))
 
     def op_roles(self, request: Request, room: str) -> Response:
         self._client(request)

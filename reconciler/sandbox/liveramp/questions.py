@@ -141,6 +141,61 @@ class QuestionsMixin(DataMixin):
             out["cleanRoomID"] = doc["cleanRoomID"]
         return out
 
+    def assets(self, room_id: str) -> dict[str, Any]:
+        """``GET /cleanrooms/{id}/assets``: the questions available in the room (created in it with
+        ``?cleanRoomID=`` or added to it as a clean-room question), its datasets and stakeholders."""
+        self.must("cleanrooms", room_id, "Cleanroom")
+        attached = {c["questionId"] for c in self.all("crqs") if c["cleanroomId"] == room_id}
+        questions = [q for q in self.all("questions") if q.get("cleanRoomID") == room_id or q["id"] in attached]
+        return {
+            "questions": [self._question_metadata(q) for q in sorted(questions, key=lambda q: q["id"])],
+            "datasets": [
+                {
+                    "ID": d["id"], "name": d["name"], "macro": d["name"], "dataImportType": d["dataConnectionType"],
+                    "organizationID": d["_org"], "organizationName": d["organizationName"],
+                    "fields": [
+                        {"ID": f["id"], "fieldName": f["fieldName"], "fieldLabel": f["fieldLabel"], "dataType": f["dataType"],
+                         "isPii": f["isPii"], "isExcluded": bool(f.get("isExcluded", False)),
+                         "isFilterable": bool(f.get("isFilterable", False)), "isUserIDField": bool(f.get("isUserIDField", False))}
+                        for f in d["datasetFieldMappings"]
+                    ],
+                }
+                for d in self.all("datasets") if d["cleanRoomId"] == room_id
+            ],
+            "computeCapacityOptions": [{"name": c, "description": f"{c.title()} compute capacity"} for c in sorted(COMPUTE_CAPACITY)],
+            "fieldTypes": [{"name": t, "description": t.title()} for t in ("STRING", "INTEGER", "DECIMAL", "BOOLEAN", "DATE", "TIMESTAMP")],
+            "stakeholders": self.stakeholders(room_id),
+        }
+
+    @staticmethod
+    def _question_metadata(doc: dict[str, Any]) -> dict[str, Any]:
+        d = doc["questionDetails"]
+        return {
+            "ID": doc["id"], "displayID": d["displayId"], "title": d["title"], "category": d.get("category", ""),
+            "description": d.get("description", ""), "status": "ACTIVE",
+            "isAggregate": not d.get("isUserListQuestion", False),
+            "isUserListQuestion": bool(d.get("isUserListQuestion", False)),
+            "hasDateFilter": bool(d.get("hasDateFilter", False)),
+            "hasDateParameters": bool(d.get("hasDateParameters", False)),
+            "hasMultipleOutputs": bool(d.get("hasMultipleOutputs", False)),
+            "defaultComputeCapacity": "DEFAULT",
+            "dataTypes": [
+                {"ID": dt.get("id", ""), "macro": dt["macro"], "importDataType": dt["importDataType"], "optional": False,
+                 "description": "", "fields": [{"ID": "", "name": f.get("name", ""), "type": f.get("type", ""),
+                                                "description": "", "format": ""} for f in dt.get("dataSetTypeFields") or []]}
+                for dt in d.get("dataTypes") or []
+            ],
+            "parameters": [{"ID": "", "name": p.get("name", ""), "displayName": p.get("displayName", ""), "type": p.get("type", ""),
+                            "parameterType": "RUN_PARAMETER", "index": i} for i, p in enumerate(d.get("parameters") or [])],
+            "dimensions": [{"ID": "", "name": x.get("name", ""), "displayName": x.get("displayName", ""), "type": x.get("type", ""),
+                            "filterable": bool(x.get("filterable", False)), "plottable": bool(x.get("plottable", False))}
+                           for x in d.get("dimensions") or []],
+            "metrics": [{"ID": "", "name": m.get("name", ""), "displayName": m.get("name", ""), "type": m.get("type", ""),
+                         "computed": False} for m in d.get("measures") or []],
+            "userListOutputs": [{"ID": "", "name": u.get("name", ""), "type": u.get("type", ""), "isEncrypt": False}
+                                for u in d.get("userListOutputs") or []],
+        }
+
     def get_question(self, question_id: str) -> dict[str, Any]:
         return self.must("questions", question_id, "Question")
 

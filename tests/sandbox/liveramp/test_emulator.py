@@ -449,3 +449,28 @@ def test_the_hook_checked_the_answers(api: Api, openapi_hook: OpenAPIChecker) ->
         assert "questionsCount" in str(exc)
     else:
         raise AssertionError("a non-integer questionsCount passed the OpenAPI check")
+
+
+def test_assets_list_the_questions_created_in_or_added_to_a_room(api: Api, openapi_hook: OpenAPIChecker) -> None:
+    """The API lists no questions; a room's assets show those created in it (``?cleanRoomID=``) or
+    added to it as a clean-room question, with its datasets and stakeholders (answers spec-checked)."""
+    dc = api.connection()
+    room, other = api.cleanroom(), api.cleanroom("Other room")
+    ds = api.ok("POST", f"/cleanrooms/{room['id']}/datasets/configure", params={"dataConnectionId": dc["id"]})
+    free = api.question()  # in no room: listed nowhere
+    q = api.ok("GET", f"/question/{free}")
+    body = {"questionDetails": {**q["questionDetails"], "title": "Made in the room"}, "settings": {}}
+    made_in = api.ok("POST", "/question", params={"cleanRoomID": room["id"]}, json=body)["questionID"]
+    assert api.ok("GET", f"/question/{made_in}")["cleanRoomID"] == room["id"]
+    key = "GET /cleanrooms/{cleanroomId}/assets 200"
+    before = openapi_hook.checked[key]
+    assets = api.ok("GET", f"/cleanrooms/{room['id']}/assets")
+    assert [(x["ID"], x["title"]) for x in assets["questions"]] == [(made_in, "Made in the room")]
+    assert [d["ID"] for d in assets["datasets"]] == [ds["id"]]
+    assert {s["ownership"] for s in assets["stakeholders"]} == {"OWNER"}
+    assert assets["computeCapacityOptions"] and assets["fieldTypes"]
+    assert api.ok("GET", f"/cleanrooms/{other['id']}/assets")["questions"] == []
+    api.ok("POST", f"/cleanrooms/{other['id']}/cleanroom-questions", params={"questionId": free})
+    assert [x["ID"] for x in api.ok("GET", f"/cleanrooms/{other['id']}/assets")["questions"]] == [free]
+    assert api.call("GET", "/cleanrooms/no-such-room/assets").status_code == 404
+    assert openapi_hook.checked[key] == before + 3  # every 200 answer above validated against the vendor spec
