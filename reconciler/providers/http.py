@@ -156,14 +156,19 @@ class HttpClient:
         path: str,
         *,
         retry_writes: bool = False,
+        retry_errors: tuple[type[APIError], ...] = (),
         stream: bool = False,
         expect: tuple[int, ...] = (200, 201, 204),
         **kwargs: Any,
     ) -> requests.Response:
-        """Send one call; retry safe methods on retryable failures; raise APIError subclasses."""
+        """Send one call; retry safe methods on retryable failures; raise APIError subclasses.
+
+        ``retry_writes`` retries an unsafe method on every retryable failure, ``retry_errors`` only
+        on those error classes (a token request after a 5xx, but not after a lost answer).
+        """
         url = self.url(path)
         shown = redact_url(url)
-        retryable_method = method.upper() in SAFE_METHODS or retry_writes
+        safe = method.upper() in SAFE_METHODS or retry_writes
         attempt = 0
         while True:
             self.bucket.acquire()
@@ -199,6 +204,7 @@ class HttpClient:
                 response.close()
             if isinstance(error, RateLimitedError) and error.retry_after is not None:
                 self.bucket.pause(error.retry_after)  # every call of this client waits, writes too
+            retryable_method = safe or isinstance(error, retry_errors)
             if not (error.retryable and retryable_method) or attempt + 1 >= self.retry.attempts:
                 raise error
             self._count("retries")

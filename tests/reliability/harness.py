@@ -188,13 +188,13 @@ class WriteLog:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "")
-        if path.endswith("/v1/oauth/token") and method == "POST":
+        injected = self._injected(method, path) if method in WRITE_METHODS else None
+        if path.endswith("/v1/oauth/token") and method == "POST" and injected is None:
             return self._token_call(environ, start_response)
-        if method not in WRITE_METHODS or path.startswith("/_sandbox") or path.endswith(AUTH_PATHS):
+        if injected is None and (method not in WRITE_METHODS or path.startswith("/_sandbox") or path.endswith(AUTH_PATHS)):
             return self.app(environ, start_response)
         who = self.principal(environ)
         api, _, rest = path.lstrip("/").partition("/")
-        injected = self._injected(method, path)
         if injected is not None:
             with self._lock:
                 self.entries.append(LoggedWrite(len(self.entries), time.monotonic(), who, api, method, "/" + rest, injected))

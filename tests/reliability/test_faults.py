@@ -23,6 +23,7 @@ import re
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.reliability.estate import Size, workspace_env, write_workspace
 from tests.reliability.harness import LiveSandbox, Probe, check_converged, fault_trial, run_cli
@@ -125,3 +126,19 @@ def test_a_question_outside_every_room_is_warned_about_and_never_called_absent(t
         again = run_cli(root, env, "apply", "--auto-approve")
         assert "liveramp.Question/q0: an interrupted create could not be checked" in again.text, again.text
         assert "had not reached the server" not in again.text
+
+
+@pytest.mark.timeout(120)
+def test_a_token_request_answered_5xx_is_asked_again(tmp_path: Path) -> None:
+    """A 5xx to the LiveRamp token request issued no token: the client asks again (only then; a lost
+    answer may have used one of the day's two tokens, so that is not resent)."""
+    with LiveSandbox() as sandbox:
+        root, env = liveramp_workspace(tmp_path, sandbox)
+        assert run_cli(root, env, "apply", "--auto-approve").code == 0
+        fresh = workspace_env(sandbox.url, tmp_path / "another-cache")  # no token cached: the plan asks
+        sandbox.log.fail_next("POST", "/liveramp/v1/oauth/token", status=503)
+        plan = run_cli(root, fresh, "plan", "--detailed-exitcode")
+        assert plan.code == 0, plan.text
+        assert [w.status for w in sandbox.writes() if w.path.endswith("/oauth/token")] == [503]  # injected
+        counters = requests.get(f"{sandbox.url}/_sandbox/liveramp/counters", timeout=10).json()
+        assert counters["tokens_issued"] == {"demo-client": 2}, counters  # the apply's and the plan's

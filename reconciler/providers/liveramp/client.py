@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import requests
 
-from reconciler.errors import AuthError, ProviderError, RateLimitedError, TransportError
+from reconciler.errors import AuthError, ProviderError, RateLimitedError, ServerError, TransportError
 from reconciler.providers.http import HttpClient, redact_url
 from reconciler.providers.liveramp.token_cache import Token, TokenCache
 
@@ -87,6 +87,8 @@ class LiveRampClient:
                 auth=(self.client_id, self._secret),
                 data={"grant_type": "client_credentials"},
                 headers={"Accept": "application/json"},
+                # a 5xx issued no token: ask again; a lost answer may have used one of the day's two
+                retry_errors=(ServerError,),
             )
         except RateLimitedError as exc:
             raise RateLimitedError(
