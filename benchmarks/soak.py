@@ -14,8 +14,9 @@ during apply, judged against MediaMath ``/history``: lost edits).
 
 The last line is the summary: trials, kills, duplicates, lost edits, tracebacks (and trials with
 other failures). The exit status is 1 if duplicates, lost edits, tracebacks or failures are
-non-zero. LiveRamp questions left outside every clean room (the API cannot list them, so no
-natural-key lookup can find them) are counted separately as "orphaned questions".
+non-zero. The workspace creates every LiveRamp question in its clean room (``cleanroom_id``), where
+the room's assets list it; a question found in no room (only the sandbox can count those) would be
+a copy made by a lost create, so "orphaned questions" are counted and fail the trial too.
 Per-trial results go to ``benchmarks/results/soak.json``.
 """
 
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         f"tracebacks {tracebacks} (failures {failures}, orphaned questions {orphans}, fault trials {args.fault_trials}, "
         f"out-of-band trials {args.oob_trials}, {summary['seconds']}s)"
     )
-    return 1 if duplicates or lost or tracebacks or failures else 0
+    return 1 if duplicates or lost or tracebacks or failures or orphans else 0
 
 
 if __name__ == "__main__":

@@ -391,7 +391,7 @@ class Inventory:
 
     ids: dict[str, set[str]] = field(default_factory=dict)
     keys: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
-    detached_questions: int = 0  # LiveRamp questions in no clean room (the API cannot list them)
+    detached_questions: int = 0  # LiveRamp questions in no clean room (listed by no API call: a leftover)
 
     def add(self, kind: str, remote_id: str, key: tuple[Any, ...]) -> None:
         self.ids.setdefault(kind, set()).add(str(remote_id))
@@ -576,6 +576,8 @@ def check_converged(
     inv = probe.inventory()
     verdict.duplicates = inv.duplicate_count()
     verdict.detached_questions = inv.detached_questions
+    if inv.detached_questions:  # every question of the workspace is created in its room: a leftover copy
+        verdict.problems.append(f"{inv.detached_questions} LiveRamp question(s) in no clean room (a lost create made twice?)")
     for kind, keys in inv.duplicates().items():
         verdict.problems.append(f"duplicate {kind}: {keys}")
     resources = state_resources(root)
