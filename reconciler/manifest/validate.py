@@ -22,7 +22,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from reconciler.errors import ManifestError, ReferenceError_
-from reconciler.manifest import schemacheck
+from reconciler.manifest import fastcheck, schemacheck
 from reconciler.manifest.yamlsource import SourceDocument
 from reconciler.model import Address, Lifecycle, OnDelete, Ref
 from reconciler.providers.base import KindInfo
@@ -45,8 +45,10 @@ VALUE_KEYWORDS = frozenset(
 ID_TYPES = frozenset({"string", "integer"})
 
 
-def check_envelope(doc: SourceDocument) -> None:
-    """apiVersion, kind, metadata.name, spec and lifecycle shapes (schemas/manifest.schema.json)."""
+def check_envelope(doc: SourceDocument, *, fast: bool = True) -> None:
+    """apiVersion, kind, metadata.name, spec and lifecycle shapes (schemas/manifest.schema.json).
+
+    ``fast``: a compiled check (:mod:`fastcheck`) may first tell that there is nothing to report."""
     if not isinstance(doc.value, dict):
         raise ManifestError(
             f"a manifest document must be a mapping with apiVersion, kind, metadata and spec, "
@@ -54,6 +56,9 @@ def check_envelope(doc: SourceDocument) -> None:
             location=doc.location(),
         )
     validator = schemacheck.packaged_validator("manifest.schema.json")
+    surely_valid = fastcheck.compiled(validator.schema) if fast else None
+    if surely_valid is not None and surely_valid(doc.value):
+        return
     error = schemacheck.pick(validator.iter_errors(doc.value))
     if error is None:
         return
@@ -130,11 +135,23 @@ def parse_refs(value: Any, doc: SourceDocument, provider: str, path: str) -> Any
 
 
 def check_spec(
-    spec: Mapping[str, Any], info: KindInfo, validator: Draft202012Validator, doc: SourceDocument
+    spec: Mapping[str, Any],
+    info: KindInfo,
+    validator: Draft202012Validator,
+    doc: SourceDocument,
+    *,
+    fast: bool = True,
 ) -> None:
-    """Validate ``spec`` against the kind's schema, references standing in for ids."""
+    """Validate ``spec`` against the kind's schema, references standing in for ids.
+
+    ``fast``: a compiled check (:mod:`fastcheck`) may first tell that there is nothing to report."""
     ref_positions: set[tuple[str | int, ...]] = set()
-    instance = _with_placeholders(spec, (), ref_positions)
+    lookalikes: list[str] = []
+    instance = _with_placeholders(spec, (), ref_positions, lookalikes)
+    if fast and not lookalikes:  # a literal "${ref:..." string would pass for a reference in the fast check
+        surely_valid = fastcheck.compiled(validator.schema, placeholders=True)
+        if surely_valid is not None and surely_valid(instance):
+            return
 
     def ignore(error: ValidationError) -> bool:
         return tuple(error.absolute_path) in ref_positions and _only_about_id_value(error)
@@ -146,14 +163,20 @@ def check_spec(
     raise ManifestError(schemacheck.message(error), location=doc.location(path), path=path)
 
 
-def _with_placeholders(value: Any, position: tuple[str | int, ...], found: set[tuple[str | int, ...]]) -> Any:
+def _with_placeholders(
+    value: Any, position: tuple[str | int, ...], found: set[tuple[str | int, ...]], lookalikes: list[str]
+) -> Any:
+    """``value`` with each Ref as its placeholder string; ``found`` gets their positions and
+    ``lookalikes`` the literal strings that start like a placeholder."""
     if isinstance(value, Ref):
         found.add(position)
         return str(value)
     if isinstance(value, dict):
-        return {k: _with_placeholders(v, (*position, k), found) for k, v in value.items()}
+        return {k: _with_placeholders(v, (*position, k), found, lookalikes) for k, v in value.items()}
     if isinstance(value, list):
-        return [_with_placeholders(v, (*position, i), found) for i, v in enumerate(value)]
+        return [_with_placeholders(v, (*position, i), found, lookalikes) for i, v in enumerate(value)]
+    if isinstance(value, str) and value.startswith(fastcheck.PLACEHOLDER_PREFIX):
+        lookalikes.append(value)
     return value
 
 

@@ -52,6 +52,27 @@ class _CoreSchemaLoader(_BaseLoader):  # type: ignore[misc]
 
     yaml_implicit_resolvers: dict[Any, Any] = {}
 
+    resolve: Any
+
+
+def _remembered_resolve(self: Any, kind: Any, value: Any, implicit: Any) -> Any:
+    """PyYAML's tag resolution, remembered per plain scalar text: the composer asks for every
+    node, and manifests repeat the same short values. (``self`` may be the class itself, as
+    reconciler.export calls it; no path resolvers are ever registered.)"""
+    if kind is ScalarNode and implicit[0] and not self.yaml_path_resolvers:
+        tag = _PLAIN_TAGS.get(value)
+        if tag is None:
+            tag = _BaseLoader.resolve(self, kind, value, implicit)
+            if len(value) <= 64 and len(_PLAIN_TAGS) < _PLAIN_TAGS_MAX:
+                _PLAIN_TAGS[value] = tag
+        return tag
+    return _BaseLoader.resolve(self, kind, value, implicit)
+
+
+_CoreSchemaLoader.resolve = _remembered_resolve
+_PLAIN_TAGS: dict[str, str] = {}  # plain scalar text -> implicit tag (fixed by the resolvers below)
+_PLAIN_TAGS_MAX = 100_000
+
 
 _CoreSchemaLoader.add_implicit_resolver(
     BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
@@ -80,6 +101,9 @@ class SourceDocument:
     line: int
     value: Any
     lines: dict[str, int] = field(default_factory=dict)
+    # False when no string value holds "${" and no merge key (<<) was used: then interpolation
+    # changes nothing and ``lines`` already has every path of ``value``.
+    plain: bool = False
 
     def location(self, path: str = "") -> Location:
         """The location of ``path`` (or of its nearest located ancestor, or the document)."""
@@ -133,7 +157,8 @@ def load_documents(text: str, display: str) -> list[SourceDocument | None]:
             continue
         builder = _Builder(display)
         value = builder.build(node, "")
-        docs.append(SourceDocument(display, node.start_mark.line + 1, value, builder.lines))
+        plain = not (builder.dollar or builder.merged)
+        docs.append(SourceDocument(display, node.start_mark.line + 1, value, builder.lines, plain))
     return docs
 
 
@@ -191,11 +216,25 @@ class _Builder:
         self.lines: dict[str, int] = {}
         self._active: set[int] = set()  # nodes being built: catches recursive aliases
         self._count = 0  # nodes built: caps alias expansion ("billion laughs")
+        self.dollar = False  # some string value contains "${"
+        self.merged = False  # some mapping used a merge key
 
     def error(self, node: Node, path: str, message: str) -> ManifestError:
         return ManifestError(message, location=Location(self.display, node.start_mark.line + 1), path=path)
 
     def build(self, node: Node, path: str) -> Any:
+        if type(node) is ScalarNode:  # a leaf cannot be part of an alias cycle
+            self._count += 1
+            if self._count > MAX_NODES:
+                raise self.error(
+                    node, path, f"document too large (more than {MAX_NODES} values after expanding aliases)"
+                )
+            if node.tag == STR:
+                value: str = node.value
+                if "${" in value:
+                    self.dollar = True
+                return value
+            return self._scalar(node, path)
         if id(node) in self._active:
             raise self.error(node, path, "recursive YAML alias")
         self._active.add(id(node))
@@ -228,13 +267,14 @@ class _Builder:
         own_lines: dict[str, int] = {}
         merged: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            if isinstance(key_node, ScalarNode) and key_node.tag == MERGE:
-                merged.update(self._merge_sources(value_node, path))
-                continue
             if not isinstance(key_node, ScalarNode):
                 raise self.error(key_node, path, "mapping keys must be plain strings, not collections")
+            if key_node.tag == MERGE:
+                self.merged = True
+                merged.update(self._merge_sources(value_node, path))
+                continue
             key = key_node.value
-            child = join(path, key)
+            child = f"{path}.{key}" if path else key
             line = key_node.start_mark.line + 1
             if key in own:
                 raise self.error(
@@ -265,6 +305,8 @@ class _Builder:
         value: str = node.value
         tag = node.tag
         if tag in (STR, TIMESTAMP):
+            if "${" in value:
+                self.dollar = True
             return value
         if tag == NULL:
             return None
