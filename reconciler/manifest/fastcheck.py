@@ -100,7 +100,21 @@ def compiled(schema: Mapping[str, Any], *, placeholders: bool = False) -> Check 
     return cached[1]
 
 
+def when_worth_it(schema: Mapping[str, Any], *, placeholders: bool = False) -> Check | None:
+    """:func:`compiled` from the ``COMPILE_AFTER``-th document checked against ``schema`` on;
+    None before. Compiling costs about 50 ms a schema: worth it for a kind with many documents,
+    not for the handful of a small workspace, which jsonschema checks directly."""
+    key = (id(schema), placeholders)
+    if key not in _CACHE:
+        uses = _USES[key] = _USES.get(key, 0) + 1
+        if uses < COMPILE_AFTER:
+            return None
+    return compiled(schema, placeholders=placeholders)
+
+
+COMPILE_AFTER = 50
 _CACHE: dict[tuple[int, bool], tuple[Mapping[str, Any], Check | None]] = {}
+_USES: dict[tuple[int, bool], int] = {}
 
 
 def _compile(schema: Mapping[str, Any], placeholders: bool) -> Check | None:

@@ -56,7 +56,7 @@ def check_envelope(doc: SourceDocument, *, fast: bool = True) -> None:
             location=doc.location(),
         )
     validator = schemacheck.packaged_validator("manifest.schema.json")
-    surely_valid = fastcheck.compiled(validator.schema) if fast else None
+    surely_valid = fastcheck.when_worth_it(validator.schema) if fast else None
     if surely_valid is not None and surely_valid(doc.value):
         return
     error = schemacheck.pick(validator.iter_errors(doc.value))
@@ -149,7 +149,7 @@ def check_spec(
     lookalikes: list[str] = []
     instance = _with_placeholders(spec, (), ref_positions, lookalikes)
     if fast and not lookalikes:  # a literal "${ref:..." string would pass for a reference in the fast check
-        surely_valid = fastcheck.compiled(validator.schema, placeholders=True)
+        surely_valid = fastcheck.when_worth_it(validator.schema, placeholders=True)
         if surely_valid is not None and surely_valid(instance):
             return
 

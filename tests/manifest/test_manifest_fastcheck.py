@@ -230,3 +230,11 @@ def test_formats_are_jsonschema_s_own() -> None:
         if check(value):
             assert validator.is_valid(value), value
     assert not check("no-at-sign")
+
+
+def test_a_schema_is_compiled_only_once_enough_documents_use_it() -> None:
+    """A small workspace never pays the compile cost: the first documents go to jsonschema."""
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    checks = [fastcheck.when_worth_it(schema) for _ in range(fastcheck.COMPILE_AFTER + 1)]
+    assert checks[: fastcheck.COMPILE_AFTER - 1] == [None] * (fastcheck.COMPILE_AFTER - 1)
+    assert checks[-1] is not None and checks[-1]({"n": 1}) and not checks[-1]({"n": "x"})
