@@ -5,6 +5,10 @@ vendor's message, never a secret.
 
 Writes are *not* retried here (``retry_writes=False`` by default): a create that may have reached
 the server must be looked up by natural key first, which only the engine can decide.
+
+The environment's proxy settings (``HTTPS_PROXY``, ``NO_PROXY``...) and CA bundle
+(``REQUESTS_CA_BUNDLE``) apply as requests applies them, but are read once per client and host
+(requests scans the whole environment on every call): a client lives for one command.
 """
 
 from __future__ import annotations
@@ -14,12 +18,15 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+
+if TYPE_CHECKING:
+    from requests.sessions import _Settings
 
 from reconciler.errors import (
     APIError,
@@ -113,6 +120,33 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
 
 
+class _Session(requests.Session):
+    """A ``requests.Session`` that merges the environment's settings (proxies, CA bundle) once per
+    origin and set of call options instead of on every call; the result is requests' own."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._environment: dict[tuple[Any, ...], _Settings] = {}
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> _Settings:
+        if proxies or self.proxies or not isinstance(url, str):
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        scheme, _, rest = url.partition("://")
+        key = (scheme, rest.split("/", 1)[0], stream, verify, cert, self.trust_env, self.stream, self.verify, self.cert)
+        try:
+            merged = self._environment.get(key)
+        except TypeError:  # an unhashable option (a list as cert...): no memo
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if merged is None:
+            merged = super().merge_environment_settings(url, {}, stream, verify, cert)
+            if len(self._environment) >= 64:  # a client talks to one or two hosts
+                self._environment.clear()
+            self._environment[key] = merged
+        settings = merged.copy()
+        settings["proxies"] = dict(merged["proxies"])  # requests may add to it
+        return settings
+
+
 class HttpClient:
     """A provider's connection to one API.
 
@@ -135,7 +169,7 @@ class HttpClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self.session = requests.Session()
+        self.session: requests.Session = _Session()
         self.session.verify = verify
         self.session.headers["User-Agent"] = user_agent
         adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)

@@ -7,7 +7,8 @@ through the CLI) with:
 - XML with entity expansion (billion laughs) and with an external entity naming a local file;
 - truncated bodies (a Content-Length longer than what is sent), XML and JSON;
 - wrong content types (HTML labelled JSON, JSON labelled HTML, no content type);
-- JSON nested a million levels deep (a "JSON bomb" for recursive decoders);
+- JSON nested a million levels deep (a "JSON bomb" for recursive decoders), XML nested 200,000
+  deep (also inside ``<errors>``, which the MediaMath error reader walks);
 - huge bodies: an announced multi-gigabyte Content-Length, an endless body without one, and a
   gzip bomb (256 MiB inflating from a few hundred KiB): the client refuses past its limit and
   stops reading (the server sees it stop; tracemalloc's peak stays near the limit);
@@ -148,6 +149,12 @@ class Hostile:
         depth = 200_000
         return Response(b"<result>" + b"<a>" * depth + b"</a>" * depth + b"</result>", content_type="text/xml")
 
+    def mode_xml_deep_errors(self, request: Request) -> Response:
+        """Deep nesting where the error reader walks (``<errors>``), under a well-formed status."""
+        depth = 200_000
+        body = b'<result><status code="invalid"/><errors>' + b"<a>" * depth + b"</a>" * depth + b"</errors></result>"
+        return Response(body, content_type="text/xml")
+
     def mode_announced_huge(self, request: Request) -> Response:
         def body() -> Iterator[bytes]:
             chunk = b" " * 65536
@@ -283,6 +290,7 @@ MODES = [
     "no-content-type",
     "json-bomb",
     "xml-bomb-depth",
+    "xml-deep-errors",
     "html-400",
     "html-403",
     "plain-502",

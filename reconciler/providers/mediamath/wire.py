@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
-from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
@@ -121,13 +120,13 @@ def parse(body: bytes | str, content_type: str) -> WireResult:
 # -- XML -------------------------------------------------------------------------------------------
 def parse_xml(body: bytes | str) -> WireResult:
     try:
-        root = SafeET.fromstring(body)
+        root = _read_xml(body)
     except (SafeET.ParseError, DefusedXmlException) as exc:
         raise WireFormatError(f"unreadable XML ({exc})") from exc
     if root.tag != "result":
-        raise WireFormatError(f"XML root is <{root.tag}>, expected <result>")
+        raise WireFormatError(f"XML root is <{_shown_tag(root.tag)}>, expected <result>")
     status = _xml_status(root)
-    entity_el = root.find("entity")
+    entity = root.find_entity()
     entities_el = root.find("entities")
     log_el = root.find("log_entries")
     session_el = root.find("session")
@@ -135,7 +134,7 @@ def parse_xml(body: bytes | str) -> WireResult:
     if entities_el is not None:
         result = WireResult(
             status=status,
-            entities=tuple(_xml_entity(e) for e in entities_el.findall("entity")),
+            entities=tuple(entities_el.entities),
             count=_int_or_none(entities_el.get("count")),
             start=_int_or_none(entities_el.get("start")),
         )
@@ -146,8 +145,8 @@ def parse_xml(body: bytes | str) -> WireResult:
             count=_int_or_none(log_el.get("count")),
             start=_int_or_none(log_el.get("start")),
         )
-    elif entity_el is not None:
-        result = WireResult(status=status, entity=_xml_entity(entity_el), count=1)
+    elif entity is not None:
+        result = WireResult(status=status, entity=entity, count=1)
     if session_el is not None:
         result = WireResult(
             status=result.status,
@@ -161,7 +160,200 @@ def parse_xml(body: bytes | str) -> WireResult:
     return result
 
 
-def _xml_status(root: Element) -> Status:
+def _shown_tag(tag: str) -> str:
+    """A tag as ElementTree names it: ``{uri}local`` (expat reports ``uri}local``)."""
+    return "{" + tag if "}" in tag and not tag.startswith("{") else tag
+
+
+class _Node:
+    """An element outside entities (``result``, ``status``, ``entities``, ``log_entries``...):
+    its attributes, child elements, text before the first child, and the entities directly in it
+    (already turned into :class:`WireEntity` values)."""
+
+    __slots__ = ("tag", "attrib", "children", "text", "entities")
+
+    def __init__(self, tag: str, attrib: dict[str, str]) -> None:
+        self.tag = tag
+        self.attrib = attrib
+        self.children: list[_Node] = []
+        self.text = ""
+        self.entities: list[WireEntity] = []
+
+    def get(self, name: str) -> str | None:
+        return self.attrib.get(name)
+
+    def find(self, tag: str) -> _Node | None:
+        return next((c for c in self.children if c.tag == tag), None)
+
+    def findall(self, tag: str) -> list[_Node]:
+        return [c for c in self.children if c.tag == tag]
+
+    def find_entity(self) -> WireEntity | None:
+        return self.entities[0] if self.entities else None
+
+    def iter(self, tag: str) -> Iterator[_Node]:
+        """This element and its descendants named ``tag``, in document order (entities excluded).
+        Iterative: a hostile answer may nest elements far deeper than Python's recursion limit."""
+        pending: list[_Node] = [self]
+        while pending:
+            node = pending.pop()
+            if node.tag == tag:
+                yield node
+            pending.extend(reversed(node.children))
+
+
+class _EntityFrame:
+    """An ``<entity>`` being read: its attributes, props so far, related entities so far."""
+
+    __slots__ = ("attrib", "props", "related")
+
+    def __init__(self, attrib: dict[str, str]) -> None:
+        self.attrib = attrib
+        self.props: dict[str, Prop] = {}
+        self.related: list[WireEntity] = []
+
+    def entity(self) -> WireEntity:
+        attrib = self.attrib
+        return WireEntity(
+            type=attrib.get("type") or "",
+            id=attrib.get("id") or "",
+            name=attrib.get("name"),
+            version=_int_or_none(attrib.get("version")),
+            rel=attrib.get("rel"),
+            props=self.props,
+            related=tuple(self.related),
+        )
+
+
+_IGNORED = object()  # an element whose content nobody reads (inside a prop, or an entity's non-prop child)
+_LOCAL = " local_time"  # keys added to a prop's attribute dict for its children (never XML names)
+_AMOUNTS = " amounts"
+
+
+def _prop_with_children(attrib: dict[str, Any]) -> Prop:
+    """A ``<prop>`` that had children: its first ``<local_time>`` and its ``<amount>`` values."""
+    local = attrib.get(_LOCAL)
+    return _full_prop(
+        attrib.get("value"),
+        local.get("zone_name") if local is not None else None,
+        local.get("value") if local is not None else None,
+        attrib.get("currency_code"),
+        tuple(attrib[_AMOUNTS]),
+    )
+
+
+@lru_cache(maxsize=8192)
+def _full_prop(
+    value: str | None,
+    zone_name: str | None,
+    local_value: str | None,
+    currency_code: str | None,
+    amounts: tuple[tuple[str, str], ...],
+) -> Prop:
+    """Props with children are shared too (dates and amounts repeat across entities)."""
+    return Prop(value, zone_name, local_value, currency_code, amounts)
+
+
+class _XmlReader:
+    """One pass over a MediaMath XML answer, building entities as their elements are read.
+
+    The parser is ``defusedxml``'s (DTD entities and external references refused); its expat
+    handlers are this reader's methods, so an answer of 100 strategies costs one Python call per
+    element boundary instead of an ElementTree built and then walked. A prop is stored as soon as
+    it starts (as the shared leaf :class:`Prop`) and rebuilt at its end only if it had children.
+    Character data is only collected outside entities (where ``<status>`` and errors hold text);
+    inside entities it goes to a C no-op.
+
+    The stack holds, per open element: a :class:`_Node` (outside entities), an
+    :class:`_EntityFrame`, a prop's attribute dict, or ``_IGNORED``.
+    """
+
+    def __init__(self) -> None:
+        self.parser = SafeET.XMLParser(target=self)  # no start/end/data here: handlers set below
+        expat = self.parser.parser
+        expat.ordered_attributes = False  # attributes as a dict
+        expat.StartElementHandler = self._start
+        expat.EndElementHandler = self._end
+        expat.CharacterDataHandler = self._data
+        self._expat = expat
+        self._document = _Node("", {})
+        self._stack: list[Any] = [self._document]
+
+    def read(self, body: bytes | str) -> _Node:
+        self.parser.feed(body)
+        root: _Node = self.parser.close()
+        return root
+
+    def close(self) -> _Node:  # the XMLParser target's end: the root element
+        roots = self._document.children
+        if not roots:
+            raise SafeET.ParseError("no element found")
+        return roots[0]
+
+    def _start(self, tag: str, attrib: dict[str, Any]) -> None:
+        stack = self._stack
+        top = stack[-1]
+        kind = type(top)
+        if kind is _EntityFrame:
+            if tag == "prop":
+                name = attrib.get("name")
+                if name:
+                    top.props[name] = _leaf_prop(attrib.get("value"), attrib.get("currency_code"))
+                stack.append(attrib)
+            elif tag == "entity":
+                stack.append(_EntityFrame(attrib))
+            else:
+                stack.append(_IGNORED)
+        elif kind is dict:  # a child of a prop
+            if _AMOUNTS not in top:
+                top[_AMOUNTS] = []
+            if tag == "local_time":
+                if _LOCAL not in top:
+                    top[_LOCAL] = attrib
+            elif tag == "amount":
+                value = attrib.get("value")
+                if value is not None:
+                    top[_AMOUNTS].append((attrib.get("currency_code") or "", value))
+            stack.append(_IGNORED)
+        elif top is _IGNORED:
+            stack.append(_IGNORED)
+        elif tag == "entity":
+            stack.append(_EntityFrame(attrib))
+            self._expat.CharacterDataHandler = len  # a C no-op: entities hold no text we read
+        else:
+            node = _Node(tag, attrib)
+            top.children.append(node)
+            stack.append(node)
+
+    def _end(self, tag: str) -> None:
+        stack = self._stack
+        frame = stack.pop()
+        kind = type(frame)
+        if kind is dict:  # a prop
+            if _AMOUNTS in frame:
+                name = frame.get("name")
+                if name:
+                    stack[-1].props[name] = _prop_with_children(frame)
+        elif kind is _EntityFrame:
+            entity = frame.entity()
+            top = stack[-1]
+            if type(top) is _EntityFrame:
+                top.related.append(entity)
+            else:
+                top.entities.append(entity)
+                self._expat.CharacterDataHandler = self._data
+
+    def _data(self, text: str) -> None:
+        node = self._stack[-1]
+        if type(node) is _Node and not node.children and not node.entities:  # ElementTree's ``text``
+            node.text += text
+
+
+def _read_xml(body: bytes | str) -> _Node:
+    return _XmlReader().read(body)
+
+
+def _xml_status(root: _Node) -> Status:
     status_el = root.find("status")
     if status_el is None:
         raise WireFormatError("XML answer without <status>")
@@ -181,50 +373,13 @@ def _xml_status(root: Element) -> Status:
     return Status(code=code, message=message, field_errors=tuple(field_errors))
 
 
-def _xml_entity(el: Element) -> WireEntity:
-    props: dict[str, Prop] = {}
-    related: list[WireEntity] = []
-    for child in el:
-        if child.tag == "prop":
-            name = child.get("name")
-            if name:
-                props[name] = _xml_prop(child)
-        elif child.tag == "entity":
-            related.append(_xml_entity(child))
-    return WireEntity(
-        type=el.get("type") or "",
-        id=el.get("id") or "",
-        name=el.get("name"),
-        version=_int_or_none(el.get("version")),
-        rel=el.get("rel"),
-        props=props,
-        related=tuple(related),
-    )
-
-
 @lru_cache(maxsize=8192)
 def _leaf_prop(value: str | None, currency_code: str | None) -> Prop:
     """Props without children are shared (immutable; most values repeat across entities)."""
     return Prop(value=value, currency_code=currency_code)
 
 
-def _xml_prop(el: Element) -> Prop:
-    if not len(el):  # no <local_time>/<amount> children: the common case
-        return _leaf_prop(el.get("value"), el.get("currency_code"))
-    local = el.find("local_time")
-    amounts = tuple(
-        (a.get("currency_code") or "", a.get("value") or "") for a in el.findall("amount") if a.get("value") is not None
-    )
-    return Prop(
-        value=el.get("value"),
-        zone_name=local.get("zone_name") if local is not None else None,
-        local_value=local.get("value") if local is not None else None,
-        currency_code=el.get("currency_code"),
-        amounts=amounts,
-    )
-
-
-def _xml_history(el: Element) -> WireHistoryEntry:
+def _xml_history(el: _Node) -> WireHistoryEntry:
     return WireHistoryEntry(
         action=el.get("action") or "",
         date=el.get("date") or "",
@@ -305,11 +460,18 @@ def _json_scalar(value: Any) -> str | None:
     return str(value)
 
 
+_NOT_PROPS = frozenset({"entity_type", "rel", "version", "id"})
+
+
 def _json_entity(data: Mapping[str, Any]) -> WireEntity:
     props: dict[str, Prop] = {}
     related: list[WireEntity] = []
     for key, value in data.items():
-        if key in ("entity_type", "rel", "version", "id"):
+        if key in _NOT_PROPS:
+            continue
+        kind = type(value)
+        if kind is str or kind is bool or kind is int or kind is float or value is None:  # most props
+            props[key] = _leaf_prop(_json_scalar(value), None)
             continue
         if isinstance(value, Mapping) and "entity_type" in value:
             related.append(_json_entity(value))
@@ -317,7 +479,7 @@ def _json_entity(data: Mapping[str, Any]) -> WireEntity:
             related.extend(_json_entity(v) for v in value)
         elif isinstance(value, list) and value and all(isinstance(v, Mapping) and "value" in v for v in value):
             amounts = tuple((str(v.get("currency_code") or ""), str(v["value"])) for v in value)
-            props[key] = Prop(value=amounts[0][1], currency_code=amounts[0][0] or None, amounts=amounts)
+            props[key] = _full_prop(amounts[0][1], None, None, amounts[0][0] or None, amounts)
         elif isinstance(value, (Mapping, list)):
             continue  # a structure we do not model (targeting, permissions)
         else:
