@@ -86,7 +86,13 @@ def project(live: Any, template: Any) -> Any:
     if t is dict or (t not in _LEAVES and isinstance(template, Mapping)):
         if not (type(live) is dict or isinstance(live, Mapping)):
             return live
-        return {k: project(live.get(k), v) for k, v in template.items()}
+        get = live.get
+        # hot path: a dict template is cloned (its table is reused: no resizing as keys arrive)
+        # and every value replaced; leaves inline, only mappings recurse
+        out = template.copy() if t is dict else dict.fromkeys(template)
+        for k, v in template.items():
+            out[k] = get(k) if type(v) in _LEAVES else project(get(k), v)
+        return out
     return live
 
 

@@ -12,15 +12,39 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from reconciler.errors import Location
 
 ADDRESS_RE = re.compile(r"^(?P<provider>[a-z][a-z0-9_]*)\.(?P<kind>[A-Z][A-Za-z0-9]*)/(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]*)$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+_T = TypeVar("_T")
+
+
+class _cached(Generic[_T]):  # noqa: N801 - used like a decorator, as functools.cached_property
+    """A lock-free ``functools.cached_property`` for frozen (non-slots) dataclasses: the first
+    read stores the value as an instance attribute, where later reads find it directly
+    (``object.__setattr__``, not ``__dict__[...]``: no per-instance dict is materialised)."""
+
+    def __init__(self, fn: Callable[[Any], _T]) -> None:
+        self.fn = fn
+        self.name = fn.__name__
+        self.__doc__ = fn.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> _T:
+        if obj is None:
+            return self  # type: ignore[return-value]
+        value = self.fn(obj)
+        object.__setattr__(obj, self.name, value)
+        return value
 
 
 @dataclass(frozen=True, order=True)
@@ -88,7 +112,49 @@ class DesiredResource:
 
     @property
     def references(self) -> tuple[Address, ...]:
-        return tuple(sorted({r.target for r in iter_refs(self.spec)}))
+        """Every referenced address, sorted."""
+        keys = self.ref_keys  # a plain spec holds Refs only under these keys
+        refs = iter_refs(self.spec) if keys is None else [r for k in keys for r in iter_refs(self.spec[k])]
+        return tuple(sorted({r.target for r in refs}))
+
+    @_cached
+    def ref_positions(self) -> tuple[int, ...] | None:
+        """Positions (in ``spec`` order) of the top-level values that hold a :class:`Ref`; ``None``
+        when the spec is not plain JSON (a non-string key, a tuple, a non-dict mapping somewhere).
+        Computed once: ``spec`` is never changed after loading.
+
+        For a plain spec, ``resolve_refs(spec)`` equals ``spec`` with only these values resolved:
+        every other value is already what resolving would copy it to.
+        """
+        spec = self.spec
+        types = tuple(map(type, spec.values()))
+        if _PLAIN_SCALARS_REF.issuperset(types) and _STR_ONLY.issuperset(map(type, spec)):
+            count = types.count(Ref)  # flat (the common case): scalars and bare Refs only
+            if count <= 1:
+                return (types.index(Ref),) if count else ()
+            return tuple(i for i, t in enumerate(types) if t is Ref)
+        positions: list[int] = []
+        for i, (k, v) in enumerate(spec.items()):
+            if type(k) is not str:
+                return None
+            if type(v) in _PLAIN_SCALARS:
+                continue
+            holds_ref = _plain_json(v)
+            if holds_ref is None:
+                return None
+            if holds_ref:
+                positions.append(i)
+        return tuple(positions)
+
+    @property
+    def ref_keys(self) -> tuple[str, ...] | None:
+        """The top-level keys whose values hold a :class:`Ref`, in spec order (``None`` for a
+        spec that is not plain JSON)."""
+        positions = self.ref_positions
+        if positions is None:
+            return None
+        keys = list(self.spec)
+        return tuple(keys[i] for i in positions)
 
     def location_of(self, path: str) -> Location:
         line = self.field_lines.get(path)
@@ -107,6 +173,41 @@ def iter_refs(value: Any) -> list[Ref]:
         for v in value:
             found.extend(iter_refs(v))
     return found
+
+
+_PLAIN_SCALARS = frozenset({str, int, float, bool, type(None)})
+_PLAIN_SCALARS_REF = _PLAIN_SCALARS | {Ref}
+_STR_ONLY = frozenset({str})
+
+
+def _plain_json(value: Any) -> bool | None:
+    """Whether ``value`` holds a Ref (``True``/``False``), or ``None`` when it is not plain JSON:
+    only dicts with string keys, lists, scalars and Refs are plain (``resolve_refs`` copies those
+    to equal values of the same types)."""
+    t = type(value)
+    if t in _PLAIN_SCALARS:
+        return False
+    if t is Ref:
+        return True
+    if t is dict:
+        found = False
+        for k, v in value.items():
+            if type(k) is not str:
+                return None
+            sub = _plain_json(v)
+            if sub is None:
+                return None
+            found = found or sub
+        return found
+    if t is list:
+        found = False
+        for v in value:
+            sub = _plain_json(v)
+            if sub is None:
+                return None
+            found = found or sub
+        return found
+    return None
 
 
 def resolve_refs(value: Any, ids: Mapping[str, str], *, keep_unknown: bool = False) -> Any:

@@ -19,10 +19,8 @@ not resources: :func:`load_manifests` validates and skips them, :func:`load_move
 from __future__ import annotations
 
 import difflib
-import gc
 import os
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -31,6 +29,7 @@ from jsonschema import Draft202012Validator
 
 from reconciler import graph
 from reconciler.errors import InputError, Location, ManifestError, MultipleInputErrors, ReferenceError_
+from reconciler.gcpause import gc_paused
 from reconciler.manifest import moved, schemacheck, validate
 from reconciler.manifest.interpolate import interpolate_tree
 from reconciler.manifest.workspace import WORKSPACE_FILE, WorkspaceConfig
@@ -73,23 +72,8 @@ def load_manifests(
     env: Mapping[str, str],
 ) -> list[DesiredResource]:
     """Every resource under ``paths`` (default: the workspace's paths), validated and ordered."""
-    with _gc_paused():
+    with gc_paused():  # acyclic values only: see reconciler.gcpause
         return _load_manifests(paths, config, kind_lookup, known_providers, env)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Loading builds several values per YAML node, all acyclic: the cyclic garbage collector's
-    passes over them (about a fifth of the time of a large workspace) find nothing to free.
-    It runs again, and collects whatever was left, once the manifests are loaded."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _load_manifests(
@@ -293,6 +277,8 @@ def _dangling_references(resources: list[DesiredResource], invalid: set[Address]
     known_text = sorted(str(a) for a in known)
     errors: list[InputError] = []
     for resource in resources:
+        if resource.ref_positions == ():  # holds no reference (computed once, reused by the plan)
+            continue
         for path, ref in graph.ref_fields(resource.spec):
             if ref.target in known or ref.target in invalid:
                 continue

@@ -30,6 +30,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from reconciler.diff import (
@@ -41,12 +42,17 @@ from reconciler.diff import (
     top_level_fields,
 )
 from reconciler.errors import PlanError
-from reconciler.model import DesiredResource, LiveObject, OnDelete, resolve_refs
+from reconciler.gcpause import gc_paused
+from reconciler.model import DesiredResource, LiveObject, OnDelete, Ref, resolve_refs
 from reconciler.plan.model import Action, Change, FieldChange, Plan
 from reconciler.providers.base import KindInfo, ManualStep, Precondition, PreconditionKind, Provider
 from reconciler.state.base import ResourceState, StateSnapshot
 
 ManualStepsFn = Callable[[str, str, str, Mapping[str, Any], "Mapping[str, Any] | None"], "list[ManualStep] | None"]
+
+
+_REMOTE_ID = attrgetter("remote_id")
+_ADDRESS = attrgetter("address")
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,8 @@ class PlanInput:
 
 def build_plan(inp: PlanInput) -> Plan:
     """Build the plan for ``inp``. Raises :class:`PlanError` when the plan itself is refused."""
-    return _Builder(inp).build()
+    with gc_paused():  # a few acyclic values per resource: the cyclic collector finds nothing
+        return _Builder(inp).build()
 
 
 def _steps_text(steps: Sequence[ManualStep]) -> tuple[str, ...]:
@@ -111,19 +118,28 @@ class _Builder:
         self.warnings: list[str] = []
         self.targets = frozenset(inp.targets)
         # remote ids known before apply; creates/replaces remove theirs as they are planned
-        self.known_ids: dict[str, str] = {a: r.remote_id for a, r in inp.state.resources.items()}
+        resources = inp.state.resources
+        self.known_ids: dict[str, str] = dict(zip(resources, map(_REMOTE_ID, resources.values()), strict=True))
         self.known_ids.update({a: o.remote_id for a, o in inp.found.items()})
         self.desired_by_addr: dict[str, DesiredResource] = {}
-        # per address compared with live: (resolved spec, owned template, live projection); drift
+        self.state_resources = inp.state.resources
+        self.kinds: dict[tuple[str, str], tuple[ProviderView, KindInfo]] = {}
+        # per address compared with live: resolved spec, owned template, live projection; drift
         # reuses them when the last-applied spec is the desired one (the common, unchanged case)
-        self.compared: dict[str, tuple[Mapping[str, Any], dict[str, Any], Any]] = {}
-        for d in inp.desired:
-            addr = str(d.address)
-            if addr in self.desired_by_addr:
-                raise PlanError(
-                    f"{addr}: declared twice ({self.desired_by_addr[addr].location} and {d.location})"
-                )
-            self.desired_by_addr[addr] = d
+        self.compared_spec: dict[str, Mapping[str, Any]] = {}
+        self.compared_template: dict[str, dict[str, Any]] = {}
+        self.compared_live: dict[str, Any] = {}
+        # addresses whose drift check is settled by the comparison: last-applied spec == desired
+        # spec and live projection == template (drift finds nothing for them)
+        self.drift_clean: set[str] = set()
+        self.desired_addrs = list(map(str, map(_ADDRESS, inp.desired)))  # str(d.address), in order
+        self.desired_by_addr.update(zip(self.desired_addrs, inp.desired, strict=True))
+        if len(self.desired_by_addr) < len(self.desired_addrs):  # a duplicate: name the first
+            seen: dict[str, DesiredResource] = {}
+            for addr, d in zip(self.desired_addrs, inp.desired, strict=True):
+                if addr in seen:
+                    raise PlanError(f"{addr}: declared twice ({seen[addr].location} and {d.location})")
+                seen[addr] = d
 
     # -- helpers --------------------------------------------------------------------------------
     def in_scope(self, address: str) -> bool:
@@ -143,6 +159,15 @@ class _Builder:
     def resolve(self, value: Any) -> Any:
         return resolve_refs(value, self.known_ids, keep_unknown=True)
 
+    def kind_view(self, provider: str, kind: str, address: str) -> tuple[ProviderView, KindInfo]:
+        """The provider view and kind info of ``provider.kind`` (looked up once per kind: pure)."""
+        key = (provider, kind)
+        found = self.kinds.get(key)
+        if found is None:
+            view = self.view(provider, address)
+            found = self.kinds[key] = (view, view.kind_info(kind))
+        return found
+
     def template(
         self,
         view: ProviderView,
@@ -150,23 +175,39 @@ class _Builder:
         spec: Mapping[str, Any],
         ignore: Sequence[str],
         maybe_refs: bool = True,
+        ref_keys: Sequence[str] | None = None,
     ) -> dict[str, Any]:
-        """Owned, normalised template of a resolved spec (fields still holding a Ref kept raw)."""
-        ref_keys = [k for k, v in spec.items() if contains_ref(v)] if maybe_refs else []
-        plain = {k: v for k, v in spec.items() if k not in ref_keys} if ref_keys else spec
-        normalized = dict(view.normalize(info.name, plain))
-        for k in ref_keys:
-            normalized[k] = spec[k]
-        return owned_template(normalized, ignore, info.write_only_fields)
+        """Owned, normalised template of a resolved spec (fields still holding a Ref kept raw).
+
+        ``ref_keys``, when given, are the only keys of ``spec`` that may still hold a Ref.
+        """
+        if ref_keys is None:
+            ref_keys = [k for k, v in spec.items() if contains_ref(v)] if maybe_refs else []
+        if ref_keys:
+            plain = {k: v for k, v in spec.items() if k not in ref_keys}
+            normalized = dict(view.normalize(info.name, plain))
+            for k in ref_keys:
+                normalized[k] = spec[k]
+        else:
+            normalized = view.normalize(info.name, spec)
+            if type(normalized) is not dict or normalized is spec:
+                normalized = dict(normalized)
+        # ``normalized`` is this call's own dict: nothing to drop means nothing to copy
+        write_only = info.write_only_fields
+        if ignore or (write_only and not write_only.isdisjoint(normalized)):
+            return owned_template(normalized, ignore, write_only)
+        return normalized
 
     # -- the plan -------------------------------------------------------------------------------
     def build(self) -> Plan:
         inp = self.inp
         changes: list[Change] = []
         if not inp.destroy:
-            for d in inp.desired:
-                if self.in_scope(str(d.address)):
-                    changes.append(self.plan_desired(d))
+            targets = self.targets
+            plan_desired = self.plan_desired
+            for d, addr in zip(inp.desired, self.desired_addrs, strict=True):
+                if not targets or addr in targets:
+                    changes.append(plan_desired(d, addr))
         changes.extend(self.plan_removals())
         drift = self.plan_drift()
         if self.targets:
@@ -183,23 +224,52 @@ class _Builder:
             options={"destroy": inp.destroy},
         )
 
-    def plan_desired(self, d: DesiredResource) -> Change:
-        addr = str(d.address)
-        view = self.view(d.address.provider, addr)
-        info = view.kind_info(d.address.kind)
-        has_refs = contains_ref(d.spec)
-        spec = self.resolve(d.spec) if has_refs else dict(d.spec)
-        rs = self.inp.state.get(addr)
-        base = _Common(
-            address=addr,
-            provider=d.address.provider,
-            kind=d.address.kind,
-            depends_on=tuple(str(a) for a in d.references) if has_refs else (),
-            prevent_destroy=d.lifecycle.prevent_destroy,
-            on_delete=d.lifecycle.on_delete.value if d.lifecycle.on_delete else None,
-        )
-        live = self.live_of(addr) if rs is not None else None
+    def resolved(self, d: DesiredResource) -> tuple[dict[str, Any], list[str] | None, tuple[str, ...]]:
+        """(``resolve(d.spec)``, the keys still holding a Ref or None if unknown, depends_on)."""
+        raw = d.spec
+        positions = d.ref_positions
+        if positions is None:  # not plain JSON: resolve the whole spec
+            if contains_ref(raw):
+                return self.resolve(raw), None, tuple(map(str, d.references))
+            return dict(raw), None, ()
+        if not positions:
+            return dict(raw), [], ()
+        # resolving copies every other value to an equal one: resolve only these
+        keys, values = list(raw), list(raw.values())
+        left: list[str] = []
+        for i in positions:
+            values[i] = self.resolve(values[i])
+            if contains_ref(values[i]):
+                left.append(keys[i])
+        ref = raw[keys[positions[0]]]
+        if len(positions) == 1 and type(ref) is Ref:  # one bare reference (the common case)
+            depends_on: tuple[str, ...] = (str(ref.target),)
+        else:
+            depends_on = tuple(map(str, d.references))
+        return dict(zip(keys, values, strict=True)), left, depends_on
+
+    def plan_desired(self, d: DesiredResource, addr: str) -> Change:
+        address = d.address
+        provider, kind = address.provider, address.kind
+        view, info = self.kind_view(provider, kind, addr)
+        spec, left, depends_on = self.resolved(d)
+        has_refs = left is None or bool(depends_on)
+        rs = self.state_resources.get(addr)
+        lifecycle = d.lifecycle
+        on_delete = lifecycle.on_delete.value if lifecycle.on_delete else None
+        live = None
+        if rs is not None:
+            all_live = self.inp.live
+            live = all_live[addr] if addr in all_live else self.live_of(addr)
         if live is None:
+            base = _Common(
+                address=addr,
+                provider=address.provider,
+                kind=address.kind,
+                depends_on=depends_on,
+                prevent_destroy=lifecycle.prevent_destroy,
+                on_delete=on_delete,
+            )
             found = self.inp.found.get(addr)
             if found is not None:
                 return self.adopt(base, view, info, d, spec, found)
@@ -213,10 +283,41 @@ class _Builder:
             reason = "deleted outside reconciler" if rs is not None else "not in state"
             return self.create(base, view, info, spec, reason)
         assert rs is not None
-        template = self.template(view, info, spec, d.lifecycle.ignore_changes, has_refs)
+        template = self.template(view, info, spec, lifecycle.ignore_changes, has_refs, left)
         before, diffs = compare_owned(template, live.fields, self.differ)
-        self.compared[addr] = (spec, template, before)
-        common = base.extend(remote_id=rs.remote_id, before=before, after=spec, status=live.status)
+        if spec == rs.applied_spec and before == template and rs.provider == provider and rs.kind == kind:
+            # what drift would find for it: nothing (its kind is known, so drift cannot fail on it)
+            self.drift_clean.add(addr)
+        else:  # drift reuses these (three flat maps: fewer objects for the garbage collector)
+            self.compared_spec[addr] = spec
+            self.compared_template[addr] = template
+            self.compared_live[addr] = before
+        if not diffs and not info.read_only:  # the common case: built directly, no _Common
+            if rs.prevent_destroy == lifecycle.prevent_destroy and rs.on_delete == on_delete:
+                reason = "no changes"  # noop_reason's answer when the lifecycle matches state
+            else:
+                reason = self.noop_reason(d, rs)
+            return _noop_change(
+                addr,
+                provider,
+                kind,
+                rs.remote_id,
+                before,
+                spec,
+                depends_on,
+                reason,
+                live.status,
+                lifecycle.prevent_destroy,
+                on_delete,
+            )
+        common = _Common(
+            address=addr,
+            provider=address.provider,
+            kind=address.kind,
+            depends_on=depends_on,
+            prevent_destroy=lifecycle.prevent_destroy,
+            on_delete=on_delete,
+        ).extend(remote_id=rs.remote_id, before=before, after=spec, status=live.status)
         if info.read_only:
             if diffs:
                 self.warn_read_only(addr, info, diffs)
@@ -386,16 +487,26 @@ class _Builder:
     # -- drift ------------------------------------------------------------------------------
     def plan_drift(self) -> tuple[Change, ...]:
         out: list[Change] = []
-        for addr in sorted(self.inp.state.resources):
-            if not self.in_scope(addr) or addr not in self.inp.live:
-                continue
-            rs = self.inp.state.resources[addr]
-            view = self.view(rs.provider, addr)
-            info = view.kind_info(rs.kind)
-            live = self.inp.live[addr]
-            cached = self.compared.get(addr)
-            if cached is not None and live is not None and cached[0] == rs.applied_spec:
-                _, applied, projected = cached
+        resources = self.inp.state.resources
+        all_live = self.inp.live
+        compared = self.compared_spec
+        targets = self.targets
+        # Addresses settled clean by plan_desired are skipped (for them the sorted pass below
+        # would only look up a known kind and continue); only the rest is sorted and examined in
+        # order, so failures and changes come out exactly as from one sorted pass over everything.
+        templates, projections, clean = self.compared_template, self.compared_live, self.drift_clean
+        rest = [
+            addr
+            for addr in resources
+            if addr not in clean and (not targets or addr in targets) and addr in all_live
+        ]
+        for addr in sorted(rest):
+            rs = resources[addr]
+            view, info = self.kind_view(rs.provider, rs.kind, addr)
+            live = all_live[addr]
+            spec = compared.get(addr)
+            if spec is not None and live is not None and spec == rs.applied_spec:
+                applied, projected = templates[addr], projections[addr]
             else:
                 d = self.desired_by_addr.get(addr)
                 ignore = d.lifecycle.ignore_changes if d is not None else ()
@@ -453,6 +564,36 @@ class _Common:
             on_delete=self.on_delete,
             **{**dict(self.extra), **kw},
         )
+
+
+def _noop_change(
+    address: str,
+    provider: str,
+    kind: str,
+    remote_id: str,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    depends_on: tuple[str, ...],
+    reason: str,
+    status: str | None,
+    prevent_destroy: bool,
+    on_delete: str | None,
+) -> Change:
+    """The no-op Change of an unchanged resource (the common case: built without _Common)."""
+    return Change(
+        address=address,
+        provider=provider,
+        kind=kind,
+        action=Action.NOOP,
+        remote_id=remote_id,
+        before=before,
+        after=after,
+        depends_on=depends_on,
+        reason=reason,
+        status=status,
+        prevent_destroy=prevent_destroy,
+        on_delete=on_delete,
+    )
 
 
 def _manual(

@@ -176,30 +176,56 @@ def canonical_value(field: str, ftype: FieldType, value: Any, zone: str | None =
 def live_fields(spec: KindSpec, entity: WireEntity) -> dict[str, Any]:
     """The manifest-vocabulary fields of a live entity (schema fields only, sorted)."""
     currency = entity.value("currency_code")
+    props = entity.props
+    fields, memo = _live_plan(spec)
     out: dict[str, Any] = {}
-    for field, ftype in spec.fields.items():
-        prop = entity.props.get(field)
+    for field, ftype, money in fields:
+        prop = props.get(field)
         if prop is None:
             if field == "name" and entity.name is not None:
                 out["name"] = entity.name
             continue
-        raw = _money_value(prop, currency) if ftype is FieldType.MONEY else prop.value
+        raw = _money_value(prop, currency) if money else prop.value
         try:
-            # wire datetimes are UTC (XML) or carry an offset (JSON)
-            out[field] = _live_value(field, ftype, raw)
+            out[field] = memo[(field, raw)]
+            continue
+        except KeyError:
+            pass
+        try:
+            value = _live_value(field, ftype, raw)
         except ValueProblem:
             out[field] = raw  # shown as-is rather than failing a whole refresh
+            continue
+        if len(memo) >= _LIVE_MEMO_MAX:
+            memo.clear()
+        out[field] = memo[(field, raw)] = value
     return out
 
 
-_SCALARS = frozenset({str, int, float, bool, type(None)})
+# Per kind: its fields as (name, type, is money), and the canonical value of each (field, wire
+# string) met so far. A refresh meets the same strings (flags, enums, amounts) thousands of
+# times; the values are immutable scalars, and a field has one type within a kind.
+_LivePlan = tuple[tuple[tuple[str, FieldType, bool], ...], dict[tuple[str, str | None], Any]]
+_LIVE_PLANS: dict[str, tuple[KindSpec, _LivePlan]] = {}
+_LIVE_MEMO_MAX = 16384
 
 
-@lru_cache(maxsize=16384, typed=True)
+def _live_plan(spec: KindSpec) -> _LivePlan:
+    entry = _LIVE_PLANS.get(spec.kind)
+    if entry is None or entry[0] is not spec:
+        fields = tuple((field, ftype, ftype is FieldType.MONEY) for field, ftype in spec.fields.items())
+        entry = (spec, (fields, {}))
+        _LIVE_PLANS[spec.kind] = entry
+    return entry[1]
+
+
 def _live_value(field: str, ftype: FieldType, raw: str | None) -> Any:
-    """``canonical_value`` of a wire string, memoised: a refresh meets the same strings (flags,
-    enums, amounts) thousands of times, and the results are immutable scalars."""
+    """``canonical_value`` of a wire string (memoised per kind by :func:`live_fields`): wire
+    datetimes are UTC (XML) or carry an offset (JSON)."""
     return canonical_value(field, ftype, raw, None)
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 @lru_cache(maxsize=16384, typed=True)
@@ -217,6 +243,52 @@ def _money_value(prop: Prop, currency: str | None) -> str | None:
     return prop.value
 
 
+# FieldType members as plain module constants: ``FieldType.STR`` is a slow metaclass lookup
+_STR, _ID, _MONEY, _DEC = FieldType.STR, FieldType.ID, FieldType.MONEY, FieldType.DEC
+# (field type, value type) pairs whose canonical form is the value itself
+_AS_IS = frozenset({(FieldType.STR, str), (FieldType.BOOL, bool), (FieldType.INT, int)})
+# integers this small are their own canonical money/decimal value (quantizing to <= 6 places
+# keeps every digit within Decimal's 28-digit precision)
+_EXACT_INT = 10**15
+
+# A spec's work depends only on its shape: its keys (as written) and the types of its values.
+# Per shape: the sorted field order, an empty output dict already sized and ordered for it (a
+# copy is cheaper than growing a new dict key by key), and the fields whose value may need
+# converting (with their type; also split into integer money/decimal fields and the rest);
+# every other value is canonical as written and is copied as is.
+_Work = tuple[tuple[Any, FieldType], ...]
+_Plan = tuple[tuple[Any, ...], dict[Any, Any], _Work, tuple[Any, ...], _Work]
+_PLANS: dict[tuple[Any, ...], tuple[KindSpec, _Plan]] = {}  # (kind, *keys, *value types) -> plan
+_PLANS_MAX = 4096
+
+
+def _plan(spec: KindSpec, values: Mapping[str, Any]) -> _Plan:
+    """(sorted keys, fields to convert) for ``values``, memoised on its shape; the same TypeError
+    as ``sorted`` for keys that cannot be ordered."""
+    shape = (spec.kind, *values, *map(type, values.values()))  # one flat tuple: cheapest key
+    entry = _PLANS.get(shape)
+    if entry is None or entry[0] is not spec:
+        order = tuple(sorted(values))
+        types = spec.fields
+        work = []
+        for field in order:
+            ftype = types.get(field)
+            if ftype is None:  # unknown fields pass unchanged
+                continue
+            t = type(values[field])
+            if t is type(None) or (ftype, t) in _AS_IS:  # None is None in every type
+                continue
+            work.append((field, ftype))
+        # integer money/decimal fields: canonical as written unless huge (checked in one loop)
+        ints = tuple(f for f, ftype in work if type(values[f]) is int and ftype in (_MONEY, _DEC))
+        rest = tuple((f, ftype) for f, ftype in work if f not in ints)
+        entry = (spec, (order, dict.fromkeys(order), tuple(work), ints, rest))
+        if len(_PLANS) >= _PLANS_MAX:
+            _PLANS.clear()
+        _PLANS[shape] = entry
+    return entry[1]
+
+
 def normalize_spec(spec: KindSpec, values: Mapping[str, Any]) -> dict[str, Any]:
     """Canonical form of a desired spec; unknown fields and unresolved Refs pass unchanged.
 
@@ -225,15 +297,26 @@ def normalize_spec(spec: KindSpec, values: Mapping[str, Any]) -> dict[str, Any]:
     zone = None
     if spec.zone_field and isinstance(values.get(spec.zone_field), str) and values[spec.zone_field]:
         zone = values[spec.zone_field]
-    out: dict[str, Any] = {}
-    for field in sorted(values):
-        value = values[field]
-        ftype = spec.fields.get(field)
-        if ftype is None:
-            out[field] = value
+    order, skeleton, work, ints, rest = _plan(spec, values)
+    out: dict[str, Any] = skeleton.copy()
+    for field in order:
+        out[field] = values[field]
+    for field in ints:
+        if not -_EXACT_INT < out[field] < _EXACT_INT:
+            break  # a huge one: convert everything in field order below
+    else:
+        work = rest  # every integer is canonical as it is
+    for field, ftype in work:
+        value = out[field]
+        t = type(value)
+        # still canonical as written (what canonical_value would return unchanged): no memo
+        if t is str and ftype is _ID:
+            out[field] = value.strip() if value else None
+            continue
+        if t is int and (ftype is _MONEY or ftype is _DEC) and -_EXACT_INT < value < _EXACT_INT:
             continue
         try:
-            if type(value) in _SCALARS:
+            if t in _SCALARS:
                 out[field] = _scalar_value(field, ftype, value, zone)
             else:
                 out[field] = canonical_value(field, ftype, value, zone)
