@@ -482,7 +482,8 @@ class _Builder:
             common, view, info, Action.DELETE, {}, live.fields, f"{why}; the API cannot delete it",
             field_changes=diffs, precondition=precondition,
         )
-        return manual or common.change(Action.DELETE, field_changes=diffs, precondition=precondition, reason=why)
+        reason = f"{why}; {info.delete_means}" if info.delete_means else why
+        return manual or common.change(Action.DELETE, field_changes=diffs, precondition=precondition, reason=reason)
 
     # -- drift ------------------------------------------------------------------------------
     def plan_drift(self) -> tuple[Change, ...]:

@@ -96,6 +96,8 @@ class KindInfo:
     - ``default_on_delete``: what removing the manifest does when ``lifecycle.on_delete`` is
       not set (clean rooms default to ``abandon``).
     - ``write_only_fields``: accepted on write but never returned by reads (not compared).
+    - ``delete_means``: what "delete" does where the API has no real delete (MediaMath
+      deactivates: ``status=0``); shown in the plan next to the deletion.
     - ``findable_with``: when set, natural-key lookup can find an object only if its spec sets
       one of these fields (a LiveRamp question is listed only through the clean room named by
       ``cleanroom_id``). A create without them that is interrupted cannot be checked afterwards,
@@ -113,6 +115,7 @@ class KindInfo:
     default_on_delete: OnDelete = OnDelete.DELETE
     write_only_fields: frozenset[str] = frozenset()
     findable_with: tuple[str, ...] = ()
+    delete_means: str = ""
 
     def findable(self, spec: Mapping[str, Any]) -> bool:
         """Whether natural-key lookup can find an object created from ``spec`` (see ``findable_with``)."""

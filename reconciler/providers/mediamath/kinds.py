@@ -225,6 +225,10 @@ def kind_info(spec: KindSpec) -> KindInfo:
         read_only=spec.read_only,
         deletable=not spec.read_only,
         default_on_delete=OnDelete.DELETE,
+        delete_means=(
+            "deactivated (status=0) and forgotten: the API has no delete for it"
+            if spec.delete_mode is DeleteMode.DEACTIVATE else ""
+        ),
     )
 
 
