@@ -293,10 +293,7 @@ class _Builder:
             self.compared_template[addr] = template
             self.compared_live[addr] = before
         if not diffs and not info.read_only:  # the common case: built directly, no _Common
-            if rs.prevent_destroy == lifecycle.prevent_destroy and rs.on_delete == on_delete:
-                reason = "no changes"  # noop_reason's answer when the lifecycle matches state
-            else:
-                reason = self.noop_reason(d, rs)
+            reason = self.noop_reason(d, rs)
             return _noop_change(
                 addr,
                 provider,
