@@ -63,6 +63,7 @@ class KindTable:
         return sorted(self.kinds.get(provider, {}))
 
 
+@gc_paused()  # acyclic values only: see reconciler.gcpause
 def load_manifests(
     paths: Sequence[Path],
     *,
@@ -72,17 +73,6 @@ def load_manifests(
     env: Mapping[str, str],
 ) -> list[DesiredResource]:
     """Every resource under ``paths`` (default: the workspace's paths), validated and ordered."""
-    with gc_paused():  # acyclic values only: see reconciler.gcpause
-        return _load_manifests(paths, config, kind_lookup, known_providers, env)
-
-
-def _load_manifests(
-    paths: Sequence[Path],
-    config: WorkspaceConfig,
-    kind_lookup: KindLookup,
-    known_providers: Collection[str],
-    env: Mapping[str, str],
-) -> list[DesiredResource]:
     files = discover(paths or config.paths, config.root)
     loader = _Loader(config, kind_lookup, known_providers, env)
     resources: list[DesiredResource] = []

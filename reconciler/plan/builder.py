@@ -31,7 +31,7 @@ import heapq
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from reconciler.diff import (
     FieldDiffer,
@@ -101,10 +101,10 @@ class PlanInput:
     differ: FieldDiffer = field(default_factory=FieldDiffer, compare=False)
 
 
+@gc_paused()  # a few acyclic values per resource: the cyclic collector would find nothing
 def build_plan(inp: PlanInput) -> Plan:
     """Build the plan for ``inp``. Raises :class:`PlanError` when the plan itself is refused."""
-    with gc_paused():  # a few acyclic values per resource: the cyclic collector finds nothing
-        return _Builder(inp).build()
+    return _Builder(inp).build()
 
 
 def _steps_text(steps: Sequence[ManualStep]) -> tuple[str, ...]:
@@ -257,19 +257,12 @@ class _Builder:
         rs = self.state_resources.get(addr)
         lifecycle = d.lifecycle
         on_delete = lifecycle.on_delete.value if lifecycle.on_delete else None
+        base = _Common(addr, provider, kind, depends_on, lifecycle.prevent_destroy, on_delete)
         live = None
         if rs is not None:
             all_live = self.inp.live
             live = all_live[addr] if addr in all_live else self.live_of(addr)
         if live is None:
-            base = _Common(
-                address=addr,
-                provider=address.provider,
-                kind=address.kind,
-                depends_on=depends_on,
-                prevent_destroy=lifecycle.prevent_destroy,
-                on_delete=on_delete,
-            )
             found = self.inp.found.get(addr)
             if found is not None:
                 return self.adopt(base, view, info, d, spec, found)
@@ -292,29 +285,12 @@ class _Builder:
             self.compared_spec[addr] = spec
             self.compared_template[addr] = template
             self.compared_live[addr] = before
-        if not diffs and not info.read_only:  # the common case: built directly, no _Common
-            reason = self.noop_reason(d, rs)
-            return _noop_change(
-                addr,
-                provider,
-                kind,
-                rs.remote_id,
-                before,
-                spec,
-                depends_on,
-                reason,
-                live.status,
-                lifecycle.prevent_destroy,
-                on_delete,
+        if not diffs and not info.read_only:  # the common case, built in one step
+            return base.change(
+                Action.NOOP, remote_id=rs.remote_id, before=before, after=spec, status=live.status,
+                reason=self.noop_reason(d, rs),
             )
-        common = _Common(
-            address=addr,
-            provider=address.provider,
-            kind=address.kind,
-            depends_on=depends_on,
-            prevent_destroy=lifecycle.prevent_destroy,
-            on_delete=on_delete,
-        ).extend(remote_id=rs.remote_id, before=before, after=spec, status=live.status)
+        common = base.extend(remote_id=rs.remote_id, before=before, after=spec, status=live.status)
         if info.read_only:
             if diffs:
                 self.warn_read_only(addr, info, diffs)
@@ -528,9 +504,9 @@ class _Builder:
         return tuple(out)
 
 
-@dataclass(frozen=True)
-class _Common:
-    """The fields every change of one resource shares; ``change`` builds the Change."""
+class _Common(NamedTuple):
+    """The fields every change of one resource shares; ``change`` builds the Change. (A named
+    tuple, not a frozen dataclass: one is made per resource, and a tuple is cheaper to build.)"""
 
     address: str
     provider: str
@@ -560,38 +536,8 @@ class _Common:
             depends_on=self.depends_on,
             prevent_destroy=self.prevent_destroy,
             on_delete=self.on_delete,
-            **{**dict(self.extra), **kw},
+            **({**dict(self.extra), **kw} if self.extra else kw),
         )
-
-
-def _noop_change(
-    address: str,
-    provider: str,
-    kind: str,
-    remote_id: str,
-    before: Mapping[str, Any],
-    after: Mapping[str, Any],
-    depends_on: tuple[str, ...],
-    reason: str,
-    status: str | None,
-    prevent_destroy: bool,
-    on_delete: str | None,
-) -> Change:
-    """The no-op Change of an unchanged resource (the common case: built without _Common)."""
-    return Change(
-        address=address,
-        provider=provider,
-        kind=kind,
-        action=Action.NOOP,
-        remote_id=remote_id,
-        before=before,
-        after=after,
-        depends_on=depends_on,
-        reason=reason,
-        status=status,
-        prevent_destroy=prevent_destroy,
-        on_delete=on_delete,
-    )
 
 
 def _manual(
