@@ -174,15 +174,14 @@ class _Builder:
         info: KindInfo,
         spec: Mapping[str, Any],
         ignore: Sequence[str],
-        maybe_refs: bool = True,
         ref_keys: Sequence[str] | None = None,
     ) -> dict[str, Any]:
         """Owned, normalised template of a resolved spec (fields still holding a Ref kept raw).
 
-        ``ref_keys``, when given, are the only keys of ``spec`` that may still hold a Ref.
+        ``ref_keys``: the keys of ``spec`` still holding a Ref, when the caller knows them.
         """
         if ref_keys is None:
-            ref_keys = [k for k, v in spec.items() if contains_ref(v)] if maybe_refs else []
+            ref_keys = [k for k, v in spec.items() if contains_ref(v)]
         if ref_keys:
             plain = {k: v for k, v in spec.items() if k not in ref_keys}
             normalized = dict(view.normalize(info.name, plain))
@@ -224,14 +223,15 @@ class _Builder:
             options={"destroy": inp.destroy},
         )
 
-    def resolved(self, d: DesiredResource) -> tuple[dict[str, Any], list[str] | None, tuple[str, ...]]:
-        """(``resolve(d.spec)``, the keys still holding a Ref or None if unknown, depends_on)."""
+    def resolved(self, d: DesiredResource) -> tuple[dict[str, Any], list[str], tuple[str, ...]]:
+        """(``resolve(d.spec)``, the keys still holding a Ref (target not created yet), depends_on)."""
         raw = d.spec
         positions = d.ref_positions
         if positions is None:  # not plain JSON: resolve the whole spec
-            if contains_ref(raw):
-                return self.resolve(raw), None, tuple(map(str, d.references))
-            return dict(raw), None, ()
+            if not contains_ref(raw):
+                return dict(raw), [], ()
+            spec = self.resolve(raw)
+            return spec, [k for k, v in spec.items() if contains_ref(v)], tuple(map(str, d.references))
         if not positions:
             return dict(raw), [], ()
         # resolving copies every other value to an equal one: resolve only these
@@ -253,7 +253,6 @@ class _Builder:
         provider, kind = address.provider, address.kind
         view, info = self.kind_view(provider, kind, addr)
         spec, left, depends_on = self.resolved(d)
-        has_refs = left is None or bool(depends_on)
         rs = self.state_resources.get(addr)
         lifecycle = d.lifecycle
         on_delete = lifecycle.on_delete.value if lifecycle.on_delete else None
@@ -276,7 +275,7 @@ class _Builder:
             reason = "deleted outside reconciler" if rs is not None else "not in state"
             return self.create(base, view, info, spec, reason)
         assert rs is not None
-        template = self.template(view, info, spec, lifecycle.ignore_changes, has_refs, left)
+        template = self.template(view, info, spec, lifecycle.ignore_changes, left)
         before, diffs = compare_owned(template, live.fields, self.differ)
         if spec == rs.applied_spec and before == template and rs.provider == provider and rs.kind == kind:
             # what drift would find for it: nothing (its kind is known, so drift cannot fail on it)

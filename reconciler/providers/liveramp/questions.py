@@ -133,7 +133,7 @@ class QuestionKind(Kind):
         ids = list(dict.fromkeys(remote_ids))
         return {i: live for i, live in zip(ids, self.client.fan_out(one, ids), strict=True) if live is not None}
 
-    def _attached(self, room: str | None) -> list[tuple[str, str]]:
+    def _in_rooms(self, room: str | None) -> list[tuple[str, str]]:
         """(question id, title) of the questions available in clean rooms: created in one with
         ``?cleanRoomID=`` or added to one (the API lists no questions outside a room)."""
         rooms = [room] if room else [str(r["id"]) for r in self.client.paged("/cleanrooms")]
@@ -149,11 +149,11 @@ class QuestionKind(Kind):
         return sorted(seen.items())
 
     def list_children(self, parent_id: str | None) -> list[LiveObject]:
-        return list(self.read([qid for qid, _ in self._attached(parent_id)]).values())
+        return list(self.read([qid for qid, _ in self._in_rooms(parent_id)]).values())
 
     def find(self, spec: Mapping[str, Any]) -> LiveObject | None:
         room = as_id(spec.get("cleanroom_id")) or None
-        for qid, title in self._attached(room):
+        for qid, title in self._in_rooms(room):
             if title == spec.get("title"):
                 live = self.read([qid]).get(qid)
                 if live is not None and live.fields.get("title") == spec.get("title"):

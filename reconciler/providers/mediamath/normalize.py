@@ -230,8 +230,8 @@ _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 @lru_cache(maxsize=16384, typed=True)
 def _scalar_value(field: str, ftype: FieldType, value: str | int | float | bool | None, zone: str | None) -> Any:
-    """``canonical_value`` of a manifest scalar, memoised like :func:`_live_value` (``typed``:
-    ``True`` and ``1`` are different inputs)."""
+    """``canonical_value`` of a manifest scalar, memoised: manifests repeat the same values
+    (``typed``: ``True`` and ``1`` are different inputs)."""
     return canonical_value(field, ftype, value, zone)
 
 
