@@ -658,6 +658,8 @@ def _builder_inputs(n: int) -> tuple[Any, Any]:
         live[address] = LiveObject(kind, remote_id, fields, version=3)
         resources[address] = ResourceState(address, "mediamath", kind, remote_id, resolved, live[address].fingerprint, 3)
     state = StateSnapshot("bench-lineage", 1, resources)
+    for d in desired:  # as the loader hands them over: its reference check has read both already
+        _ = d.ref_keys, str(d.address)
     return (desired, state, live, {"mediamath": ProviderView.of(provider)}), provider
 
 

@@ -7,12 +7,13 @@ Used by the plan builder (desired vs live) and by drift (last-applied vs live). 
   and write-only fields; :func:`project` cuts a live object down to that template, recursively
   for mappings (a live key the manifest never wrote is dropped, a written key the live object
   lacks reads as ``None``). Lists are owned whole.
-- **Fast path**: callers compare ``project(live, template) == template`` first; only when that
-  fails does :class:`FieldDiffer` look at the top-level fields, with ``==`` again per field, and
-  only a differing *container* field goes through deepdiff (about 1 ms a call) to get nested
-  paths (``members.0.purposes``). deepdiff output becomes :class:`FieldChange` values in one
-  place (:meth:`FieldDiffer._from_deepdiff`), and ``FieldDiffer.deepdiff_calls`` counts the
-  calls so tests can prove the fast path holds.
+- **Fast path**: callers check ``matches(live, template)`` (``project(live, template) ==
+  template`` without building the projection) first; only when that fails does
+  :class:`FieldDiffer` look at the top-level fields, with ``==`` again per field, and only a
+  differing *container* field goes through deepdiff (about 1 ms a call) to get nested paths
+  (``members.0.purposes``). deepdiff output becomes :class:`FieldChange` values in one place
+  (:meth:`FieldDiffer._from_deepdiff`), and ``FieldDiffer.deepdiff_calls`` counts the calls so
+  tests can prove the fast path holds.
 
 Values are JSON-like (dicts, lists, scalars) plus :class:`~reconciler.model.Ref` for ids not
 known until apply; a Ref is a leaf here and a field holding one is never sent to deepdiff.
@@ -96,6 +97,25 @@ def project(live: Any, template: Any) -> Any:
     return live
 
 
+def matches(live: Any, template: Any) -> bool:
+    """``project(live, template) == template``, without building the projection (the fast path:
+    most live objects match their template)."""
+    t = type(template)
+    if t is dict or (t not in _LEAVES and isinstance(template, Mapping)):
+        if not (type(live) is dict or isinstance(live, Mapping)):
+            return bool(live == template)
+        get = live.get
+        for k, v in template.items():
+            x = get(k)
+            if type(v) in _LEAVES:
+                if x is not v and x != v:  # as dict equality compares values: identity first
+                    return False
+            elif not matches(x, v):
+                return False
+        return True
+    return bool(live == template)
+
+
 def contains_ref(value: Any) -> bool:
     """True if ``value`` is or holds a :class:`Ref` (hot path: exact type checks first)."""
     t = type(value)
@@ -175,17 +195,18 @@ class FieldDiffer:
 
 
 def compare_owned(
-    template: Mapping[str, Any],
+    template: dict[str, Any],
     live_fields: Mapping[str, Any],
     differ: FieldDiffer,
 ) -> tuple[dict[str, Any], tuple[FieldChange, ...]]:
     """Project ``live_fields`` onto ``template``; return (projection, changes live -> template).
 
-    Equal values take the fast path (one ``==``, no per-field work, no deepdiff).
+    Equal values take the fast path (no projection built, no deepdiff): the projection returned
+    is then ``template`` itself, which equals it (neither is changed afterwards).
     """
+    if matches(live_fields, template):
+        return template, ()
     projected = project(live_fields, template)
-    if projected == template:
-        return projected, ()
     return projected, differ.changes(projected, template)
 
 

@@ -56,6 +56,11 @@ class Address:
     name: str
 
     def __str__(self) -> str:
+        return self.text
+
+    @_cached
+    def text(self) -> str:
+        """``provider.Kind/name`` (made once: addresses are formatted for every lookup by text)."""
         return f"{self.provider}.{self.kind}/{self.name}"
 
     @classmethod
@@ -118,9 +123,9 @@ class DesiredResource:
         return tuple(sorted({r.target for r in refs}))
 
     @_cached
-    def ref_positions(self) -> tuple[int, ...] | None:
-        """Positions (in ``spec`` order) of the top-level values that hold a :class:`Ref`; ``None``
-        when the spec is not plain JSON (a non-string key, a tuple, a non-dict mapping somewhere).
+    def ref_keys(self) -> tuple[str, ...] | None:
+        """The top-level keys whose values hold a :class:`Ref`, in spec order; ``None`` when the
+        spec is not plain JSON (a non-string key, a tuple, a non-dict mapping somewhere).
         Computed once: ``spec`` is never changed after loading.
 
         For a plain spec, ``resolve_refs(spec)`` equals ``spec`` with only these values resolved:
@@ -129,12 +134,11 @@ class DesiredResource:
         spec = self.spec
         types = tuple(map(type, spec.values()))
         if _PLAIN_SCALARS_REF.issuperset(types) and _STR_ONLY.issuperset(map(type, spec)):
-            count = types.count(Ref)  # flat (the common case): scalars and bare Refs only
-            if count <= 1:
-                return (types.index(Ref),) if count else ()
-            return tuple(i for i, t in enumerate(types) if t is Ref)
-        positions: list[int] = []
-        for i, (k, v) in enumerate(spec.items()):
+            if Ref not in types:  # flat (the common case): scalars and bare Refs only
+                return ()
+            return tuple(k for k, t in zip(spec, types, strict=True) if t is Ref)
+        keys: list[str] = []
+        for k, v in spec.items():
             if type(k) is not str:
                 return None
             if type(v) in _PLAIN_SCALARS:
@@ -143,18 +147,8 @@ class DesiredResource:
             if holds_ref is None:
                 return None
             if holds_ref:
-                positions.append(i)
-        return tuple(positions)
-
-    @property
-    def ref_keys(self) -> tuple[str, ...] | None:
-        """The top-level keys whose values hold a :class:`Ref`, in spec order (``None`` for a
-        spec that is not plain JSON)."""
-        positions = self.ref_positions
-        if positions is None:
-            return None
-        keys = list(self.spec)
-        return tuple(keys[i] for i in positions)
+                keys.append(k)
+        return tuple(keys)
 
     def location_of(self, path: str) -> Location:
         line = self.field_lines.get(path)

@@ -95,7 +95,7 @@ def annotate(plan: Plan, planned: PlannedMoves) -> Plan:
         return plan
     by_target = {m.target: m for m in planned.moves}
     changes = tuple(
-        dataclasses.replace(c, reason=f"moved from {by_target[c.address].source}; {c.reason}".rstrip("; "))
+        c._replace(reason=f"moved from {by_target[c.address].source}; {c.reason}".rstrip("; "))
         if c.address in by_target
         else c
         for c in plan.changes

@@ -267,7 +267,7 @@ def _dangling_references(resources: list[DesiredResource], invalid: set[Address]
     known_text = sorted(str(a) for a in known)
     errors: list[InputError] = []
     for resource in resources:
-        if resource.ref_positions == ():  # holds no reference (computed once, reused by the plan)
+        if resource.ref_keys == ():  # holds no reference (computed once, reused by the plan)
             continue
         for path, ref in graph.ref_fields(resource.spec):
             if ref.target in known or ref.target in invalid:

@@ -226,27 +226,25 @@ class _Builder:
     def resolved(self, d: DesiredResource) -> tuple[dict[str, Any], list[str], tuple[str, ...]]:
         """(``resolve(d.spec)``, the keys still holding a Ref (target not created yet), depends_on)."""
         raw = d.spec
-        positions = d.ref_positions
-        if positions is None:  # not plain JSON: resolve the whole spec
+        keys = d.ref_keys
+        if keys is None:  # not plain JSON: resolve the whole spec
             if not contains_ref(raw):
                 return dict(raw), [], ()
             spec = self.resolve(raw)
             return spec, [k for k, v in spec.items() if contains_ref(v)], tuple(map(str, d.references))
-        if not positions:
-            return dict(raw), [], ()
+        spec = dict(raw)
+        if not keys:
+            return spec, [], ()
         # resolving copies every other value to an equal one: resolve only these
-        keys, values = list(raw), list(raw.values())
         left: list[str] = []
-        for i in positions:
-            values[i] = self.resolve(values[i])
-            if contains_ref(values[i]):
-                left.append(keys[i])
-        ref = raw[keys[positions[0]]]
-        if len(positions) == 1 and type(ref) is Ref:  # one bare reference (the common case)
-            depends_on: tuple[str, ...] = (str(ref.target),)
-        else:
-            depends_on = tuple(map(str, d.references))
-        return dict(zip(keys, values, strict=True)), left, depends_on
+        for k in keys:
+            value = spec[k] = self.resolve(raw[k])
+            if contains_ref(value):
+                left.append(k)
+        ref = raw[keys[0]]
+        if len(keys) == 1 and type(ref) is Ref:  # one bare reference (the common case)
+            return spec, left, (str(ref.target),)
+        return spec, left, tuple(map(str, d.references))
 
     def plan_desired(self, d: DesiredResource, addr: str) -> Change:
         address = d.address

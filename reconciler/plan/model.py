@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from reconciler.model import Address, Ref
 from reconciler.providers.base import Precondition
@@ -56,9 +56,12 @@ class FieldChange:
     after: Any
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """What will happen to one resource.
+
+    An immutable named tuple rather than a frozen dataclass: a plan holds one per resource
+    (100,000 for a large account) and a tuple is built four times faster. Copy with changes
+    through ``change._replace(...)``.
 
     - ``before``: the live object's owned fields (normalised), None for creates.
     - ``after``: the desired spec (Refs kept: an id not known until apply), None for deletes.

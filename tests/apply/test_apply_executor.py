@@ -374,7 +374,7 @@ def test_replace_deletes_then_creates(remote, state):
     seed(remote, state, create("memory.Folder/r", {"name": "r", "region": "eu"}))
     old = live_of(remote, state, "memory.Folder/r")
     change = update("memory.Folder/r", old, {"name": "r", "region": "us"}, remote)
-    plan = make_plan(state, Change(**{**change.__dict__, "action": Action.REPLACE, "replace_paths": ("region",)}))
+    plan = make_plan(state, change._replace(action=Action.REPLACE, replace_paths=("region",)))
     result = run(plan, remote, state)
     r = result.get("memory.Folder/r")
     assert r and r.outcome is Outcome.DONE and f"replaced {old.remote_id}" in r.message
@@ -469,7 +469,7 @@ def test_partly_owned_map_edited_out_of_band_is_merged_not_a_conflict(remote, st
     remote.edit_out_of_band("Folder", live.remote_id, {"labels": {"team": "bi", "cost-center": "42"}})
     fresh = live_of(remote, state, "memory.Folder/m")
     change = update("memory.Folder/m", fresh, {"name": "m", "labels": {"team": "ops"}}, remote)
-    change = Change(**{**change.__dict__, "before": {"name": "m", "labels": {"team": "bi"}}})
+    change = change._replace(before={"name": "m", "labels": {"team": "bi"}})
     remote.edit_out_of_band("Folder", live.remote_id, {"labels": {"team": "web", "cost-center": "42"}})
     r = run(make_plan(state, change), remote, state).get("memory.Folder/m")
     assert r.outcome is Outcome.CONFLICT

@@ -125,6 +125,4 @@ def plan_for(desired: Sequence[Desired], state: StateBackend, providers: Mapping
 
 
 def replace_flags(change: Change, d: Desired) -> Change:
-    from dataclasses import replace
-
-    return replace(change, prevent_destroy=d.prevent_destroy)
+    return change._replace(prevent_destroy=d.prevent_destroy)
