@@ -539,3 +539,24 @@ def test_api_key_is_masked_in_debug_logs(make_provider: Make, caplog: pytest.Log
     urls = [r.getMessage() for r in caplog.records if r.name == "urllib3.connectionpool"]
     assert any("/api/v2.0/organizations" in u and "api_key=***" in u for u in urls), urls
     assert "demo-api-key" not in caplog.text and "demo-password" not in caplog.text
+
+
+def test_reads_waiting_on_a_failed_login_fail_with_it(make_provider: Make, mm: SandboxControl) -> None:
+    """The API down: every kind read at once waits for the one login, and its failure (after its
+    retries) is theirs too; no kind starts a round of retries of its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    provider = make_provider()
+    provider.client.http.retry = RetryPolicy(attempts=3, base_delay=0.01)
+    mm.post("faults", {"fault_rate": 1.0, "seed": 1, "weights": {"429": 0, "5xx": 1}, "latency_ms": 100})
+    mm.clear_counters()
+    kinds = ["Agency", "Advertiser", "Campaign", "Strategy"]
+    with ThreadPoolExecutor(max_workers=len(kinds)) as pool:
+        futures = [pool.submit(provider.read, kind, ["1", "2"]) for kind in kinds]
+        errors = [f.exception() for f in futures]
+    assert all(isinstance(e, APIError) and e.status is not None and e.status >= 500 for e in errors), errors
+    logins = sum(v for k, v in mm.counters().items() if k == "mediamath POST login")
+    assert logins == 3, mm.counters()  # one login's three attempts, not one round per kind
+    # a later call tries again (the API may be back)
+    mm.post("faults", {})
+    assert provider.read("Agency", ["1"]) is not None
