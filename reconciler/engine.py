@@ -330,8 +330,9 @@ class Workspace:
     # -- drift ---------------------------------------------------------------------------------
     def drift(self, paths: Sequence[Path] = ()) -> DriftReport:
         """Classify every managed object; ignore rules come from the workspace file and from
-        ``lifecycle.ignore_changes`` of the manifests."""
-        snapshot = self.state.read()
+        ``lifecycle.ignore_changes`` of the manifests. Objects are named as the manifests name
+        them: ``Moved`` documents not applied yet rename state entries in memory, as in plan."""
+        snapshot = self.planned_moves(self.state.read(), paths).snapshot
         live, _ = self.refresh(snapshot, [])
         lifecycle_ignores = {str(r.address): set(r.lifecycle.ignore_changes) for r in self.desired(paths)}
 

@@ -292,3 +292,26 @@ def test_bad_moved_documents_fail_validation_with_file_and_line(memory_ws: Works
     memory_ws.write("moved.yaml", "apiVersion: reconciler/v1\nkind: Workspace\n")
     stray = memory_ws.run("validate")
     assert stray.code == 1 and "moved.yaml:2: kind: kind 'Workspace' is not a manifest kind" in stray.err
+
+
+def test_drift_names_objects_as_the_moved_documents_do(memory_ws: Workspace, remote: MemoryProvider) -> None:
+    """A ``Moved`` document not applied yet: drift reports the object at its new address, with
+    the renamed manifest's ``ignore_changes`` applied (not as drift of the old address)."""
+    applied(memory_ws)
+    folder_id = memory_ws.snapshot().resources["memory.Folder/docs"].remote_id
+    folder_ignores_color = FOLDER.replace("  color: {color}\n", "  color: {color}\nlifecycle:\n  ignore_changes: [color]\n")
+    memory_ws.write("main.yaml", folder_ignores_color.format(name="documents", color="red"))
+    memory_ws.write("moved.yaml", MOVED.format(source="memory.Folder/docs", target="memory.Folder/documents"))
+    remote.edit_out_of_band("Folder", folder_id, {"color": "blue"})
+
+    quiet = memory_ws.run("drift", "--format", "json")
+    assert quiet.code == 0, quiet.out + quiet.err
+    items = {i["address"]: i for i in json.loads(quiet.out)["items"]}
+    assert items["memory.Folder/documents"]["status"] == "in-sync" and "memory.Folder/docs" not in items
+
+    remote.edit_out_of_band("Folder", folder_id, {"name": "Docs, renamed by hand"})  # not ignored
+    loud = memory_ws.run("drift", "--format", "json")
+    assert loud.code == 2
+    changed = {i["address"]: [f["path"] for f in i["fields"]] for i in json.loads(loud.out)["items"] if i["fields"]}
+    assert changed == {"memory.Folder/documents": ["name"]}
+    assert "memory.Folder/docs" in memory_ws.snapshot().resources  # drift renamed nothing on disk
