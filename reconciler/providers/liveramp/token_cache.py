@@ -6,7 +6,8 @@ One JSON file, ``liveramp-tokens.json``, in the user's cache directory (option
 ("reconciler")``; never the repository), guarded by a ``filelock`` lock file beside it. Entries
 are keyed by a hash of endpoint + client id (never the secret) and hold the token and its
 expiry. A token is reused until 60 s before it expires. When many processes start at once, the
-first to take the lock fetches; the others wait for the lock, then find the fresh entry.
+first to take the lock fetches; the others wait for the lock, then find the fresh entry (threads
+of one process that waited while the fetch failed get its failure rather than fetching again).
 
 The file holds bearer tokens: it is created with mode 0600 in a 0700 directory, replaced
 atomically, and a token never appears in a message or repr.
@@ -29,6 +30,7 @@ import platformdirs
 from filelock import FileLock, Timeout
 
 from reconciler.errors import ProviderError
+from reconciler.providers.attempts import SharedAttempt
 
 FILE_NAME = "liveramp-tokens.json"
 REFRESH_MARGIN_SECONDS = 60.0
@@ -68,6 +70,7 @@ class TokenCache:
         self.key = cache_key(endpoint, client_id)
         self.margin = margin
         self._lock = FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT_SECONDS)
+        self._fetching = SharedAttempt(self._lock)  # a fetch that failed fails its waiters too
         self._memory: Token | None = None
 
     def __repr__(self) -> str:
@@ -84,7 +87,7 @@ class TokenCache:
             return cached.access_token
         self._ensure_dir()
         try:
-            with self._lock:
+            with self._fetching.attempt():
                 cached = self._read()
                 if cached is not None and cached.usable(time.time(), self.margin):
                     self._memory = cached

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import requests
 
-from reconciler.errors import APIError, AuthError, ReconcilerError, TransportError, WorkspaceError
+from reconciler.errors import APIError, AuthError, TransportError, WorkspaceError
+from reconciler.providers.attempts import SharedAttempt
 from reconciler.providers.http import HttpClient, RetryPolicy, redact_url
 from reconciler.providers.mediamath.wire import (
     JSON_MEDIA_TYPE,
@@ -138,10 +138,8 @@ class MediaMathClient:
         if self._api_key:
             install_log_redaction()
             self.http.session.params = {"api_key": self._api_key}
-        self._auth_lock = threading.Lock()
+        self._auth = SharedAttempt()
         self._auth_generation = 0  # bumped on every (re)login
-        self._login_failures = 0
-        self._login_failure: ReconcilerError | None = None  # how the latest login failed
         self.user_name: str | None = None
 
     def __repr__(self) -> str:
@@ -153,25 +151,12 @@ class MediaMathClient:
 
     # -- authentication ----------------------------------------------------------------------------
     def _ensure_login(self, seen_generation: int | None = None) -> None:
-        """Log in if never done, or if ``seen_generation`` is still current (after a 401).
-
-        Calls that waited while another call's login failed (after its retries) get that failure
-        rather than trying again: with the API down, the kinds read at once fail together
-        instead of each paying for its own round of retries.
-        """
-        failures = self._login_failures
-        with self._auth_lock:
+        """Log in if never done, or if ``seen_generation`` is still current (after a 401). Calls
+        that waited while the login failed get its failure (:class:`SharedAttempt`)."""
+        with self._auth.attempt():
             if self._auth_generation and (seen_generation is None or seen_generation != self._auth_generation):
                 return
-            if self._login_failure is not None and self._login_failures != failures:
-                raise self._login_failure  # failed while this call waited for it
-            try:
-                self._login()
-            except ReconcilerError as exc:
-                self._login_failure = exc
-                self._login_failures += 1
-                raise
-            self._login_failure = None
+            self._login()
             self._auth_generation += 1
 
     def _login(self) -> None:

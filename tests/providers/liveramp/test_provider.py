@@ -16,10 +16,12 @@ Aspects covered:
   accepted partner removes the partner.
 - batched reads: one list call per parent rather than one GET per object.
 - errors name the call and the vendor's message, never the secret.
+- a token request failing with 5xx fails every kind read at once after one round of retries.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -325,3 +327,28 @@ def test_errors_name_the_call_and_never_the_secret(lr_server: SandboxServer, tmp
     assert conflict.value.status == 409 and "already exists" in str(conflict.value) and "/v1/cleanrooms" in str(conflict.value)
     cache_text = "".join(p.read_text() for p in (tmp_path / "cache2").glob("*.json"))
     assert secret not in cache_text and "demo-secret" not in cache_text
+
+
+def test_reads_waiting_on_a_failed_token_request_fail_with_it(lr_server: SandboxServer, tmp_path: Path) -> None:
+    """The token endpoint answers 5xx: the kinds read at once wait for the one token request, and
+    its failure (after its retries) is theirs too; no kind starts its own round of retries."""
+    import requests
+
+    from reconciler.providers.http import RetryPolicy
+
+    provider = make_provider(lr_server, tmp_path / "cache")
+    provider.client.http.retry = RetryPolicy(attempts=3, base_delay=0.01)
+    control = requests.Session()
+    control.delete(f"{lr_server.url}/_sandbox/counters", timeout=10)
+    faults = {"fault_rate": 1.0, "seed": 1, "weights": {"429": 0, "5xx": 1}, "latency_ms": 100}
+    assert control.post(f"{lr_server.url}/_sandbox/faults", json=faults, timeout=10).status_code == 200
+    try:
+        kinds = ["DataConnection", "Cleanroom", "Question", "CleanroomDataset"]
+        with ThreadPoolExecutor(max_workers=len(kinds)) as pool:
+            errors = [f.exception() for f in [pool.submit(provider.read, kind, ["x"]) for kind in kinds]]
+    finally:
+        control.post(f"{lr_server.url}/_sandbox/faults", json={}, timeout=10)
+        provider.close()
+    assert all(isinstance(e, APIError) and e.status is not None and e.status >= 500 for e in errors), errors
+    routes = control.get(f"{lr_server.url}/_sandbox/counters", timeout=10).json()["routes"]
+    assert routes.get("liveramp POST op_token") == 3, routes  # one request's three attempts, not one per kind

@@ -11,7 +11,8 @@ within 15 requests (sandbox counters) and missing ids left out; children listing
 natural-key lookup (exact name, names with query metacharacters, ambiguity); 401 re-login;
 vendor messages (field errors) in errors; no password, api_key or session in any error, repr
 or DEBUG log line;
-reads (and the login) converge under injected 429/5xx; TLS verification with ``ca_bundle``; bad settings.
+reads (and the login) converge under injected 429/5xx, and with the API down the kinds read at once
+fail after one login's retries; TLS verification with ``ca_bundle``; bad settings.
 """
 
 from __future__ import annotations
