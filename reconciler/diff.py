@@ -101,6 +101,8 @@ def matches(live: Any, template: Any) -> bool:
     """``project(live, template) == template``, without building the projection (the fast path:
     most live objects match their template)."""
     t = type(template)
+    if t is dict and type(live) is dict and template.items() <= live.items():
+        return True  # every written value is there, equal as it stands (checked in C)
     if t is dict or (t not in _LEAVES and isinstance(template, Mapping)):
         if not (type(live) is dict or isinstance(live, Mapping)):
             return bool(live == template)
