@@ -709,7 +709,7 @@ class _GuardedWrite:
         verb = "not updated" if self.verb == "update" else "not deleted"
         return _WriteOutcome(
             Outcome.CONFLICT,
-            f"conflict: {what}; {verb} (re-plan, or apply with --force-conflicts to overwrite)",
+            f"{what}; {verb} (re-plan, or apply with --force-conflicts to overwrite)",
             conflicts=conflicts,
         )
 

@@ -271,11 +271,13 @@ def confirm(ctx: Context, auto_approve: bool, destroy: bool) -> None:
 
 
 def report_apply(ctx: Context, result: Any) -> None:
-    for r in result.results:
-        if r.conflict_fields:
-            ctx.console.print(f"Conflict on {r.address}: someone else changed fields this plan changes:", fg="red")
-            for field, planned, ours, theirs in r.conflict_fields:
-                ctx.console.print(f"    {field}: planned from {planned!r}; ours {ours!r}; theirs (kept, live) {theirs!r}")
+    for r in result.conflicts:
+        if not r.conflict_fields:  # changed again while rebasing, in fields it does not name
+            ctx.console.print(f"Conflict on {r.address}: {r.message}", fg="red")
+            continue
+        ctx.console.print(f"Conflict on {r.address}: someone else changed fields this plan changes:", fg="red")
+        for field, planned, ours, theirs in r.conflict_fields:
+            ctx.console.print(f"    {field}: planned from {planned!r}; ours {ours!r}; theirs (kept, live) {theirs!r}")
     counts: dict[str, int] = {}
     for r in result.results:
         counts[r.outcome.value] = counts.get(r.outcome.value, 0) + 1

@@ -9,7 +9,8 @@ Aspects covered:
   without a duplicate and the final plan is empty;
 - a second concurrent apply fails at once naming the lock holder, or waits with --lock-timeout;
 - conflicts: an out-of-band edit to a field the plan changes -> exit 3 with both values, the
-  other writer's value kept; an edit to another field -> rebased and applied;
+  other writer's value kept; an edit to another field -> rebased and applied; edited again while
+  rebasing -> a conflict listed with the others;
 - drift: an out-of-band edit shows with who/old/new and exit 2;
 - state list/show/rm, import, destroy, and the markdown plan.
 """
@@ -198,6 +199,30 @@ def test_disjoint_edit_between_plan_and_apply_is_rebased(ws: Workspace, tmp_path
     assert "rebase" in result.text.lower()
     fields = ws.remote()["Folder"][folder_id]["fields"]
     assert fields["size"] == 25 and fields["color"] == "red"  # both edits survive
+
+
+def test_an_object_changed_again_while_rebasing_is_reported_as_a_conflict(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer keeps editing a field the plan does not set: one rebase, then a conflict
+    (exit 3), listed with the other conflicts although it names no field of ours."""
+    assert ws.run("apply", "--auto-approve").code == 0
+    main = ws.root / "manifests" / "main.yaml"
+    main.write_text(main.read_text().replace("size: 10", "size: 25"))
+    out = tmp_path / "plan.json"
+    assert ws.run("plan", "--out", str(out)).code == 0
+    real_update = MemoryProvider.update
+    edits = iter(range(100))
+
+    def racing_update(self: MemoryProvider, kind: str, remote_id: str, *args: object, **kwargs: object) -> object:
+        self.edit_out_of_band(kind, remote_id, {"color": f"color-{next(edits)}"}, user="jdoe")  # before each write
+        return real_update(self, kind, remote_id, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(MemoryProvider, "update", racing_update)
+    result = ws.run("apply", str(out))
+    assert result.code == 3, result.text
+    assert "Conflict on memory.Folder/docs: the object changed again while rebasing; not updated" in result.out
+    assert "conflict: conflict" not in result.text
 
 
 def test_drift_reports_out_of_band_edit_with_attribution(ws: Workspace) -> None:
