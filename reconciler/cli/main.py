@@ -271,6 +271,11 @@ def confirm(ctx: Context, auto_approve: bool, destroy: bool) -> None:
 
 
 def report_apply(ctx: Context, result: Any) -> None:
+    for r in result.results:
+        if r.outcome.ok and r.conflict_fields:  # applied with --force-conflicts
+            ctx.console.print(f"Overwrote another writer's values on {r.address} (--force-conflicts):", fg="yellow")
+            for field, planned, ours, theirs in r.conflict_fields:
+                ctx.console.print(f"    {field}: theirs {theirs!r} replaced by ours {ours!r} (planned from {planned!r})")
     for r in result.conflicts:
         if not r.conflict_fields:  # changed again while rebasing, in fields it does not name
             ctx.console.print(f"Conflict on {r.address}: {r.message}", fg="red")

@@ -9,7 +9,8 @@ Aspects covered:
   without a duplicate and the final plan is empty;
 - a second concurrent apply fails at once naming the lock holder, or waits with --lock-timeout;
 - conflicts: an out-of-band edit to a field the plan changes -> exit 3 with both values, the
-  other writer's value kept; an edit to another field -> rebased and applied; edited again while
+  other writer's value kept (and replaced, said so, with ``--force-conflicts``); an edit to another
+  field -> rebased and applied; edited again while
   rebasing -> a conflict listed with the others;
 - drift: an out-of-band edit shows with who/old/new and exit 2;
 - state list/show/rm, import, destroy, and the markdown plan.
@@ -183,6 +184,12 @@ def test_conflicting_edit_between_plan_and_apply_exits_3_and_keeps_theirs(ws: Wo
     assert result.code == 3, result.text
     assert "99" in result.text and "25" in result.text
     assert ws.remote()["Folder"][folder_id]["fields"]["size"] == 99  # the other writer's value is live
+
+    forced = ws.run("apply", str(out), "--force-conflicts")
+    assert forced.code == 0, forced.text
+    assert "Overwrote another writer's values on memory.Folder/docs (--force-conflicts):" in forced.out
+    assert "size: theirs 99 replaced by ours 25 (planned from 10)" in forced.out
+    assert ws.remote()["Folder"][folder_id]["fields"]["size"] == 25
 
 
 def test_disjoint_edit_between_plan_and_apply_is_rebased(ws: Workspace, tmp_path: Path) -> None:
