@@ -10,8 +10,7 @@ Aspects covered:
 - a second concurrent apply fails at once naming the lock holder, or waits with --lock-timeout;
 - conflicts: an out-of-band edit to a field the plan changes -> exit 3 with both values, the
   other writer's value kept (and replaced, said so, with ``--force-conflicts``); an edit to another
-  field -> rebased and applied; edited again while
-  rebasing -> a conflict listed with the others;
+  field -> rebased and applied; edited again while rebasing -> a conflict listed with the others;
 - drift: an out-of-band edit shows with who/old/new and exit 2;
 - state list/show/rm, import, destroy, and the markdown plan.
 """
