@@ -43,6 +43,7 @@ from reconciler.sandbox import create_sandbox
 from reconciler.sandbox.base import Sandbox, SandboxServer
 from reconciler.state.local import LocalBackend
 from tests.reliability.estate import DEMO_SECRETS, MICS_ORG, Size, workspace_env, write_workspace
+from tests.support.cli import Result
 
 REPO = Path(__file__).resolve().parents[2]
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -357,7 +358,7 @@ class CliProcess:
 
     def result(self, timeout: float | None = 300) -> Run:
         out, err = self.communicate(timeout)
-        return Run(tuple(self.args), int(self.popen.returncode), out, err)
+        return Run(int(self.popen.returncode), out, err, args=tuple(self.args))
 
 
 def spawn_cli(root: Path, env: Mapping[str, str], *args: str) -> CliProcess:
@@ -365,15 +366,10 @@ def spawn_cli(root: Path, env: Mapping[str, str], *args: str) -> CliProcess:
 
 
 @dataclass(frozen=True)
-class Run:
-    args: tuple[str, ...]
-    code: int
-    out: str
-    err: str
+class Run(Result):
+    """A CLI run as its own process (:class:`tests.support.cli.Result`) and the arguments it had."""
 
-    @property
-    def text(self) -> str:
-        return self.out + self.err
+    args: tuple[str, ...] = ()
 
     @property
     def traceback(self) -> bool:
