@@ -511,12 +511,12 @@ class _TimedWorkspace(Workspace):
         finally:
             self.timings["load_manifests_s"] = round(time.perf_counter() - start, 3)
 
-    def refresh(self, snapshot: Any, desired: Any, addresses: Any = None) -> Any:
+    def refresh(self, snapshot: Any, addresses: Any = None) -> Any:
         start, cpu = time.perf_counter(), time.process_time()
         try:
             if self.refresher is not None:
-                return self.refresher(self, snapshot, desired, addresses)
-            return super().refresh(snapshot, desired, addresses)
+                return self.refresher(self, snapshot, addresses)
+            return super().refresh(snapshot, addresses)
         finally:
             self.timings["refresh_s"] = round(time.perf_counter() - start, 3)
             self.timings["refresh_cpu_s"] = round(time.process_time() - cpu, 3)
@@ -531,7 +531,7 @@ def per_object_refresh(parallelism: int) -> Callable[..., Any]:
     so its clean room's list is read once per invitation.
     """
 
-    def refresh(ws: Workspace, snapshot: Any, desired: Any, addresses: Any = None) -> Any:
+    def refresh(ws: Workspace, snapshot: Any, addresses: Any = None) -> Any:
         items = [rs for a, rs in sorted(snapshot.resources.items()) if addresses is None or a in addresses]
         for name in sorted({rs.provider for rs in items}):
             ws.provider(name)  # built (and logged in) once, before the threads start
@@ -540,8 +540,7 @@ def per_object_refresh(parallelism: int) -> Callable[..., Any]:
             return rs.address, read_single(ws, rs)
 
         with ThreadPoolExecutor(max_workers=parallelism) as pool:
-            live = dict(pool.map(read, items))
-        return live, {}
+            return dict(pool.map(read, items))
 
     return refresh
 
@@ -663,7 +662,7 @@ def _builder_inputs(n: int) -> tuple[Any, Any]:
     return (desired, state, live, {"mediamath": ProviderView.of(provider)}), provider
 
 
-def _deepdiff_compare(template: Any, live_fields: Any, differ: Any) -> Any:
+def _deepdiff_compare(template: Any, live_fields: Any, differ: Any, keyed: Any = None) -> Any:
     """``diff.compare_owned`` without its equality fast path: deepdiff on every resource."""
     from deepdiff import DeepDiff
 
@@ -673,7 +672,7 @@ def _deepdiff_compare(template: Any, live_fields: Any, differ: Any) -> Any:
     differ.deepdiff_calls += 1
     if not DeepDiff(projected, template, view="tree", ignore_numeric_type_changes=True):
         return projected, ()
-    return projected, differ.changes(projected, template)
+    return projected, differ.changes(projected, template, keyed or {})
 
 
 def measure_builder(n: int, *, baseline: bool = False) -> dict[str, Any]:

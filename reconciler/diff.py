@@ -11,9 +11,13 @@ Used by the plan builder (desired vs live) and by drift (last-applied vs live). 
   template`` without building the projection) first; only when that fails does
   :class:`FieldDiffer` look at the top-level fields, with ``==`` again per field, and only a
   differing *container* field goes through deepdiff (about 1 ms a call) to get nested paths
-  (``members.0.purposes``). deepdiff output becomes :class:`FieldChange` values in one place
+  (``parameters.REGION``). deepdiff output becomes :class:`FieldChange` values in one place
   (:meth:`FieldDiffer._from_deepdiff`), and ``FieldDiffer.deepdiff_calls`` counts the calls so
   tests can prove the fast path holds.
+- **Lists whose order means nothing** (``KindInfo.list_keys``: field -> the item key that
+  identifies a member, e.g. mediarithmics ``members`` by ``organisation_id``) are compared as sets:
+  providers normalise them into a canonical order, and their diffs name the member, never a
+  position: ``members[1581]`` added or removed, ``members[1752].purposes`` changed.
 
 Values are JSON-like (dicts, lists, scalars) plus :class:`~reconciler.model.Ref` for ids not
 known until apply; a Ref is a leaf here and a field holding one is never sent to deepdiff.
@@ -21,6 +25,7 @@ known until apply; a Ref is a leaf here and a field holding one is never sent to
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -31,6 +36,8 @@ from reconciler.model import Ref
 from reconciler.plan.model import FieldChange
 
 _SCALARS = (str, int, float, bool, type(None))
+_NO_KEYS: Mapping[str, str] = {}
+_PATH_PARTS = re.compile(r"\.|\[|\]\.?")  # a.b, members[1581].purposes
 _LEAVES = frozenset({*_SCALARS, list, tuple})
 
 
@@ -45,7 +52,7 @@ def split_path(path: str) -> tuple[str, ...]:
 def path_sort_key(path: str) -> tuple[tuple[int, int, str], ...]:
     """Sort dotted paths naturally: list indices numerically, names alphabetically."""
     key: list[tuple[int, int, str]] = []
-    for part in path.split("."):
+    for part in filter(None, _PATH_PARTS.split(path)):
         key.append((0, int(part), "") if part.isdigit() else (1, 0, part))
     return tuple(key)
 
@@ -154,9 +161,13 @@ class FieldDiffer:
         self.deepdiff_calls = 0
 
     def changes(
-        self, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
+        self,
+        before: Mapping[str, Any] | None,
+        after: Mapping[str, Any] | None,
+        keyed: Mapping[str, str] = _NO_KEYS,
     ) -> tuple[FieldChange, ...]:
-        """Every differing field, sorted by path. Keys missing on one side read as ``None``."""
+        """Every differing field, sorted by path. Keys missing on one side read as ``None``;
+        list fields named in ``keyed`` are compared member by member (see the module docstring)."""
         b = before or {}
         a = after or {}
         out: list[FieldChange] = []
@@ -164,7 +175,12 @@ class FieldDiffer:
             bv, av = b.get(key), a.get(key)
             if bv == av:
                 continue
-            out.extend(self.field_changes(str(key), bv, av))
+            identity = keyed.get(str(key))
+            old_members, new_members = _members(bv, identity), _members(av, identity)
+            if old_members is not None and new_members is not None:
+                out.extend(_member_changes(str(key), old_members, new_members))
+            else:
+                out.extend(self.field_changes(str(key), bv, av))
         return tuple(sorted(out, key=lambda fc: path_sort_key(fc.path)))
 
     def field_changes(self, path: str, before: Any, after: Any) -> list[FieldChange]:
@@ -196,22 +212,57 @@ class FieldDiffer:
         return out
 
 
+def _members(value: Any, identity: str | None) -> dict[str, Any] | None:
+    """A list of mappings that all carry ``identity``, as {identity value: item}; else None."""
+    if identity is None or not isinstance(value, (list, tuple)):
+        return None
+    out: dict[str, Any] = {}
+    for item in value:
+        if not isinstance(item, Mapping) or item.get(identity) is None or contains_ref(item):
+            return None
+        out[str(item[identity])] = item
+    return out if len(out) == len(value) else None  # a repeated identity: not a set
+
+
+def _member_changes(path: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> list[FieldChange]:
+    """Set-like list changes named by member: ``path[id]`` added/removed, ``path[id].key`` changed."""
+    out: list[FieldChange] = []
+    for ident in sorted(set(before) | set(after), key=path_sort_key):
+        old, new = before.get(ident), after.get(ident)
+        if old == new:
+            continue
+        if old is None or new is None:
+            out.append(FieldChange(f"{path}[{ident}]", old, new))
+            continue
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) != new.get(key):
+                out.append(FieldChange(f"{path}[{ident}].{key}", old.get(key), new.get(key)))
+    return out
+
+
 def compare_owned(
     template: dict[str, Any],
     live_fields: Mapping[str, Any],
     differ: FieldDiffer,
+    keyed: Mapping[str, str] = _NO_KEYS,
 ) -> tuple[dict[str, Any], tuple[FieldChange, ...]]:
     """Project ``live_fields`` onto ``template``; return (projection, changes live -> template).
 
     Equal values take the fast path (no projection built, no deepdiff): the projection returned
-    is then ``template`` itself, which equals it (neither is changed afterwards).
+    is then ``template`` itself, which equals it (neither is changed afterwards). ``keyed``: the
+    kind's set-like list fields (``KindInfo.list_keys``).
     """
     if matches(live_fields, template):
         return template, ()
     projected = project(live_fields, template)
-    return projected, differ.changes(projected, template)
+    return projected, differ.changes(projected, template, keyed)
+
+
+def top_field(path: str) -> str:
+    """The top-level field of a change path: ``members[1581].purposes`` -> ``members``."""
+    return path.split(".", 1)[0].split("[", 1)[0]
 
 
 def top_level_fields(changes: Iterable[FieldChange]) -> tuple[str, ...]:
     """The top-level field names touched by ``changes`` (what an update must send)."""
-    return tuple(sorted({fc.path.split(".", 1)[0] for fc in changes}))
+    return tuple(sorted({top_field(fc.path) for fc in changes}))

@@ -9,6 +9,9 @@ address becomes one :class:`DriftItem`:
   ``/history``): the newest entry touching the field wins;
 - ``missing``: the object was deleted behind our back.
 
+Console steps the manifests still wait for (changes only a person can make, e.g. mediarithmics
+in observe-only mode) are listed as :class:`PendingStep` values and count as drift until done.
+
 Objects the caller found under managed parents that no state entry holds are ``unmanaged``;
 ``coverage`` is the share of live objects that are managed. Field ownership and ignore rules
 (``lifecycle.ignore_changes`` plus the workspace's drift rules, both given by ``ignore``) work
@@ -79,13 +82,23 @@ class UnmanagedObject:
 
 
 @dataclass(frozen=True)
+class PendingStep:
+    """A change only a person can make (the API cannot), still to do: ``steps`` for ``address``."""
+
+    address: str
+    steps: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class DriftReport:
     items: tuple[DriftItem, ...]
     coverage: float  # managed / (managed + unmanaged) among live objects; 1.0 when there are none
+    pending: tuple[PendingStep, ...] = ()  # console steps the manifests still wait for
 
     @property
     def has_drift(self) -> bool:
-        return any(i.status in (DriftStatus.CHANGED, DriftStatus.MISSING) for i in self.items)
+        """Changed or missing objects, or console steps still pending: live is not as written."""
+        return bool(self.pending) or any(i.status in (DriftStatus.CHANGED, DriftStatus.MISSING) for i in self.items)
 
     def counts(self) -> dict[DriftStatus, int]:
         out = dict.fromkeys(DriftStatus, 0)
@@ -98,6 +111,7 @@ NormalizeFn = Callable[[str, str, Mapping[str, Any]], Mapping[str, Any]]  # (pro
 IgnoreFn = Callable[[str], Iterable[str]]  # address -> ignored field paths
 HistoryFn = Callable[[str, str, str], Sequence[HistoryEntry]]  # (provider, kind, remote_id), newest last
 WriteOnlyFn = Callable[[str, str], Iterable[str]]  # (provider, kind) -> write-only fields
+ListKeysFn = Callable[[str, str], Mapping[str, str]]  # (provider, kind) -> KindInfo.list_keys
 
 
 def _no_history(provider: str, kind: str, remote_id: str) -> Sequence[HistoryEntry]:
@@ -106,6 +120,10 @@ def _no_history(provider: str, kind: str, remote_id: str) -> Sequence[HistoryEnt
 
 def _no_write_only(provider: str, kind: str) -> Iterable[str]:
     return ()
+
+
+def _no_list_keys(provider: str, kind: str) -> Mapping[str, str]:
+    return {}
 
 
 def classify(
@@ -117,6 +135,7 @@ def classify(
     history: HistoryFn = _no_history,
     write_only: WriteOnlyFn = _no_write_only,
     differ: FieldDiffer | None = None,
+    list_keys: ListKeysFn = _no_list_keys,
 ) -> DriftReport:
     """Classify every managed address of ``state`` (and the ``unmanaged`` objects given).
 
@@ -150,7 +169,7 @@ def classify(
                 )
             )
             continue
-        changes = differ.changes(template, projected) if projected != template else []
+        changes = differ.changes(template, projected, list_keys(rs.provider, rs.kind)) if projected != template else []
         entries = list(history(rs.provider, rs.kind, obj.remote_id)) if changes else []
         fields = tuple(_attribute(FieldDrift(fc.path, fc.before, fc.after), entries) for fc in changes)
         if status_changed:
@@ -189,7 +208,8 @@ def _when(entry: HistoryEntry) -> datetime:
 def _touches(entry: HistoryEntry, path: str) -> bool:
     if not entry.field:
         return False
-    return path == entry.field or path.startswith(entry.field + ".") or entry.field.startswith(path + ".")
+    return (path == entry.field or path.startswith((entry.field + ".", entry.field + "["))
+            or entry.field.startswith(path + "."))
 
 
 def _attribute(field: FieldDrift, entries: Sequence[HistoryEntry]) -> FieldDrift:
@@ -213,10 +233,23 @@ def drift_summary(report: DriftReport) -> str:
     coverage = f"coverage {_percent(report.coverage)} ({managed} of {total} live objects managed)"
     if not report.has_drift and not n[DriftStatus.UNMANAGED]:
         return f"No drift: {n[DriftStatus.IN_SYNC]} managed objects match their last apply; {coverage}."
+    pending = f", {len(report.pending)} waiting for a console step" if report.pending else ""
     return (
         f"Drift: {n[DriftStatus.CHANGED]} changed, {n[DriftStatus.MISSING]} missing, "
-        f"{n[DriftStatus.UNMANAGED]} unmanaged, {n[DriftStatus.IN_SYNC]} in sync; {coverage}."
+        f"{n[DriftStatus.UNMANAGED]} unmanaged, {n[DriftStatus.IN_SYNC]} in sync{pending}; {coverage}."
     )
+
+
+def pending_lines(pending: Sequence[PendingStep]) -> list[str]:
+    """The pending console steps as apply and drift print them (a heading, then per address)."""
+    if not pending:
+        return []
+    lines = [f"Pending console steps ({len(pending)}): apply made every change the APIs can make; "
+             "these need a person and stay in 'plan' and 'drift' until done:"]
+    for p in pending:
+        lines.append(f"  {p.address}:")
+        lines += [f"    - {step}" for step in p.steps]
+    return lines
 
 
 def _attribution(f: FieldDrift) -> str:
@@ -248,6 +281,8 @@ def render_drift_text(report: DriftReport) -> str:
             lines.append(f"? {_label(item)}: unmanaged (under a managed parent, not in any manifest)")
     if lines:
         lines.append("")
+    if report.pending:
+        lines += [*pending_lines(report.pending), ""]
     lines.append(drift_summary(report))
     return "\n".join(lines) + "\n"
 
@@ -279,6 +314,7 @@ def render_drift_json(report: DriftReport) -> dict[str, Any]:
             }
             for i in report.items
         ],
+        "pending_console_steps": [{"address": p.address, "steps": list(p.steps)} for p in report.pending],
     }
 
 
@@ -309,5 +345,11 @@ def render_drift_markdown(report: DriftReport) -> str:
             ["| Status | Resource | Field | Last applied | Live | Changed by |", "|---|---|---|---|---|---|"]
         )
         out.extend(rows)
+        out.append("")
+    if report.pending:
+        out.extend([f"#### Pending console steps ({len(report.pending)})", ""])
+        for p in report.pending:
+            out.append(f"- {_cell(p.address, True)}")
+            out.extend(f"  - {_cell(step)}" for step in p.steps)
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"

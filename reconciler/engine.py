@@ -20,7 +20,7 @@ from typing import Any
 
 from reconciler import graph
 from reconciler.apply import ApplyOptions, ApplyResult, execute, recover_unfinished
-from reconciler.drift import DriftReport, UnmanagedObject, classify
+from reconciler.drift import DriftReport, PendingStep, UnmanagedObject, classify
 from reconciler.errors import (
     InputError,
     PlanError,
@@ -29,6 +29,7 @@ from reconciler.errors import (
     StalePlanError,
     WorkspaceError,
 )
+from reconciler.lookup import Ambiguity, look_up_existing
 from reconciler.manifest import (
     WorkspaceConfig,
     find_workspace,
@@ -36,7 +37,7 @@ from reconciler.manifest import (
     load_moves,
     load_workspace_config,
 )
-from reconciler.model import Address, DesiredResource, LiveObject, Ref, iter_refs, resolve_refs
+from reconciler.model import Address, DesiredResource, LiveObject
 from reconciler.moves import PlannedMoves, moves_of, persist_moves, plan_moves
 from reconciler.moves import annotate as annotate_moves
 from reconciler.plan.builder import PlanInput, ProviderView, build_plan
@@ -147,15 +148,10 @@ class Workspace:
         self._providers.clear()
 
     # -- refresh ---------------------------------------------------------------------------------
-    def refresh(
-        self, snapshot: StateSnapshot, desired: Sequence[DesiredResource], addresses: set[str] | None = None
-    ) -> tuple[dict[str, LiveObject | None], dict[str, LiveObject]]:
-        """Read every managed object in batches, and look up objects the plan may adopt.
-
-        Returns ``(live by address for state entries, found by address for desired entries
-        not in state)``. Reads of different kinds all run at once, the largest first (providers
-        bound their own requests in flight and their request rate).
-        """
+    def refresh(self, snapshot: StateSnapshot, addresses: set[str] | None = None) -> dict[str, LiveObject | None]:
+        """Read every managed object (of ``addresses`` when given) in batches: live by address,
+        None for objects gone. Reads of different kinds all run at once, the largest first
+        (providers bound their own requests in flight and their request rate)."""
         by_kind: dict[tuple[str, str], list[ResourceState]] = {}
         for address, rs in sorted(snapshot.resources.items()):
             if addresses is None or address in addresses:
@@ -165,41 +161,50 @@ class Workspace:
             provider = self.provider(provider_name)
             ids = [rs.remote_id for rs in entries]
             jobs.append((f"{provider_name}.{kind}", _bind(provider.read, kind, ids)))
-
-        recover = self._adoption_candidates(snapshot, desired)
-        for address, (provider_name, kind, spec) in sorted(recover.items()):
-            provider = self.provider(provider_name)
-            jobs.append((address, _bind(provider.find_by_natural_key, kind, spec)))
-
         results = _run_concurrently(jobs, workers=REFRESH_JOBS)
         live: dict[str, LiveObject | None] = {}
         for (provider_name, kind), entries in by_kind.items():
             got: Mapping[str, LiveObject] = results[f"{provider_name}.{kind}"]
             for rs in entries:
                 live[rs.address] = got.get(rs.remote_id)
-        found = {a: results[a] for a in recover if results.get(a) is not None}
-        return live, found
+        return live
 
-    def _adoption_candidates(
-        self, snapshot: StateSnapshot, desired: Sequence[DesiredResource]
-    ) -> dict[str, tuple[str, str, dict[str, Any]]]:
-        """Desired resources not in state that must be looked up instead of created:
-        read-only kinds (looked up, never created) and unfinished creates from a crashed run."""
-        unfinished = {i.address for i in self.state.unfinished_intents() if i.action in ("create", "replace")}
-        out: dict[str, tuple[str, str, dict[str, Any]]] = {}
-        for resource in desired:
-            address = str(resource.address)
-            if address in snapshot.resources:
-                continue
-            info = self.kind_info(resource.address.provider, resource.address.kind)
-            if info is None or not (info.read_only or address in unfinished):
-                continue
-            ids = {a: rs.remote_id for a, rs in snapshot.resources.items()}
-            spec = resolve_refs(resource.spec, ids, keep_unknown=True)
-            if any(isinstance(r, Ref) for r in iter_refs(spec)):
-                continue  # its parent does not exist yet, so neither can it
-            out[address] = (resource.address.provider, resource.address.kind, spec)
-        return out
+    def look_up(
+        self, snapshot: StateSnapshot, desired: Sequence[DesiredResource], addresses: set[str] | None = None
+    ) -> dict[str, LiveObject]:
+        """The live objects that desired resources missing from state already have
+        (:mod:`reconciler.lookup`), to be adopted instead of created twice.
+
+        Several matches for one address (or one object for several) are an error listing them
+        all. With ``adopt_existing: false`` in the workspace a match is an error too, naming the
+        live object and the ``import`` command, except for read-only kinds (always looked up)
+        and the unfinished creates of a crashed run (reconciler's own)."""
+        result = look_up_existing(
+            desired,
+            snapshot,
+            self.provider,
+            lambda jobs: _run_concurrently(jobs, workers=REFRESH_JOBS),
+            wanted=lambda d: addresses is None or str(d.address) in addresses,
+        )
+        problems = [_ambiguity_text(a) for a in result.ambiguous]
+        found = dict(result.found)
+        if not self.config.adopt_existing:
+            unfinished = {i.address for i in self.state.unfinished_intents() if i.action in ("create", "replace")}
+            for address, live in sorted(found.items()):
+                info = self.kind_info(address.split(".", 1)[0], live.kind)
+                if (info is not None and info.read_only) or address in unfinished:
+                    continue
+                problems.append(
+                    f"  {address}: exists already as {live.kind} {live.remote_id}, and adoption is off "
+                    f"(adopt_existing: false); take it over with 'reconciler import {address} {live.remote_id}', "
+                    "or rename the document to create another one"
+                )
+        if problems:
+            raise PlanError(
+                "these documents match live objects that the state does not know (nothing was changed):\n"
+                + "\n".join(sorted(problems))
+            )
+        return found
 
     # -- plan --------------------------------------------------------------------------------------
     def plan(
@@ -221,7 +226,8 @@ class Workspace:
         moved = self.planned_moves(self.state.read(), paths)  # Moved documents, in memory
         snapshot = moved.snapshot
         wanted = {str(r.address) for r in desired} if targets else None
-        live, found = self.refresh(snapshot, desired, wanted)
+        live = self.refresh(snapshot, wanted)
+        found = self.look_up(snapshot, desired, wanted)
         plan = build_plan(
             PlanInput(
                 desired=desired if not destroy else [],
@@ -249,7 +255,7 @@ class Workspace:
         """
         writes: dict[str, list[PlannedWrite]] = {}
         for change in plan.changes:
-            if change.action.value in ("create", "update", "replace"):
+            if change.action.value in ("create", "update", "replace", "adopt", "delete"):
                 writes.setdefault(change.provider, []).append(
                     PlannedWrite(
                         address=change.address,
@@ -263,7 +269,7 @@ class Workspace:
         findings: list[Finding] = []
         for name, items in sorted(writes.items()):
             provider = self.provider(name)
-            findings.extend(provider.check_plan(items))
+            findings.extend(provider.check_plan(items, self.config.guardrails))
             findings.extend(_unfindable_creates(provider, items))
         findings.sort(key=lambda f: (f.address, f.severity.value, f.message))
         errors = [f for f in findings if f.severity is Severity.ERROR]
@@ -297,6 +303,7 @@ class Workspace:
             normalize=provider.normalize,
             precondition_for=provider.precondition_for,
             manual_steps=provider.manual_steps,
+            keep_reason=provider.keep_reason,
         )
 
     # -- apply ---------------------------------------------------------------------------------
@@ -333,14 +340,15 @@ class Workspace:
         ``lifecycle.ignore_changes`` of the manifests. Objects are named as the manifests name
         them: ``Moved`` documents not applied yet rename state entries in memory, as in plan."""
         snapshot = self.planned_moves(self.state.read(), paths).snapshot
-        live, _ = self.refresh(snapshot, [])
-        lifecycle_ignores = {str(r.address): set(r.lifecycle.ignore_changes) for r in self.desired(paths)}
+        live = self.refresh(snapshot)
+        desired = self.desired(paths)
+        lifecycle_ignores = {str(r.address): set(r.lifecycle.ignore_changes) for r in desired}
 
         def ignored(address: str) -> set[str]:
             return lifecycle_ignores.get(address, set()) | self.config.ignored_drift_fields(address)
 
         unmanaged = self._unmanaged(snapshot)
-        return classify(
+        report = classify(
             state=snapshot,
             live=live,
             normalize=lambda provider, kind, spec: self.provider(provider).normalize(kind, spec),
@@ -348,12 +356,37 @@ class Workspace:
             unmanaged=unmanaged,
             history=lambda provider, kind, remote_id: self.provider(provider).history(kind, remote_id),
             write_only=self._write_only_fields,
+            list_keys=self._list_keys,
         )
+        return dataclasses.replace(report, pending=self._pending_steps(snapshot, desired, live))
+
+    def _pending_steps(
+        self, snapshot: StateSnapshot, desired: Sequence[DesiredResource], live: Mapping[str, LiveObject | None]
+    ) -> tuple[PendingStep, ...]:
+        """The console steps the manifests still wait for: the plan's manual steps for the
+        desired resources (built from this refresh; objects made by hand since are adopted)."""
+        addresses = {str(d.address) for d in desired}
+        plan = build_plan(
+            PlanInput(
+                desired=desired,
+                state=_restrict(snapshot, addresses),
+                live=live,
+                found=self.look_up(snapshot, desired),
+                providers={name: self._view(name) for name in self._provider_names(snapshot, desired)},
+                targets=tuple(sorted(addresses)),
+            )
+        )
+        return tuple(PendingStep(c.address, c.manual_steps) for c in plan.changes if c.manual_steps)
 
     def _write_only_fields(self, provider: str, kind: str) -> frozenset[str]:
         """Fields accepted on write but never returned by reads: never drift."""
         info = self.kind_info(provider, kind)
         return info.write_only_fields if info else frozenset()
+
+    def _list_keys(self, provider: str, kind: str) -> Mapping[str, str]:
+        """Set-like list fields, diffed member by member."""
+        info = self.kind_info(provider, kind)
+        return info.list_keys if info else {}
 
     def _unmanaged(self, snapshot: StateSnapshot) -> list[UnmanagedObject]:
         """Children of managed parents that the state does not know, with their parent."""
@@ -478,6 +511,17 @@ def _run_concurrently(jobs: Sequence[tuple[str, Callable[[], Any]]], workers: in
         if first_error:
             raise first_error
         return results
+
+
+def _ambiguity_text(a: Ambiguity) -> str:
+    """One ambiguity as the user reads it: every candidate and the command that picks one."""
+    ids = ", ".join(f"{m.remote_id} ({m.status})" if m.status else m.remote_id for m in a.matches)
+    if a.shared_with:
+        return (f"  {a.address}: its natural key matches live object {ids}, which "
+                f"{', '.join(a.shared_with)} also matches; give each document its own name, or "
+                f"'reconciler import {a.address} {a.matches[0].remote_id}' for the one that should own it")
+    return (f"  {a.address}: {len(a.matches)} live objects match its natural key: {ids}; pick one with "
+            f"'reconciler import {a.address} ID' (or rename the document to create a new one)")
 
 
 def _unfindable_creates(provider: Provider, writes: Sequence[PlannedWrite]) -> list[Finding]:

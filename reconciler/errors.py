@@ -18,6 +18,7 @@ Errors are caught only at the CLI boundary (``reconciler.cli``), which prints ``
     ├── ConflictError                exit 3: someone else changed a field we change
     ├── ProviderError                a provider could not do what was asked
     │   ├── ManualActionRequired     the API cannot do it; a human must (observe-only providers)
+    │   ├── AmbiguousMatchError      several live objects match one natural key (names their ids)
     │   └── APIError                 an HTTP call failed: names method, URL and the vendor's message
     │       ├── AuthError            401/403
     │       ├── NotFoundError        404
@@ -146,6 +147,15 @@ class ProviderError(ReconcilerError):
 
 class ManualActionRequired(ProviderError):
     pass
+
+
+class AmbiguousMatchError(ProviderError):
+    """Several live objects match the natural key of one desired resource; ``remote_ids`` lists
+    them so the message (and a caller) can offer ``reconciler import`` for each."""
+
+    def __init__(self, message: str, *, remote_ids: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.remote_ids = tuple(remote_ids)
 
 
 class APIError(ProviderError):

@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from reconciler.apply.result import ConflictField
-from reconciler.diff import project
+from reconciler.diff import project, top_field
 from reconciler.plan.model import Change
 
 SENSITIVE = "(sensitive)"
@@ -57,7 +57,7 @@ def same(a: Any, b: Any) -> bool:
 
 def fields_set_by(change: Change) -> tuple[str, ...]:
     """Top-level spec fields an update writes (``labels.team`` changes write ``labels``)."""
-    paths = {fc.path.split(".", 1)[0] for fc in change.field_changes}
+    paths = {top_field(fc.path) for fc in change.field_changes}
     if not paths and change.after is not None:
         before = change.before or {}
         paths = {k for k, v in change.after.items() if not same(v, before.get(k))}

@@ -10,8 +10,9 @@ Each write, in order: resolve ``{ref: ...}`` values from the *current* state (a 
 earlier in this run), journal an intent, call the provider, record the resulting state durably,
 journal the outcome. Never silent:
 
-- **create** is not retried blindly: after a retryable error the object is looked up by natural
-  key; found -> adopted; else retried with backoff (``Retry-After`` honoured).
+- **create** is not retried blindly: after a retryable error (or a 409 "exists already") the
+  object is looked up by natural key; found -> adopted; else retried with backoff
+  (``Retry-After`` honoured).
 - **update/delete** check their precondition (VERSION: the server checks; FINGERPRINT: re-read and
   compare first). When it fails, re-read: if the fields this change sets still hold the plan's
   ``before`` values, the other writer touched none of ours -> rebase once (outcome ``rebased``);
@@ -111,6 +112,7 @@ class _Executor:
         snapshot = state.read()
         self._resources: dict[str, ResourceState] = dict(snapshot.resources)
         self._planned = frozenset(c.address for c in plan.changes)
+        self._outcomes: dict[str, Outcome] = {}
         self._state_lock = threading.Lock()
         self._stats_lock = threading.Lock()
         self._engine: dict[str, dict[str, int]] = {}
@@ -140,6 +142,7 @@ class _Executor:
 
         def finish(result: ResourceResult) -> None:
             finished[result.address] = result
+            self._outcomes[result.address] = result.outcome  # read by dependents, which start later
             if self.on_event is not None:
                 self.on_event(result)
             for dependent in dependents.get(result.address, ()):
@@ -192,7 +195,10 @@ class _Executor:
             }[change.action]
             return handler(change)
         except UnresolvedReference as exc:
-            if exc.target in self._planned:  # its own change did not produce an id (e.g. manual)
+            if self._outcomes.get(exc.target) in (Outcome.MANUAL, Outcome.WAITING):
+                return self._result(change, Outcome.WAITING,
+                                    f"waiting: it needs {exc.target}, which needs a console step first")
+            if exc.target in self._planned:  # its own change did not produce an id
                 return self._result(change, Outcome.SKIPPED, f"skipped: {exc}")
             return self._result(change, Outcome.FAILED, str(exc))
         except ReconcilerError as exc:
@@ -360,8 +366,8 @@ class _Executor:
         self._end(intent, "done")
         if adopted:
             live = self._complete_adopted(change, provider, spec, live)
-            return live, (f"created {live.remote_id} (an earlier attempt had reached the server although "
-                          "its answer was lost: found by natural key and adopted, not created twice)")
+            return live, (f"adopted {live.remote_id}: it exists already (made since the plan, or by an earlier "
+                          "attempt whose answer was lost); found by natural key, not created twice")
         return live, f"created {live.remote_id}"
 
     def _complete_adopted(
@@ -372,7 +378,7 @@ class _Executor:
         fails, the resource fails (it stays adopted in state; the next plan shows the rest)."""
         info = provider.kinds.get(change.kind)
         template = owned_template(provider.normalize(change.kind, spec), (), info.write_only_fields if info else ())
-        _, diffs = compare_owned(template, found.fields, FieldDiffer())
+        _, diffs = compare_owned(template, found.fields, FieldDiffer(), info.list_keys if info else {})
         fields = [f for f in top_level_fields(diffs) if f in spec]
         if not fields:
             return found
@@ -420,6 +426,10 @@ class _Executor:
             try:
                 return self._call(change, provider.create, change.kind, spec), False
             except APIError as exc:
+                if exc.status == 409:  # "exists already": made since the plan, or with its parent
+                    found = self._call(change, provider.find_by_natural_key, change.kind, spec)
+                    if found is not None:
+                        return found, True
                 if not exc.retryable:
                     raise
                 last = exc
@@ -533,14 +543,24 @@ class _Executor:
 
     # -- no writes --------------------------------------------------------------------------------
     def _adopt(self, change: Change) -> ResourceResult:
+        """Record the live object under the address (its live values as the last-applied ones:
+        nothing was applied yet), then update the fields that differ like any update, guarded
+        by the precondition read at plan time. Fields only a human can change stay listed."""
         provider = self._provider(change)
         remote_id = self._remote_id(change)
         spec = self._resolve(change)
         live = self._read_one(change, provider, remote_id)
         if live is None:
             return self._result(change, Outcome.FAILED, f"cannot adopt {remote_id}: it no longer exists")
-        self._record(change, provider, live, spec)
-        return self._result(change, Outcome.DONE, f"adopted {remote_id} into state (no write)", remote_id=remote_id)
+        self._record(change, provider, live, {k: live.fields[k] for k in spec if k in live.fields})
+        adopted = f"adopted {remote_id} (found live by its natural key)"
+        if change.manual_steps:
+            return self._result(change, Outcome.MANUAL, f"{adopted}; still to do by hand: {'; '.join(change.manual_steps)}",
+                                remote_id=remote_id)
+        if not change.field_changes:
+            return self._result(change, Outcome.DONE, f"{adopted} into state (no write)", remote_id=remote_id)
+        updated = self._update(change._replace(action=Action.UPDATE, remote_id=remote_id))
+        return replace(updated, action=Action.ADOPT, message=f"{adopted}; then {updated.message}")
 
     def _abandon(self, change: Change) -> ResourceResult:
         self._forget(change.address)

@@ -1,7 +1,8 @@
 """Crash recovery: close the journal's unfinished intents before the next plan.
 
 An intent without an outcome means a process died mid-write. For a create we cannot know whether
-the request reached the server, so we look the object up by natural key: found -> record it in
+the request reached the server, so we look the object up by natural key (the same
+``Provider.find_existing`` lookup that plan uses to adopt existing objects): found -> record it in
 state under the intent's address (adopt, do not create twice); not found -> the create never
 landed and the next plan creates it (for a kind whose lookup needs a field the spec lacks,
 ``KindInfo.findable_with``, the message says the create could not be checked). Interrupted updates and deletes are closed as failed: the
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from reconciler.errors import APIError
+from reconciler.errors import AmbiguousMatchError, APIError
 from reconciler.providers.base import Provider
 from reconciler.state.base import Intent, ResourceState, StateBackend
 
@@ -42,6 +43,10 @@ def _recover_create(state: StateBackend, provider: Provider | None, intent: Inte
                 f"'{intent.provider}' is not configured, so it cannot be looked up yet")
     try:
         found = provider.find_by_natural_key(intent.kind, intent.spec)
+    except AmbiguousMatchError as exc:
+        state.end_intent(intent.id, "failed")
+        return (f"{intent.address}: an interrupted {intent.action} cannot be settled: {exc}; "
+                f"import the right one (reconciler import {intent.address} ID)")
     except APIError as exc:
         return f"{intent.address}: an interrupted {intent.action} could not be looked up ({exc}); left for the next run"
     info = provider.kinds.get(intent.kind)

@@ -44,11 +44,17 @@ class Outcome(StrEnum):
     FAILED = "failed"  # an error; nothing more was tried
     CONFLICT = "conflict"  # someone else changed a field we set; nothing written
     SKIPPED = "skipped"  # a dependency did not apply
-    MANUAL = "manual"  # the API cannot do it; a human must
+    MANUAL = "manual"  # the API cannot do it; a human must (a console step is pending)
+    WAITING = "waiting"  # depends on a pending console step: made once the step is done
 
     @property
     def ok(self) -> bool:
         return self in (Outcome.DONE, Outcome.REBASED)
+
+    @property
+    def pending(self) -> bool:
+        """Not applied because a human step comes first: listed, but not a failure of the run."""
+        return self in (Outcome.MANUAL, Outcome.WAITING)
 
 
 BLOCKING = frozenset({Outcome.FAILED, Outcome.CONFLICT, Outcome.SKIPPED})
@@ -79,8 +85,14 @@ class ApplyResult:
 
     @property
     def has_failures(self) -> bool:
-        """True when anything did not apply (failed, conflict, skipped, or needs a manual step)."""
-        return any(not r.outcome.ok for r in self.results)
+        """True when something the APIs could do did not apply (failed, conflict, skipped).
+        Pending console steps (and what waits for them) are not failures: see ``pending``."""
+        return any(not (r.outcome.ok or r.outcome.pending) for r in self.results)
+
+    @property
+    def pending(self) -> tuple[ResourceResult, ...]:
+        """Console steps still to do (MANUAL) and the changes waiting for them (WAITING)."""
+        return tuple(r for r in self.results if r.outcome.pending)
 
     @property
     def conflicts(self) -> tuple[ResourceResult, ...]:
@@ -88,7 +100,7 @@ class ApplyResult:
 
     @property
     def failures(self) -> tuple[ResourceResult, ...]:
-        return tuple(r for r in self.results if not r.outcome.ok)
+        return tuple(r for r in self.results if not (r.outcome.ok or r.outcome.pending))
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}

@@ -159,6 +159,7 @@ def emit_plan(ctx: Context, the_plan: Any, fmt: str) -> None:
 @click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True)
 @click.option("--force-conflicts", is_flag=True, help="Overwrite fields someone else changed since the plan.")
 @click.option("--target", "targets", multiple=True, help="Only this address (and what it depends on).")
+@click.option("--skip-guardrails", is_flag=True, help="Allow changes the providers' guardrails refuse (said in the plan).")
 @lock_timeout_option
 @pass_ctx
 @handle_errors
@@ -169,23 +170,33 @@ def apply(
     parallelism: int,
     force_conflicts: bool,
     targets: tuple[str, ...],
+    skip_guardrails: bool,
     lock_timeout: float,
 ) -> None:
-    """Make the changes: from the manifests (plans again first) or from a saved plan FILE."""
+    """Make the changes: from the manifests (plans again first) or from a saved plan FILE.
+
+    Console steps the APIs cannot make (mediarithmics in observe-only mode) never block the rest:
+    apply does everything else, lists the pending steps last and exits 0 if nothing failed."""
     plan_file = paths[0] if len(paths) == 1 and paths[0].is_file() and is_plan_file(paths[0]) else None
-    run_apply(ctx, paths, plan_file, auto_approve, parallelism, force_conflicts, targets, lock_timeout, destroy=False)
+    run_apply(ctx, paths, plan_file, auto_approve, parallelism, force_conflicts, targets, lock_timeout,
+              destroy=False, skip_guardrails=skip_guardrails)
 
 
 @cli.command()
 @paths_argument
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option("--skip-guardrails", is_flag=True, help="Allow changes the providers' guardrails refuse (said in the plan).")
 @lock_timeout_option
 @pass_ctx
 @handle_errors
-def destroy(ctx: Context, paths: tuple[Path, ...], auto_approve: bool, parallelism: int, lock_timeout: float) -> None:
-    """Delete (or abandon, per on_delete) everything the state manages."""
-    run_apply(ctx, paths, None, auto_approve, parallelism, False, (), lock_timeout, destroy=True)
+def destroy(
+    ctx: Context, paths: tuple[Path, ...], auto_approve: bool, parallelism: int, skip_guardrails: bool, lock_timeout: float
+) -> None:
+    """Delete (or abandon, per on_delete) everything the state manages. Money guardrails apply:
+    deleting a budget flight or deactivating a campaign that has spend needs --skip-guardrails."""
+    run_apply(ctx, paths, None, auto_approve, parallelism, False, (), lock_timeout, destroy=True,
+              skip_guardrails=skip_guardrails)
 
 
 def is_plan_file(path: Path) -> bool:
@@ -210,10 +221,10 @@ def run_apply(
     lock_timeout: float,
     *,
     destroy: bool,
+    skip_guardrails: bool = False,
 ) -> None:
     from reconciler.apply import ApplyOptions
-    from reconciler.errors import ApplyError, ManualActionRequired
-    from reconciler.plan.model import Action
+    from reconciler.errors import ApplyError
     from reconciler.plan.planfile import load_plan
 
     ws = ctx.workspace(lock_timeout)
@@ -226,7 +237,7 @@ def run_apply(
             if plan_file is not None:
                 the_plan = load_plan(plan_file)  # a saved plan is the approval (as in Terraform)
             else:
-                the_plan, _ = ws.plan(paths, targets=targets, destroy=destroy)
+                the_plan, _ = ws.plan(paths, targets=targets, destroy=destroy, skip_guardrails=skip_guardrails)
                 emit_plan(ctx, the_plan, "text")
                 if not the_plan.has_changes:
                     # Nothing to send; lifecycle-only edits (prevent_destroy, on_delete) still
@@ -234,14 +245,6 @@ def run_apply(
                     ws.execute_plan(the_plan, ApplyOptions(parallelism=parallelism))
                     return
                 confirm(ctx, auto_approve, destroy)
-            manual = [c for c in the_plan.changes if c.action is Action.MANUAL]
-            if manual:
-                steps = "\n".join(f"  {c.address}:\n" + "\n".join(f"    - {s}" for s in c.manual_steps) for c in manual)
-                raise ManualActionRequired(
-                    f"{len(manual)} change(s) cannot be made through the API; nothing was applied. "
-                    f"Do these steps by hand (or enable writes for the provider):\n{steps}"
-                )
-
             def on_event(result: Any) -> None:
                 ctx.console.progress(f"{result.address}: {result.outcome.value}{(' - ' + result.message) if result.message else ''}")
 
@@ -249,10 +252,11 @@ def run_apply(
     finally:
         ws.close()
     report_apply(ctx, result)
+    report_pending(ctx, the_plan, result)
     if result.has_failures:
         raise ApplyError(
-            f"apply finished with {sum(1 for r in result.results if r.outcome.value in ('failed', 'conflict', 'skipped', 'manual'))} "
-            "resource(s) not applied (see above); everything else was applied and recorded",
+            f"apply finished with {len(result.failures)} resource(s) not applied (see above); "
+            "everything else was applied and recorded",
             conflicts=len(result.conflicts),
         )
 
@@ -289,6 +293,30 @@ def report_apply(ctx: Context, result: Any) -> None:
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
     budget = ", ".join(f"{k} {v}" for k, v in sorted(result.error_budget.items()) if v)
     ctx.console.print(f"Apply complete: {summary or 'nothing to do'}." + (f" Error budget: {budget}." if budget else ""))
+
+
+def report_pending(ctx: Context, the_plan: Any, result: Any) -> None:
+    """The console steps apply could not make (and what waits for them), last, where a pipeline
+    log ends; also appended to the GitHub job summary (``$GITHUB_STEP_SUMMARY``) when set.
+
+    Pending steps do not fail the run (exit 0 when everything else applied): apply-on-merge
+    pipelines keep going, and the steps stay in ``plan`` and ``drift`` until someone does them."""
+    from reconciler.drift import PendingStep, pending_lines
+
+    steps = {c.address: c.manual_steps for c in the_plan.changes}
+    manual = [PendingStep(r.address, tuple(steps.get(r.address) or (r.message,)))
+              for r in result.pending if r.outcome.value == "manual"]
+    waiting = [r.address for r in result.pending if r.outcome.value == "waiting"]
+    lines = pending_lines(manual)
+    if waiting:
+        lines.append(f"Waiting for those steps ({len(waiting)}): " + ", ".join(waiting))
+    for line in lines:
+        ctx.console.print(line, fg="yellow" if line.startswith(("Pending", "Waiting")) else None)
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if lines and summary_file:
+        body = "\n".join(lines).replace("`", "'")  # live names cannot close the code block
+        with open(summary_file, "a", encoding="utf-8") as fh:
+            fh.write(f"**reconciler apply: {len(manual)} console step(s) pending**\n\n```\n{body}\n```\n")
 
 
 # -- drift -------------------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ providers:
 state: {backend: local, path: .reconciler/state.json}
 variables: {region: REGION_US}
 drift: {ignore: [{address: "mediamath.Strategy/*", fields: [bid_aggressiveness]}]}
+adopt_existing: true             # adopt live objects matching a new document's natural key
+guardrails: {max_budget_increase: 20%, max_bid: 25}
 paths: [manifests/]
 ```
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -34,7 +37,7 @@ from reconciler.errors import Location, WorkspaceError
 from reconciler.manifest import schemacheck
 from reconciler.manifest.interpolate import env_reference, interpolate_string, interpolate_tree
 from reconciler.manifest.yamlsource import SourceDocument, load_documents, read_text
-from reconciler.providers.base import ProviderConfig
+from reconciler.providers.base import GuardrailPolicy, ProviderConfig
 
 WORKSPACE_FILE = "reconciler.yaml"
 DEFAULT_STATE: Mapping[str, Any] = MappingProxyType({"backend": "local", "path": ".reconciler/state.json"})
@@ -91,6 +94,8 @@ class WorkspaceConfig:
     variables: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     drift_ignore: tuple[DriftIgnoreRule, ...] = ()
     paths: tuple[Path, ...] = ()
+    adopt_existing: bool = True
+    guardrails: GuardrailPolicy = GuardrailPolicy()
 
     def ignored_drift_fields(self, address: str) -> set[str]:
         """Fields the workspace's drift rules ignore for ``address``."""
@@ -187,6 +192,20 @@ def load_workspace_config(
         variables=MappingProxyType(variables),
         drift_ignore=rules,
         paths=paths,
+        adopt_existing=bool(data.get("adopt_existing", True)),
+        guardrails=_guardrails(data.get("guardrails") or {}),
+    )
+
+
+def _guardrails(block: Mapping[str, Any]) -> GuardrailPolicy:
+    """``guardrails:`` (already checked by the schema): percentages become fractions."""
+    raise_limit = block.get("max_budget_increase")
+    if isinstance(raise_limit, str):
+        raise_limit = raise_limit.strip().removesuffix("%")
+    max_bid = block.get("max_bid")
+    return GuardrailPolicy(
+        max_budget_increase=None if raise_limit is None else Decimal(str(raise_limit)) / 100,
+        max_bid=None if max_bid is None else Decimal(str(max_bid)),
     )
 
 

@@ -7,8 +7,8 @@ pure callables of :class:`ProviderView`. The same input always gives the same pl
 Per desired resource, in the given (dependency) order:
 
 - not in state: ``create`` (precondition ``none``), or ``adopt`` when ``found`` holds an object
-  located by natural key (read-only kinds, crash recovery); a read-only kind that was not found
-  is a :class:`PlanError`;
+  located by natural key (:mod:`reconciler.lookup`), with the fields apply will then update (or
+  the console steps for them); a read-only kind that was not found is a :class:`PlanError`;
 - in state but the live object is gone: ``create`` ("deleted outside reconciler");
 - owned fields differ: ``update`` guarded by ``precondition_for(live)``; a changed immutable
   field makes it ``replace`` (refused under ``prevent_destroy``); when the provider answers
@@ -63,6 +63,7 @@ class ProviderView:
     normalize: Callable[[str, Mapping[str, Any]], dict[str, Any]]
     precondition_for: Callable[[LiveObject], Precondition]
     manual_steps: ManualStepsFn
+    keep_reason: Callable[[str, LiveObject], str | None] = lambda kind, live: None
 
     @classmethod
     def of(cls, provider: Provider) -> ProviderView:
@@ -75,7 +76,7 @@ class ProviderView:
                 known = ", ".join(sorted(provider.kinds))
                 raise PlanError(f"provider '{provider.name}' has no kind '{kind}' (known: {known})") from None
 
-        return cls(kind_info, provider.normalize, provider.precondition_for, provider.manual_steps)
+        return cls(kind_info, provider.normalize, provider.precondition_for, provider.manual_steps, provider.keep_reason)
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,10 @@ class _Builder:
             for d, addr in zip(inp.desired, self.desired_addrs, strict=True):
                 if not targets or addr in targets:
                     changes.append(plan_desired(d, addr))
-        changes.extend(self.plan_removals())
+        removals = self.plan_removals()
+        changes.extend(removals)
+        if inp.destroy:
+            self.warnings.extend(self.left_behind(removals))
         drift = self.plan_drift()
         if self.targets:
             known = set(self.desired_by_addr) | set(inp.state.resources)
@@ -274,7 +278,7 @@ class _Builder:
             return self.create(base, view, info, spec, reason)
         assert rs is not None
         template = self.template(view, info, spec, lifecycle.ignore_changes, left)
-        before, diffs = compare_owned(template, live.fields, self.differ)
+        before, diffs = compare_owned(template, live.fields, self.differ, info.list_keys)
         if spec == rs.applied_spec and before == template and rs.provider == provider and rs.kind == kind:
             # what drift would find for it: nothing (its kind is known, so drift cannot fail on it)
             self.drift_clean.add(addr)
@@ -294,6 +298,12 @@ class _Builder:
             return common.change(Action.NOOP, reason="read-only kind: looked up, never written")
         if not diffs:
             return common.change(Action.NOOP, reason=self.noop_reason(d, rs))
+        kept = view.keep_reason(kind, live)
+        if kept:
+            fields = ", ".join(top_level_fields(diffs))
+            raise PlanError(
+                f"{addr}: reconciler will not change {fields} of it: {kept}; change it in the console if you must"
+            )
         precondition = view.precondition_for(live)
         replace_paths = tuple(p for p in top_level_fields(diffs) if p in info.immutable_fields)
         if replace_paths:
@@ -326,7 +336,7 @@ class _Builder:
             Action.UPDATE,
             field_changes=diffs,
             precondition=precondition,
-            reason=f"{n} field{'s' if n != 1 else ''} differ",
+            reason=f"{n} field{'s differ' if n != 1 else ' differs'}",
         )
 
     def create(
@@ -353,17 +363,24 @@ class _Builder:
         spec: Mapping[str, Any],
         found: LiveObject,
     ) -> Change:
+        """An object that exists live although the state does not know it: adopted, then updated
+        where it differs from the manifest (the update is part of the same change; a provider
+        that cannot make it lists the console steps instead)."""
         addr = base.address
         self.known_ids[addr] = found.remote_id
         template = self.template(view, info, spec, d.lifecycle.ignore_changes)
-        before, diffs = compare_owned(template, found.fields, self.differ)
+        before, diffs = compare_owned(template, found.fields, self.differ, info.list_keys)
+        reason = "exists already: found live by its natural key"
+        steps: tuple[str, ...] = ()
         if diffs and info.read_only:
             self.warn_read_only(addr, info, diffs)
+            diffs = ()
         elif diffs:
-            fields = ", ".join(top_level_fields(diffs))
-            self.warnings.append(
-                f"{addr}: the adopted object differs from the manifest in {fields}; the next plan will update it"
-            )
+            fields = top_level_fields(diffs)
+            manual = view.manual_steps(info.name, Action.UPDATE.value, addr, {k: spec.get(k) for k in fields}, dict(found.fields))
+            steps = _steps_text(manual) if manual else ()
+            n = len(fields)
+            reason += f"; {n} field{'s differ' if n != 1 else ' differs'}" + (", which need a console step" if steps else "")
         return base.change(
             Action.ADOPT,
             remote_id=found.remote_id,
@@ -372,7 +389,8 @@ class _Builder:
             field_changes=diffs,
             precondition=view.precondition_for(found),
             status=found.status,
-            reason="exists already: found by its natural key",
+            reason=reason,
+            manual_steps=steps,
         )
 
     def warn_read_only(self, addr: str, info: KindInfo, diffs: Sequence[FieldChange]) -> None:
@@ -402,6 +420,19 @@ class _Builder:
         else:
             doomed = [a for a in state if a not in self.desired_by_addr and self.in_scope(a)]
         return [self.plan_removal(state[a]) for a in delete_order(doomed, state)]
+
+    def left_behind(self, removals: Sequence[Change]) -> list[str]:
+        """What a destroy leaves live, and why: one line per reason, naming the addresses."""
+        reasons: dict[str, list[str]] = {}
+        for c in removals:
+            if c.action is Action.ABANDON:
+                why = c.reason.split("; ", 1)[-1]
+            elif c.action is Action.DELETE and self.kind_view(c.provider, c.kind, c.address)[1].delete_means:
+                why = self.kind_view(c.provider, c.kind, c.address)[1].delete_means
+            else:
+                continue
+            reasons.setdefault(why, []).append(c.address)
+        return [f"destroy leaves {len(a)} object(s) live ({why}): {', '.join(a)}" for why, a in sorted(reasons.items())]
 
     def plan_removal(self, rs: ResourceState) -> Change:
         addr = rs.address
@@ -441,6 +472,9 @@ class _Builder:
             )
         if on_delete == OnDelete.ABANDON.value:
             return common.change(Action.ABANDON, reason=f"{why}; lifecycle on_delete: abandon")
+        kept = view.keep_reason(rs.kind, live)
+        if kept:
+            return common.change(Action.ABANDON, reason=f"{why}; left in place: {kept}")
         if prevent:
             raise PlanError(
                 f"{addr}: lifecycle.prevent_destroy is set (recorded in state), so it cannot be deleted; "
@@ -493,7 +527,7 @@ class _Builder:
                 common.change(
                     Action.UPDATE,
                     after=projected,
-                    field_changes=self.differ.changes(applied, projected),
+                    field_changes=self.differ.changes(applied, projected, info.list_keys),
                     status=live.status,
                     reason="changed outside reconciler since the last apply",
                 )

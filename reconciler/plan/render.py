@@ -21,7 +21,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from reconciler.diff import path_sort_key
+from reconciler.diff import path_sort_key, top_field
 from reconciler.model import Address, Ref
 from reconciler.plan.model import Action, Change, FieldChange, Plan, value_to_json
 
@@ -95,7 +95,7 @@ def _sorted_fields(change: Change) -> list[FieldChange]:
 
 
 def _forces_replacement(change: Change, fc: FieldChange) -> bool:
-    return fc.path.split(".", 1)[0] in change.replace_paths
+    return top_field(fc.path) in change.replace_paths
 
 
 def describe(change: Change) -> str:
@@ -111,7 +111,13 @@ def describe(change: Change) -> str:
         case Action.DELETE:
             return f"will be DELETED ({reason})"
         case Action.ADOPT:
-            return f"will be adopted into state, nothing is written ({reason})"
+            if change.manual_steps:
+                then = "; the fields that differ need a MANUAL step"
+            elif change.field_changes:
+                then = ", then updated in-place"
+            else:
+                then = ", nothing is written"
+            return f"EXISTS already and will be ADOPTED into state{then} ({reason})"
         case Action.MANUAL:
             return f"needs a MANUAL step: {reason}"
         case Action.ABANDON:
@@ -215,7 +221,9 @@ def terraform_actions(change: Change) -> list[str]:
             return ["delete", "create"]
         case Action.DELETE:
             return ["delete"]
-        case Action.ADOPT | Action.NOOP:
+        case Action.ADOPT:  # Terraform's import: an update when the object then changes
+            return ["update"] if change.field_changes and not change.manual_steps else ["no-op"]
+        case Action.NOOP:
             return ["no-op"]
         case Action.ABANDON:
             return ["forget"]
@@ -355,7 +363,7 @@ def _md_section(change: Change, phrase: str, body: Iterable[str]) -> list[str]:
     if change.status:
         summary += f" [status: {html.escape(change.status)}]"
     summary += " " + html.escape(phrase)
-    if change.action in (Action.REPLACE, Action.DELETE, Action.MANUAL):
+    if change.action in (Action.REPLACE, Action.DELETE, Action.MANUAL, Action.ADOPT):
         summary = f"<b>{summary}</b>"
     out = [f"<details><summary>{summary}</summary>", ""]
     lines = list(body)

@@ -14,8 +14,13 @@ Reading (used by plan, drift, import, export; must not write anything):
   API offers better.
 - ``list_children(kind, parent_id)``: every object of ``kind`` under a parent (for drift's
   *unmanaged* objects, export, and natural-key lookups).
-- ``find_by_natural_key(kind, spec)``: the live object a create of ``spec`` would have made, or
-  None. Used after a crash to adopt an unfinished create instead of creating twice.
+- ``find_existing(kind, specs)``: for each spec (references resolved), every live object its
+  natural key matches. Batched like refresh: one listing per parent, never one call per spec
+  (the default lists ``list_children`` once per distinct parent and matches the natural-key
+  fields of the normalised spec; providers override it where the API offers better). The one
+  lookup behind adoption at plan time, crash recovery and the re-check after a failed create, so
+  nothing is created twice. ``find_by_natural_key(kind, spec)`` is its one-spec form (several
+  matches raise :class:`AmbiguousMatchError`).
 - ``history(kind, remote_id)``: optional change log for drift attribution (who, when, old/new).
 - ``normalize(kind, spec)``: the per-kind normalisation hook applied to a *desired* spec (with
   references already resolved to ids) so it is comparable with ``LiveObject.fields``.
@@ -42,14 +47,15 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import ProviderError
-from reconciler.model import HistoryEntry, LiveObject, OnDelete
+from reconciler.errors import AmbiguousMatchError, ProviderError
+from reconciler.model import HistoryEntry, LiveObject, OnDelete, Ref
 
 
 class PreconditionKind(StrEnum):
@@ -98,6 +104,9 @@ class KindInfo:
     - ``write_only_fields``: accepted on write but never returned by reads (not compared).
     - ``delete_means``: what "delete" does where the API has no real delete (MediaMath
       deactivates: ``status=0``); shown in the plan next to the deletion.
+    - ``list_keys``: list fields whose order means nothing, with the item key naming a member
+      (mediarithmics ``{"members": "organisation_id"}``): the provider normalises them into one
+      order, and diffs name the member (``members[1752].purposes``), never a position.
     - ``findable_with``: when set, natural-key lookup can find an object only if its spec sets
       one of these fields (a LiveRamp question is listed only through the clean room named by
       ``cleanroom_id``). A create without them that is interrupted cannot be checked afterwards,
@@ -116,6 +125,7 @@ class KindInfo:
     write_only_fields: frozenset[str] = frozenset()
     findable_with: tuple[str, ...] = ()
     delete_means: str = ""
+    list_keys: Mapping[str, str] = field(default_factory=dict)
 
     def findable(self, spec: Mapping[str, Any]) -> bool:
         """Whether natural-key lookup can find an object created from ``spec`` (see ``findable_with``)."""
@@ -148,14 +158,27 @@ class Severity(StrEnum):
 
 @dataclass(frozen=True)
 class PlannedWrite:
-    """A planned create/update as a provider's ``check_plan`` sees it (ids resolved where known)."""
+    """A planned write as a provider's ``check_plan`` sees it (ids resolved where known)."""
 
     address: str
     kind: str
-    action: str  # create | update | replace
+    action: str  # create | update | replace | adopt | delete
     remote_id: str | None
     before: Mapping[str, Any]  # live owned fields ({} for creates)
     after: Mapping[str, Any]  # desired owned fields
+
+
+@dataclass(frozen=True)
+class GuardrailPolicy:
+    """The workspace's limits on the size of a change (``guardrails:`` in reconciler.yaml).
+
+    ``max_budget_increase``: the largest raise of a budget in one change, as a fraction
+    (``0.2`` for ``20%``); ``max_bid``: the highest bid, in the campaign's currency. None: no limit.
+    Providers apply them in ``check_plan`` to the fields that hold money in their API.
+    """
+
+    max_budget_increase: Decimal | None = None
+    max_bid: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -192,9 +215,22 @@ class Provider(ABC):
     def list_children(self, kind: str, parent_id: str | None) -> list[LiveObject]:
         """Every object of ``kind`` under ``parent_id`` (or all visible ones if None)."""
 
-    @abstractmethod
+    def find_existing(self, kind: str, specs: Sequence[Mapping[str, Any]]) -> list[list[LiveObject]]:
+        """For each spec, every live object matching its natural key (see the module docstring).
+
+        The default lists the children of each distinct parent once (``list_children``) and
+        matches the natural-key fields of the normalised spec against them."""
+        info = self.kinds[kind]
+        return match_natural_keys(
+            info, [self.normalize(kind, s) for s in specs], lambda parent: self.list_children(kind, parent)
+        )
+
     def find_by_natural_key(self, kind: str, spec: Mapping[str, Any]) -> LiveObject | None:
-        """The live object matching the natural key of ``spec``, if it exists."""
+        """The live object matching the natural key of ``spec``, if it exists (several: an error)."""
+        matches = self.find_existing(kind, [spec])[0]
+        if len(matches) > 1:
+            raise ambiguous(self.name, self.kinds[kind], spec, matches)
+        return matches[0] if matches else None
 
     def history(self, kind: str, remote_id: str) -> list[HistoryEntry]:
         """Change log, newest last. Providers whose API keeps none return []."""
@@ -225,8 +261,15 @@ class Provider(ABC):
         """
         return None
 
-    def check_plan(self, writes: Sequence[PlannedWrite]) -> list[Finding]:
-        """Guardrails on planned writes (e.g. a budget below spend to date). Read-only."""
+    def keep_reason(self, kind: str, live: LiveObject) -> str | None:
+        """Why reconciler must never delete this live object (nor take away what it grants),
+        or None. Pure: decided from the live object alone. LiveRamp: the API user's own
+        membership of a clean room, without which reconciler is locked out of the room."""
+        return None
+
+    def check_plan(self, writes: Sequence[PlannedWrite], policy: GuardrailPolicy = GuardrailPolicy()) -> list[Finding]:
+        """Guardrails on planned writes (e.g. a budget below spend to date), with the workspace's
+        size ``policy``. Read-only."""
         return []
 
     # -- writing -------------------------------------------------------------------------------
@@ -248,6 +291,58 @@ class Provider(ABC):
     def request_budget(self) -> float | None:
         """Requests per second this provider may send (None: unlimited)."""
         return None
+
+
+def natural_key_of(info: KindInfo, fields: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """The natural-key values of a normalised spec or live object; None when one is missing
+    (or still a reference to an object not created yet): such a spec can match nothing."""
+    values = tuple(fields.get(f) for f in info.natural_key)
+    if any(v is None or v == "" or isinstance(v, Ref) for v in values):
+        return None
+    return tuple(str(v) if info.parent_field == f else v for f, v in zip(info.natural_key, values, strict=True))
+
+
+def match_natural_keys(
+    info: KindInfo,
+    specs: Sequence[Mapping[str, Any]],
+    list_under: Callable[[str | None], Iterable[LiveObject]],
+    fan_out: Callable[[Callable[[str | None], list[LiveObject]], list[str | None]], Iterable[list[LiveObject]]] | None = None,
+) -> list[list[LiveObject]]:
+    """The shared natural-key lookup: ``list_under(parent_id)`` once per distinct parent of the
+    (normalised) ``specs`` (``None`` for kinds without a parent), then each spec's matches in
+    listing order. ``fan_out(fn, parents)`` may run the listings concurrently (default: in turn)."""
+    keys = [natural_key_of(info, s) for s in specs]
+    parents = sorted(
+        {_parent_of(info, s) for s, k in zip(specs, keys, strict=True) if k is not None}, key=lambda p: p or ""
+    )
+    listings = (fan_out or _in_turn)(lambda parent: list(list_under(parent)), parents)
+    listed = dict(zip(parents, listings, strict=True))
+    out: list[list[LiveObject]] = []
+    for spec, key in zip(specs, keys, strict=True):
+        if key is None:
+            out.append([])
+            continue
+        out.append([o for o in listed[_parent_of(info, spec)] if natural_key_of(info, o.fields) == key])
+    return out
+
+
+def _parent_of(info: KindInfo, spec: Mapping[str, Any]) -> str | None:
+    value = spec.get(info.parent_field) if info.parent_field else None
+    return None if value is None else str(value)
+
+
+def _in_turn(fn: Callable[[str | None], list[LiveObject]], parents: list[str | None]) -> list[list[LiveObject]]:
+    return [fn(p) for p in parents]
+
+
+def ambiguous(provider: str, info: KindInfo, spec: Mapping[str, Any], matches: Sequence[LiveObject]) -> AmbiguousMatchError:
+    """The error for several live objects matching one natural key: their ids (and status)."""
+    key = ", ".join(f"{f}={spec.get(f)!r}" for f in info.natural_key)
+    found = ", ".join(f"{m.remote_id} ({m.status})" if m.status else m.remote_id for m in matches)
+    return AmbiguousMatchError(
+        f"{provider}.{info.name}: {len(matches)} live objects match {key}: {found}",
+        remote_ids=[m.remote_id for m in matches],
+    )
 
 
 SCHEMAS_DIR_CANDIDATES = (

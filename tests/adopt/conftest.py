@@ -129,12 +129,17 @@ def sandbox() -> Iterator[SandboxServer]:
         yield server
 
 
+def new_sandbox_workspace(root: Path, server: SandboxServer) -> Workspace:
+    """An empty workspace at ``root`` with every provider pointed at ``server``."""
+    ws = Workspace(root, dict(SANDBOX_ENV))
+    ws.root.mkdir()
+    ws.write("reconciler.yaml", sandbox_workspace(server.url))
+    return ws
+
+
 @pytest.fixture
 def sandbox_ws(tmp_path: Path, sandbox: SandboxServer) -> Workspace:
-    ws = Workspace(tmp_path / "sbx", dict(SANDBOX_ENV))
-    ws.root.mkdir()
-    ws.write("reconciler.yaml", sandbox_workspace(sandbox.url))
-    return ws
+    return new_sandbox_workspace(tmp_path / "sbx", sandbox)
 
 
 def seed(server: SandboxServer, api: str, name: str | None, data: Any = None) -> Any:

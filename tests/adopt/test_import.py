@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 
+from reconciler.diff import top_field
 from reconciler.sandbox import SandboxServer
 from tests.adopt.conftest import Workspace, seed, writes
 from tests.support.memory_provider import MemoryProvider
@@ -26,7 +27,7 @@ from tests.support.memory_provider import MemoryProvider
 def field_paths(plan: dict[str, object], address: str) -> list[str]:
     """The top-level fields a change touches (field changes may be deeper: ``tags.1``)."""
     (change,) = [c for c in plan["resource_changes"] if c["address"] == address]  # type: ignore[union-attr,index]
-    return sorted({fc["path"].split(".", 1)[0] for fc in change["field_changes"]})
+    return sorted({top_field(fc["path"]) for fc in change["field_changes"]})
 
 
 def test_memory_import_then_plan_shows_exactly_the_differing_fields(

@@ -416,7 +416,8 @@ def test_adopt_abandon_manual_and_noop_refresh(remote, state, folder):
     assert snap.get("memory.Folder/adopted").remote_id == other.remote_id
     assert snap.get("memory.Item/child") is None and len(remote.objects("Item")) == 1
     manual = result.get("memory.Folder/by-hand")
-    assert "ask the vendor" in manual.message and result.has_failures
+    assert "ask the vendor" in manual.message and not result.has_failures  # pending, not failed
+    assert [r.address for r in result.pending] == ["memory.Folder/by-hand"]
 
 
 def test_manual_parent_skips_children(remote, state):
@@ -426,8 +427,9 @@ def test_manual_parent_skips_children(remote, state):
         create("memory.Item/i", {"name": "i", "folder_id": ref("memory.Folder/by-hand")}),
     )
     result = run(plan, remote, state)
-    assert result.get("memory.Item/i").outcome is Outcome.SKIPPED
-    assert remote.calls["create"] == 0
+    assert result.get("memory.Item/i").outcome is Outcome.WAITING
+    assert "memory.Folder/by-hand, which needs a console step first" in result.get("memory.Item/i").message
+    assert remote.calls["create"] == 0 and not result.has_failures
 
 
 def test_unknown_provider_fails_that_resource_only(remote, state):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import APIError, NotFoundError, RateLimitedError, ServerError
+from reconciler.errors import AmbiguousMatchError, APIError, NotFoundError, RateLimitedError, ServerError
 from reconciler.providers.base import Precondition, PreconditionFailed, PreconditionKind
 from tests.support.memory_provider import MemoryProvider
 
@@ -50,8 +50,11 @@ def test_money_quirk_natural_keys_and_history(tmp_path: Path):
     raw = (tmp_path / "r.json").read_text()
     assert '"price": "2.50"' in raw
     assert p.normalize("Item", {"price": "2.5"})["price"] == 2.5
-    found = p.find_by_natural_key("Item", {"folder_id": f.remote_id, "name": "pen", "price": 9})
-    assert found is not None and found.remote_id == first.remote_id
+    with pytest.raises(AmbiguousMatchError, match="2 live objects match") as ambiguous:  # both pens
+        p.find_by_natural_key("Item", {"folder_id": f.remote_id, "name": "pen", "price": 9})
+    assert ambiguous.value.remote_ids == (first.remote_id, "item-3")
+    [[one, two]] = p.find_existing("Item", [{"folder_id": f.remote_id, "name": "pen"}])
+    assert (one.remote_id, two.remote_id) == (first.remote_id, "item-3")
     assert p.find_by_natural_key("Item", {"folder_id": "folder-404", "name": "pen"}) is None
     assert [o.remote_id for o in p.list_children("Item", f.remote_id)] == ["item-2", "item-3"]
     p.edit_out_of_band("Item", first.remote_id, {"price": 3}, user="carol")

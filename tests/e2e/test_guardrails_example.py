@@ -1,9 +1,16 @@
-"""The budget guardrail in ``plan`` on the MediaMath example, against the sandbox's Reporting API.
+"""The money guardrails in ``plan`` on the MediaMath example, against the sandbox's Reporting API.
 
-Aspects covered (issue 6): lowering a campaign's ``total_budget`` below its spend to date is an
-error naming both numbers (exit 1, nothing saved); within 10 % above spend it is a warning and the
-plan goes ahead; ``--skip-guardrails`` allows the cut and the plan says so; a budget raise asks the
-Reporting API nothing.
+Aspects covered (issues 6 and 14), every message with both numbers and the currency:
+- lowering a campaign's ``total_budget`` below its spend to date is an error (exit 1, nothing
+  saved); within 10 % above spend it is a warning and the plan goes ahead; ``--skip-guardrails``
+  allows the cut and the plan says so; a budget raise asks the Reporting API nothing;
+- budget flights: a flight cut below what was spent under it, and a destroy deleting a flight or
+  deactivating a campaign with spend (flights totalling less than the campaign's spend:
+  ``tests/reporting/test_guardrails.py``, the sandbox books all spend on the current flight);
+- reactivation: a campaign paused by someone else (jdoe, history says when) is not set running
+  again without ``--skip-guardrails``; launching what was created paused is not a reactivation;
+- the workspace's size policy (``guardrails: {max_budget_increase, max_bid}``), with no report
+  request for a raise.
 """
 
 from __future__ import annotations
@@ -58,7 +65,7 @@ def test_budget_below_spend_is_refused_with_both_numbers(spent: ExampleWorkspace
     out = tmp_path / "plan.json"
     result = spent.run("plan", "--out", str(out))
     assert result.code == 1, result
-    assert "40000" in result.err and "42000.5" in result.err and CAMPAIGN in result.err
+    assert f"{CAMPAIGN}: total_budget 40,000.00 USD is below spend to date 42,000.50 USD" in result.err
     assert "--skip-guardrails" in result.err
     assert not out.exists()
 
@@ -67,7 +74,7 @@ def test_budget_within_ten_percent_of_spend_is_a_warning(spent: ExampleWorkspace
     set_budget(spent, 45000)  # 7 % above spend
     result = spent.run("plan", "--detailed-exitcode")
     assert result.code == 2, result  # the plan goes ahead
-    assert "Warning:" in result.err and CAMPAIGN in result.err and "42000.5" in result.err
+    assert f"Warning: {CAMPAIGN}: total_budget 45,000.00 USD is within 10% of spend to date 42,000.50 USD" in result.err
 
 
 def test_skip_guardrails_allows_the_cut_and_says_so(spent: ExampleWorkspace, tmp_path: Path) -> None:
@@ -87,3 +94,63 @@ def test_a_budget_raise_asks_the_reporting_api_nothing(spent: ExampleWorkspace, 
     set_budget(spent, 60000)
     assert spent.run("plan").code == 0
     assert reporting_requests(server) == before
+
+
+FLIGHT = "mediamath.BudgetFlight/winter-sale-main"
+
+
+def test_a_flight_cut_below_its_spend_is_refused(spent: ExampleWorkspace) -> None:
+    spent.edit("budget-flights.yaml", "total_budget: 50000", "total_budget: 30000")
+    result = spent.run("plan")
+    assert result.code == 1, result
+    assert f"{FLIGHT}: total_budget 30,000.00 USD is below spend to date 42,000.50 USD" in result.err
+    assert result.err.count(FLIGHT) == 1  # one message for it, not one per rule
+
+
+def test_destroying_money_is_refused(spent: ExampleWorkspace) -> None:
+    spent.edit("campaigns.yaml", "prevent_destroy: true", "prevent_destroy: false")
+    spent.run("apply", "--auto-approve")  # records the lifecycle change
+    result = spent.run("destroy", "--auto-approve")
+    assert result.code == 1, result
+    assert f"{FLIGHT}: deleting this budget flight, which has spent 42,000.50 USD of its budget 50,000.00 USD" in result.err
+    assert f"{CAMPAIGN}: deactivating this campaign, which has spent 42,000.50 USD of its budget 50,000.00 USD" in result.err
+    assert spent.run("state", "list").out.count("mediamath.") == 11  # nothing was destroyed
+    forced = spent.run("destroy", "--auto-approve", "--skip-guardrails")
+    assert forced.code == 0, forced
+    assert "guardrails skipped (--skip-guardrails)" in forced.err
+
+
+def test_reactivating_what_someone_paused_is_refused(spent: ExampleWorkspace, server: SandboxServer) -> None:
+    spent.edit("campaigns.yaml", "total_budget: 50000", "total_budget: 50000\n  status: true")
+    launched = spent.run("apply", "--auto-approve")  # created paused, never running: a launch is fine
+    assert launched.code == 0, launched
+    campaign_id = int(spent.remote_id(CAMPAIGN))
+    paused = requests.post(f"{server.url}/_sandbox/mediamath/edit",
+                           json={"collection": "campaigns", "id": campaign_id, "fields": {"status": "0"}}, timeout=10)
+    assert paused.status_code == 200, paused.text
+    result = spent.run("plan")
+    assert result.code == 1, result
+    assert (f"{CAMPAIGN}: status false -> true reactivates this Campaign, paused by jdoe at " in result.err
+            and "it would spend again (budget 50,000.00 USD, spent 42,000.50 USD to date)" in result.err)
+    allowed = spent.run("plan", "--skip-guardrails", "--detailed-exitcode")
+    assert allowed.code == 2 and "guardrails skipped (--skip-guardrails)" in allowed.err
+
+
+def test_the_workspace_size_policy(server: SandboxServer, tmp_path: Path) -> None:
+    ws = copy_example("mediamath", tmp_path / "mediamath", server.url, CREDENTIALS)
+    assert ws.run("apply", "--auto-approve").code == 0
+    config = ws.root / "reconciler.yaml"
+    config.write_text(config.read_text() + "guardrails: {max_budget_increase: 20%, max_bid: 5}\n", encoding="utf-8")
+    before = reporting_requests(server)
+    set_budget(ws, 70000)
+    ws.edit("strategies.yaml", "max_bid: 6", "max_bid: 7")
+    result = ws.run("plan")
+    assert result.code == 1, result
+    assert (f"{CAMPAIGN}: total_budget 50,000.00 USD -> 70,000.00 USD is a raise of 20,000.00 USD (+40.0 %), "
+            "above the workspace limit max_budget_increase 20 %") in result.err
+    assert ("mediamath.Strategy/winter-retargeting: max_bid 7.00 USD is above the workspace limit max_bid 5.00 USD"
+            in result.err)
+    assert reporting_requests(server) == before  # raises and bids need no spend
+    ws.edit("campaigns.yaml", "total_budget: 70000", "total_budget: 59000")  # +18 %: within the limit
+    ws.edit("strategies.yaml", "max_bid: 7", "max_bid: 5")
+    assert ws.run("plan").code == 0

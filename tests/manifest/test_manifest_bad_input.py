@@ -327,7 +327,7 @@ CASES = [
         {"reconciler.yaml": "apiVersion: reconciler/v1\nkind: Workspace\nprovider: {}\n"},
         {},
         WorkspaceError,
-        ["reconciler.yaml:3: provider: unknown top-level key 'provider'", "allowed: apiVersion, drift, kind"],
+        ["reconciler.yaml:3: provider: unknown top-level key 'provider'", "allowed: adopt_existing, apiVersion, drift, guardrails, kind"],
         id="workspace-unknown-key",
     ),
     pytest.param(

@@ -267,12 +267,16 @@ def test_adopted_parent_id_resolves_child_reference() -> None:
     assert camp.after is not None and camp.after["advertiser_id"] == "777"
 
 
-def test_adopt_with_differences_warns() -> None:
+def test_adopt_with_differences_plans_the_update_in_the_same_change() -> None:
     found = live(CAMP, "555", {**CAMP_SPEC, "total_budget": 100})
     plan = make_plan([desired(CAMP, CAMP_SPEC)], found={CAMP: found})
-    assert plan.changes[0].action is Action.ADOPT
-    assert [fc.path for fc in plan.changes[0].field_changes] == ["total_budget"]
-    assert any("total_budget" in w and CAMP in w for w in plan.warnings)
+    (c,) = plan.changes
+    assert c.action is Action.ADOPT and c.remote_id == "555"
+    assert [(fc.path, fc.before, fc.after) for fc in c.field_changes] == [("total_budget", 100, CAMP_SPEC["total_budget"])]
+    assert "1 field differs" in c.reason and plan.warnings == ()
+    assert "EXISTS already and will be ADOPTED into state, then updated in-place" in render_text(plan)
+    entry = render_json(plan)["resource_changes"][0]
+    assert entry["change"]["actions"] == ["update"] and entry["change"]["importing"] == {"id": "555"}
 
 
 def test_read_only_kind_adopted_never_created() -> None:

@@ -103,7 +103,7 @@ def test_text_manual_adopt_abandon_delete(plan: Plan) -> None:
         "      ! manual step 1: Ask the partner admin to change the role (liveramp.CleanroomPartner/agency: role)"
     )
     adopt = block(text, "mediamath.Organization/main")
-    assert "(id 1) will be adopted into state, nothing is written" in adopt[0]
+    assert "(id 1) EXISTS already and will be ADOPTED into state, nothing is written" in adopt[0]
     assert adopt[1] == " <= mediamath.Organization/main"
     abandon = block(text, "liveramp.Cleanroom/room")
     assert "will be forgotten: removed from state, nothing is deleted" in abandon[0]

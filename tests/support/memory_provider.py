@@ -59,6 +59,7 @@ from reconciler.providers.base import (
     PreconditionKind,
     Provider,
     ProviderConfig,
+    natural_key_of,
 )
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas" / "memory"
@@ -300,15 +301,15 @@ class MemoryProvider(Provider):
         ]
         return sorted(out, key=lambda o: _id_order(o.remote_id))
 
-    def find_by_natural_key(self, kind: str, spec: Mapping[str, Any]) -> LiveObject | None:
+    def find_existing(self, kind: str, specs: Sequence[Mapping[str, Any]]) -> list[list[LiveObject]]:
+        """One "find" call (a search endpoint) for all specs, matched on the natural key."""
         self._kind(kind)
-        key = KINDS[kind].natural_key
-        wanted = {k: spec.get(k) for k in key}
+        info = KINDS[kind]
         with self._call("find"), self._lock, self._file_lock:
             objects = self._load()["objects"].get(kind, {})
-        matches = sorted((rid for rid, rec in objects.items()
-                          if all(rec["fields"].get(k) == v for k, v in wanted.items())), key=_id_order)
-        return self._live(kind, matches[0], objects[matches[0]]) if matches else None
+        lives = [self._live(kind, rid, objects[rid]) for rid in sorted(objects, key=_id_order)]
+        keys = [natural_key_of(info, self.normalize(kind, spec)) for spec in specs]
+        return [[o for o in lives if key is not None and natural_key_of(info, o.fields) == key] for key in keys]
 
     def history(self, kind: str, remote_id: str) -> list[HistoryEntry]:
         with self._lock, self._file_lock:

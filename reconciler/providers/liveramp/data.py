@@ -42,6 +42,20 @@ def _field_item(item: Mapping[str, Any]) -> dict[str, Any]:
     return dict(compact(out))
 
 
+def _field_mapping(m: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A dataset field mapping with its default filled in (``excluded: false``), so a value
+    written in the manifest is compared and shown even when it is the default; None for a
+    mapping that neither renames nor excludes (it maps nothing)."""
+    rename = m.get("rename") or None
+    excluded = bool(m.get("excluded", False))
+    if rename is None and not excluded:
+        return None
+    item: dict[str, Any] = {"field": m.get("field"), "excluded": excluded}
+    if rename is not None:
+        item["rename"] = rename
+    return item
+
+
 class DataConnectionKind(Kind):
     info = KindInfo(
         name="DataConnection",
@@ -89,11 +103,13 @@ class DataConnectionKind(Kind):
     def list_children(self, parent_id: str | None) -> list[LiveObject]:
         return [self._with_fields(r) for r in self.client.get("/data-connections") or []]
 
-    def find(self, spec: Mapping[str, Any]) -> LiveObject | None:
-        for raw in self.client.get("/data-connections") or []:
-            if raw.get("name") == spec.get("name"):
-                return self._with_fields(raw)
-        return None
+    def find_all(self, specs: Sequence[Mapping[str, Any]]) -> list[list[LiveObject]]:
+        """One listing for every spec; field configurations are read only for the matches."""
+        listed = self.client.get("/data-connections") or [] if specs else []
+        return [
+            [self._with_fields(raw) for raw in listed if spec.get("name") and raw.get("name") == spec.get("name")]
+            for spec in specs
+        ]
 
     @staticmethod
     def _body(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -148,13 +164,14 @@ class CleanroomDatasetKind(Kind):
         deletable=False,
         default_on_delete=OnDelete.ABANDON,
         write_only_fields=frozenset({"ramp_id_consent"}),
+        list_keys={"field_mappings": "field"},
     )
 
     def _live(self, raw: Mapping[str, Any]) -> LiveObject:
         mappings = []
         for m in raw.get("datasetFieldMappings") or []:
-            item = compact({"field": m.get("fieldName"), "rename": m.get("rename"), "excluded": m.get("isExcluded")})
-            if len(item) > 1:
+            item = _field_mapping({"field": m.get("fieldName"), "rename": m.get("rename"), "excluded": m.get("isExcluded")})
+            if item is not None:
                 mappings.append(item)
         fields = {
             "cleanroom_id": str(raw["cleanRoomId"]),
@@ -174,8 +191,8 @@ class CleanroomDatasetKind(Kind):
             if key in out:
                 out[key] = as_id(out[key])
         if "field_mappings" in out:
-            items = [compact(dict(m)) for m in out["field_mappings"] or []]
-            out["field_mappings"] = sorted((m for m in items if len(m) > 1), key=lambda m: m["field"])
+            items = [_field_mapping(m) for m in out["field_mappings"] or []]
+            out["field_mappings"] = sorted((m for m in items if m is not None), key=lambda m: m["field"])
         if "filters" in out:
             out["filters"] = [
                 {"field": f["field"], "operator": f.get("operator", ""), "values": [str(v) for v in f.get("values") or []]}
@@ -211,13 +228,6 @@ class CleanroomDatasetKind(Kind):
     def list_children(self, parent_id: str | None) -> list[LiveObject]:
         rooms = [parent_id] if parent_id else self._rooms()
         return [self._live(raw) for room in rooms for raw in self.client.get(f"/cleanrooms/{room}/datasets") or []]
-
-    def find(self, spec: Mapping[str, Any]) -> LiveObject | None:
-        spec = self.normalize(spec)
-        for live in self.list_children(spec["cleanroom_id"]):
-            if live.fields["data_connection_id"] == spec["data_connection_id"]:
-                return live
-        return None
 
     def _put(self, room: str, dataset: str, desired: Mapping[str, Any]) -> None:
         body = {

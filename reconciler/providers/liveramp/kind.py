@@ -2,7 +2,7 @@
 the per-kind translators (``data``, ``rooms``, ``questions``).
 
 A :class:`Kind` knows one resource type: its :class:`KindInfo`, how to read live objects in
-batches, find one by natural key, normalise a desired spec, and create/update/delete it. Updates
+batches, find existing ones by natural key, normalise a desired spec, and create/update/delete it. Updates
 re-read the object first: the API has no versions, so the write is guarded by comparing the
 fingerprint of the normalised live object with the precondition the plan recorded.
 """
@@ -15,7 +15,13 @@ from typing import Any
 
 from reconciler.errors import NotFoundError, ProviderError
 from reconciler.model import LiveObject
-from reconciler.providers.base import KindInfo, Precondition, PreconditionFailed, PreconditionKind
+from reconciler.providers.base import (
+    KindInfo,
+    Precondition,
+    PreconditionFailed,
+    PreconditionKind,
+    match_natural_keys,
+)
 from reconciler.providers.liveramp.client import LiveRampClient
 from reconciler.providers.liveramp.convert import split_id
 
@@ -57,8 +63,10 @@ class Kind(ABC):
             if live.remote_id in wanted
         }
 
-    @abstractmethod
-    def find(self, spec: Mapping[str, Any]) -> LiveObject | None: ...
+    def find_all(self, specs: Sequence[Mapping[str, Any]]) -> list[list[LiveObject]]:
+        """For each spec, the live objects its natural key matches: one ``list_children`` per
+        parent, parents concurrently (``list_children`` must then not fan out itself)."""
+        return match_natural_keys(self.info, [self.normalize(s) for s in specs], self.list_children, self.client.fan_out)
 
     def normalize(self, spec: Mapping[str, Any]) -> dict[str, Any]:
         return dict(spec)

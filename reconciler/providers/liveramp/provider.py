@@ -12,7 +12,9 @@ Workspace settings (``providers.liveramp`` in ``reconciler.yaml``):
   workspace resolves ``sandbox`` to the embedded emulator's URL.
 - ``credentials``: ``client_id`` and ``client_secret`` (``${env:...}``).
 - options: ``token_cache_dir`` (default: env ``RECONCILER_CACHE_DIR``, else the user cache
-  directory), ``timeout`` (seconds, default 60), ``ca_bundle``.
+  directory), ``timeout`` (seconds, default 60), ``ca_bundle``, ``api_user_email`` (the API
+  user's login, whose room memberships are never removed; found without it too, see
+  :meth:`LiveRampProvider.keep_reason`).
 
 Tokens (2 per 24 h per API client) are shared by every process of the user through
 :class:`~reconciler.providers.liveramp.token_cache.TokenCache`.
@@ -98,11 +100,24 @@ class LiveRampProvider(Provider):
     def list_children(self, kind: str, parent_id: str | None) -> list[LiveObject]:
         return self.kind(kind).list_children(parent_id)
 
-    def find_by_natural_key(self, kind: str, spec: Mapping[str, Any]) -> LiveObject | None:
-        return self.kind(kind).find(spec)
+    def find_existing(self, kind: str, specs: Sequence[Mapping[str, Any]]) -> list[list[LiveObject]]:
+        return self.kind(kind).find_all(specs)
 
     def normalize(self, kind: str, spec: Mapping[str, Any]) -> dict[str, Any]:
         return self.kind(kind).normalize(spec)
+
+    def keep_reason(self, kind: str, live: LiveObject) -> str | None:
+        """The API user's own membership of a room is never removed nor demoted: without it the
+        API (and reconciler) can no longer act on the room. It is recognised as the user who
+        added themselves (the API makes its user the Administrator of every room it creates), or
+        by the ``api_user_email`` option."""
+        if kind != "CleanroomUser":
+            return None
+        own = str(self.config.options.get("api_user_email") or "").lower()
+        if live.observed.get("self_added") or (own and live.fields.get("email") == own):
+            return (f"{live.fields.get('email')} is the API user's own {live.fields.get('role')} membership of "
+                    "clean room " f"{live.fields.get('cleanroom_id')}; without it reconciler is locked out of the room")
+        return None
 
     # -- writing -------------------------------------------------------------------------------
     def create(self, kind: str, spec: Mapping[str, Any]) -> LiveObject:

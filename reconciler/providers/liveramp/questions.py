@@ -151,14 +151,20 @@ class QuestionKind(Kind):
     def list_children(self, parent_id: str | None) -> list[LiveObject]:
         return list(self.read([qid for qid, _ in self._in_rooms(parent_id)]).values())
 
-    def find(self, spec: Mapping[str, Any]) -> LiveObject | None:
-        room = as_id(spec.get("cleanroom_id")) or None
-        for qid, title in self._in_rooms(room):
-            if title == spec.get("title"):
-                live = self.read([qid]).get(qid)
-                if live is not None and live.fields.get("title") == spec.get("title"):
-                    return live
-        return None
+    def find_all(self, specs: Sequence[Mapping[str, Any]]) -> list[list[LiveObject]]:
+        """By title among the questions available in the spec's clean room (every room when it
+        names none: the API lists questions only through rooms); one assets call per room, and
+        only the questions whose title matches are read."""
+        rooms = sorted({as_id(s.get("cleanroom_id")) or "" for s in specs if s.get("title")})
+        listed = dict(zip(rooms, self.client.fan_out(lambda room: self._in_rooms(room or None), rooms), strict=True))
+        titles = {qid for room in rooms for qid, title in listed[room] if any(s.get("title") == title for s in specs)}
+        read = self.read(sorted(titles))
+        out = []
+        for spec in specs:
+            room = as_id(spec.get("cleanroom_id")) or ""
+            ids = [qid for qid, title in listed.get(room, []) if spec.get("title") and title == spec.get("title")]
+            out.append([read[q] for q in ids if q in read and read[q].fields.get("title") == spec.get("title")])
+        return out
 
     @staticmethod
     def _details(spec: Mapping[str, Any], base: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -210,6 +216,7 @@ class CleanroomQuestionKind(Kind):
         parent_field="cleanroom_id",
         immutable_fields=frozenset({"cleanroom_id", "question_id"}),
         write_only_fields=frozenset({"editable"}),
+        list_keys={"assignments": "macro"},
     )
 
     def _live(self, raw: Mapping[str, Any], datasets: list[Mapping[str, Any]], permissions: list[Mapping[str, Any]]) -> LiveObject:
@@ -231,8 +238,11 @@ class CleanroomQuestionKind(Kind):
             "cleanroom_id": room,
             "question_id": str(raw["questionId"]),
             "assignments": sorted(assignments, key=lambda a: str(a.get("macro"))),
+            # every permission, the default access too: a value written in a manifest is
+            # compared even when it equals the default (field ownership keeps only written keys)
             "permissions": {
-                str(p["permission"]): str(p["access"]) for p in sorted(permissions, key=lambda p: str(p["permission"])) if p.get("access") != DEFAULT_ACCESS
+                str(p["permission"]): str(p.get("access") or DEFAULT_ACCESS)
+                for p in sorted(permissions, key=lambda p: str(p["permission"]))
             },
         }
         status = None if raw.get("status") == "READY" else "awaiting-datasets"
@@ -264,7 +274,7 @@ class CleanroomQuestionKind(Kind):
                 items.append(compact(item))
             out["assignments"] = sorted(items, key=lambda a: str(a.get("macro")))
         if "permissions" in out:
-            out["permissions"] = {str(k): str(v) for k, v in sorted((out["permissions"] or {}).items()) if v != DEFAULT_ACCESS}
+            out["permissions"] = {str(k): str(v) for k, v in sorted((out["permissions"] or {}).items())}
         return out
 
     def _load(self, raw: Mapping[str, Any]) -> LiveObject:
@@ -312,13 +322,23 @@ class CleanroomQuestionKind(Kind):
         rooms = [parent_id] if parent_id else [str(r["id"]) for r in self.client.paged("/cleanrooms")]
         return [self._load(raw) for room in rooms for raw in self.client.paged(f"/cleanrooms/{room}/cleanroom-questions")]
 
-    def find(self, spec: Mapping[str, Any]) -> LiveObject | None:
-        spec = self.normalize({k: spec[k] for k in ("cleanroom_id", "question_id") if k in spec})
-        try:
-            ref = self.client.get(f"/cleanrooms/{spec['cleanroom_id']}/questions/{spec['question_id']}")
-        except NotFoundError:
-            return None
-        return self.read([str(ref["id"])]).get(str(ref["id"]))
+    def find_all(self, specs: Sequence[Mapping[str, Any]]) -> list[list[LiveObject]]:
+        """One call per spec (``/cleanrooms/{room}/questions/{question}`` names the one clean-room
+        question of that pair), then one batched read of the ones found: listing a room would read
+        the datasets and permissions of every question in it."""
+
+        def ref(spec: Mapping[str, Any]) -> str | None:
+            key = self.normalize({k: spec[k] for k in ("cleanroom_id", "question_id") if k in spec})
+            if not key.get("cleanroom_id") or not key.get("question_id"):
+                return None
+            try:
+                return str(self.client.get(f"/cleanrooms/{key['cleanroom_id']}/questions/{key['question_id']}")["id"])
+            except NotFoundError:
+                return None
+
+        ids = self.client.fan_out(ref, list(specs))
+        read = self.read([i for i in ids if i is not None])
+        return [[read[i]] if i is not None and i in read else [] for i in ids]
 
     def _apply(self, crq: str, room: str, desired: Mapping[str, Any], current: Mapping[str, Any]) -> None:
         have = {a["macro"]: a for a in current.get("assignments") or []}
@@ -445,9 +465,6 @@ class QuestionRunScheduleKind(Kind):
         crqs = [str(c["id"]) for r in self.client.paged("/cleanrooms") for c in self.client.paged(f"/cleanrooms/{r['id']}/cleanroom-questions")]
         return [s for crq in crqs for s in self._list(crq)]
 
-    def find(self, spec: Mapping[str, Any]) -> LiveObject | None:
-        crq = as_id(spec.get("cleanroom_question_id"))
-        return next((s for s in self._list(crq) if s.fields["name"] == spec.get("name")), None)
 
     @staticmethod
     def _body(spec: Mapping[str, Any]) -> dict[str, Any]:

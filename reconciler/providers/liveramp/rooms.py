@@ -71,8 +71,6 @@ class CleanroomKind(Kind):
     def list_children(self, parent_id: str | None) -> list[LiveObject]:
         return [self._live(r) for r in self._all()]
 
-    def find(self, spec: Mapping[str, Any]) -> LiveObject | None:
-        return next((self._live(r) for r in self._all() if r.get("name") == spec.get("name")), None)
 
     @staticmethod
     def _body(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -138,12 +136,14 @@ class CleanroomPartnerKind(Kind):
         rooms = [parent_id] if parent_id else [str(r["id"]) for r in self.client.paged("/cleanrooms")]
         return [self._live(raw) for room in rooms for raw in self._invitations(room)]
 
-    def find(self, spec: Mapping[str, Any]) -> LiveObject | None:
-        spec = self.normalize(spec)
-        matches = [live for live in self.list_children(spec["cleanroom_id"]) if live.fields["partner_admin_email"] == spec["partner_admin_email"]]
-        active = [m for m in matches if m.status in ("invited", "accepted")]
-        best = active or matches
-        return best[0] if best else None
+    def find_all(self, specs: Sequence[Mapping[str, Any]]) -> list[list[LiveObject]]:
+        """An email may have several invitations in a room (declined, then invited again): the
+        live ones (invited or accepted) are the match when there are any, else the first listed."""
+        out = []
+        for matches in super().find_all(specs):
+            active = [m for m in matches if m.status in ("invited", "accepted")]
+            out.append(active or matches[:1])
+        return out
 
     def create(self, spec: Mapping[str, Any]) -> LiveObject:
         spec = self.normalize(spec)
@@ -182,12 +182,16 @@ class CleanroomUserKind(Kind):
 
     def _live(self, raw: Mapping[str, Any]) -> LiveObject:
         room = str(raw["cleanRoomId"])
+        email = str((raw.get("user") or {}).get("email", "")).lower()
         fields = {
             "cleanroom_id": room,
-            "email": str((raw.get("user") or {}).get("email", "")).lower(),
+            "email": email,
             "role": str((raw.get("role") or {}).get("name", "")),
         }
-        return LiveObject(self.name, join_id(room, str(raw["id"])), fields)
+        # a user who added themselves: the API user, made the room's Administrator when the API
+        # created the room (a person cannot add themselves in the console)
+        added_by = str((raw.get("userAudit") or {}).get("createdBy") or "").lower()
+        return LiveObject(self.name, join_id(room, str(raw["id"])), fields, observed={"self_added": added_by == email})
 
     def normalize(self, spec: Mapping[str, Any]) -> dict[str, Any]:
         out = dict(spec)
@@ -206,11 +210,6 @@ class CleanroomUserKind(Kind):
 
     def _users(self, room: str) -> list[LiveObject]:
         return [self._live(raw) for raw in self.client.get(f"/cleanrooms/{room}/users") or []]
-
-    def find(self, spec: Mapping[str, Any]) -> LiveObject | None:
-        spec = self.normalize(spec)
-        users = self.client.get(f"/cleanrooms/{spec['cleanroom_id']}/users", cleanroomUserEmail=spec["email"]) or []
-        return self._live(users[0]) if users else None
 
     def create(self, spec: Mapping[str, Any]) -> LiveObject:
         spec = self.normalize(spec)

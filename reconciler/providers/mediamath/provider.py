@@ -34,6 +34,7 @@ from reconciler.errors import APIError, NotFoundError, ProviderError, WorkspaceE
 from reconciler.model import HistoryEntry, LiveObject, Ref
 from reconciler.providers.base import (
     Finding,
+    GuardrailPolicy,
     KindInfo,
     PlannedWrite,
     Precondition,
@@ -41,6 +42,8 @@ from reconciler.providers.base import (
     PreconditionKind,
     Provider,
     ProviderConfig,
+    match_natural_keys,
+    natural_key_of,
 )
 from reconciler.providers.mediamath.client import (
     DEFAULT_BURST,
@@ -48,7 +51,7 @@ from reconciler.providers.mediamath.client import (
     PAGE_LIMIT,
     MediaMathClient,
 )
-from reconciler.providers.mediamath.guardrails import check_budgets
+from reconciler.providers.mediamath.guardrails import MoneySources, check_money, spend_to_date
 from reconciler.providers.mediamath.kinds import (
     BUDGET_FLIGHT,
     KIND_SPECS,
@@ -130,34 +133,37 @@ class MediaMathProvider(Provider):
         spec = _spec(kind)
         return [self._live(spec, e) for e in self._children(spec, parent_id) if _is_type(spec, e)]
 
-    def find_by_natural_key(self, kind: str, spec: Mapping[str, Any]) -> LiveObject | None:
+    def find_existing(self, kind: str, specs: Sequence[Mapping[str, Any]]) -> list[list[LiveObject]]:
+        """Natural-key lookup, batched by parent: one ``/limit/<parent>=<id>`` listing per parent
+        (all statuses: a deactivated object matches too), or a ``q=name==...`` query when a parent
+        has a single spec to match (one short page instead of every child); parents at once."""
         kspec = _spec(kind)
-        wanted = normalize_spec(kspec, spec)
-        parent_id = wanted.get(kspec.parent_field) if kspec.parent_field else None
-        if isinstance(parent_id, Ref):
-            return None  # the parent is not created yet, so neither is this
-        if kspec.parent_field and not parent_id:
-            raise ProviderError(f"mediamath.{kind}: natural key needs '{kspec.parent_field}'")
-        key_fields = [f for f in kspec.natural_key if f != kspec.parent_field]
-        if any(wanted.get(f) in (None, "") for f in key_fields):
-            raise ProviderError(f"mediamath.{kind}: natural key needs {', '.join(key_fields)}")
-        name = wanted.get("name")
-        params: dict[str, Any] = {}
-        if "name" in key_fields and isinstance(name, str) and not _Q_UNSAFE.search(name):
-            params["q"] = f"name=={name}"
-        path = self._collection_path(kspec, str(parent_id) if parent_id else None)
-        matches = [
-            live
-            for live in (self._live(kspec, e) for e in self.client.iter_collection(path, params) if _is_type(kspec, e))
-            if all(live.fields.get(f) == wanted.get(f) for f in key_fields)
-        ]
-        if len(matches) > 1:
-            ids = ", ".join(sorted((m.remote_id for m in matches), key=int))
-            key = ", ".join(f"{f}={wanted.get(f)!r}" for f in kspec.natural_key)
-            raise ProviderError(
-                f"mediamath.{kind}: {len(matches)} objects match {key} (ids {ids}); import the right one"
-            )
-        return matches[0] if matches else None
+        info = self.kinds[kind]
+        wanted = [normalize_spec(kspec, s) for s in specs]
+        per_parent: dict[str | None, list[Mapping[str, Any]]] = {}
+        for w in wanted:
+            if natural_key_of(info, w) is not None:
+                parent = w.get(kspec.parent_field) if kspec.parent_field else None
+                per_parent.setdefault(None if parent is None else str(parent), []).append(w)
+
+        def list_under(parent: str | None) -> list[LiveObject]:
+            group = per_parent.get(parent, [])
+            name = group[0].get("name") if len(group) == 1 else None
+            params: dict[str, Any] = {}
+            if "name" in kspec.natural_key and isinstance(name, str) and not _Q_UNSAFE.search(name):
+                params["q"] = f"name=={name}"
+            path = self._collection_path(kspec, parent)
+            with self._read_slots:
+                entities = list(self.client.iter_collection(path, params))
+            return [self._live(kspec, e) for e in entities if _is_type(kspec, e)]
+
+        def fan_out(fn: Any, parents: list[str | None]) -> list[list[LiveObject]]:
+            if len(parents) < 2:
+                return [fn(p) for p in parents]
+            with ThreadPoolExecutor(min(READ_CONCURRENCY, len(parents)), thread_name_prefix="mediamath-find") as pool:
+                return list(pool.map(fn, parents))
+
+        return match_natural_keys(info, wanted, list_under, fan_out)
 
     def history(self, kind: str, remote_id: str) -> list[HistoryEntry]:
         spec = _spec(kind)
@@ -254,10 +260,17 @@ class MediaMathProvider(Provider):
         self._flight_campaign.pop(remote_id, None)
 
     # -- guardrails --------------------------------------------------------------------------------
-    def check_plan(self, writes: Sequence[PlannedWrite]) -> list[Finding]:
-        """A budget cut below spend to date is an error, within 10 % of it a warning
-        (spend from the Reporting API v2, one batched request per kind; none without a cut)."""
-        return check_budgets(self._reporting_client, writes)
+    def check_plan(self, writes: Sequence[PlannedWrite], policy: GuardrailPolicy = GuardrailPolicy()) -> list[Finding]:
+        """The money guardrails (:mod:`.guardrails`): cuts below spend (spend from the Reporting API
+        v2, asked only when a check needs it), flights below spend, deleting money, reactivations
+        and the workspace's size policy."""
+        sources = MoneySources(
+            spend=lambda kind, ids: spend_to_date(self._reporting_client(), kind, ids),
+            campaigns=lambda ids: self.read("Campaign", ids),
+            flights=lambda campaign_id: self.list_children("BudgetFlight", campaign_id),
+            history=self.history,
+        )
+        return check_money(writes, sources, policy)
 
     def _reporting_client(self) -> ReportingClient:
         if self._reporting is None:

@@ -79,6 +79,7 @@ CLEAN_ROOM = KindInfo(
     parent_field="organisation_id",
     immutable_fields=frozenset({"organisation_id"}),
     default_on_delete=OnDelete.ABANDON,
+    list_keys={"members": "organisation_id"},
 )
 
 
@@ -194,24 +195,6 @@ class MediarithmicsProvider(Provider):
             rooms = [r for r in rooms if str(r.get("organisation_id")) == str(parent_id)]
         lives: list[LiveObject] = [room_to_live(r) for r in rooms]
         return sorted(lives, key=lambda live: id_sort_key(live.remote_id))
-
-    def find_by_natural_key(self, kind: str, spec: Mapping[str, Any]) -> LiveObject | None:
-        self._check_kind(kind)
-        desired = normalize_spec(spec)
-        org, name = desired.get("organisation_id"), desired.get("name")
-        if not org or not name:
-            return None
-        matches = [
-            room_to_live(r)
-            for r in self.client.list_clean_rooms(org, self.page_size)
-            if r.get("name") == name and str(r.get("organisation_id")) == org
-        ]
-        if len(matches) > 1:
-            ids = ", ".join(sorted((m.remote_id for m in matches), key=id_sort_key))
-            raise ProviderError(
-                f"mediarithmics: several clean rooms of organisation {org} are named {name!r}: {ids}"
-            )
-        return matches[0] if matches else None
 
     def normalize(self, kind: str, spec: Mapping[str, Any]) -> dict[str, Any]:
         self._check_kind(kind)

@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from reconciler.diff import project
 from reconciler.errors import APIError, AuthError, ProviderError
 from reconciler.model import OnDelete
 from reconciler.providers.base import Precondition, PreconditionFailed, PreconditionKind
@@ -54,7 +55,10 @@ def _fp(provider: LiveRampProvider, kind: str, remote_id: str) -> Precondition:
 
 
 def _subset(desired: dict[str, Any], live: dict[str, Any], write_only: frozenset[str]) -> dict[str, tuple[Any, Any]]:
-    return {k: (v, live.get(k)) for k, v in desired.items() if k not in write_only and live.get(k) != v}
+    """The owned fields that differ (maps owned key by key, as the plan compares them)."""
+    owned = {k: v for k, v in desired.items() if k not in write_only}
+    projected = project(live, owned)
+    return {k: (v, projected.get(k)) for k, v in owned.items() if projected.get(k) != v}
 
 
 def test_kinds_and_schemas() -> None:
@@ -160,7 +164,7 @@ def test_create_read_update_delete_each_kind(provider: LiveRampProvider, api: Ap
         {"field_mappings": [{"field": "amount", "rename": "value"}], "filters": [{"field": "uid", "operator": "NOT_EQUALS", "values": ["x"]}], "partner_can_assign": True},
         provider.precondition_for(ds),
     )
-    assert ds2.fields["field_mappings"] == [{"field": "amount", "rename": "value"}]
+    assert ds2.fields["field_mappings"] == [{"field": "amount", "excluded": False, "rename": "value"}]
     assert ds2.fields["filters"] == [{"field": "uid", "operator": "NOT_EQUALS", "values": ["x"]}] and ds2.fields["partner_can_assign"] is True
     with pytest.raises(ProviderError, match="cannot be deleted"):
         provider.delete("CleanroomDataset", ds.remote_id, provider.precondition_for(ds2))
@@ -189,11 +193,12 @@ def test_create_read_update_delete_each_kind(provider: LiveRampProvider, api: Ap
          "assignments": [{"macro": "tx", "dataset_id": ds.remote_id, "fields": {"user_id": "uid"}}]},
     )
     assert crq.status is None and crq.fields["assignments"] == [{"macro": "tx", "dataset_id": ds.remote_id, "fields": {"user_id": "uid"}}]
-    assert crq.fields["permissions"] == {}
+    owner_only = dict.fromkeys(["CLONE", "DELETE", "EDIT", "RUN", "VIEW_CODE", "VIEW_RESULTS"], "QUESTION_OWNER_ONLY")
+    assert crq.fields["permissions"] == owner_only  # every permission, defaults included
     crq2 = provider.update("CleanroomQuestion", crq.remote_id, {"permissions": {"RUN": "ALL_CLEAN_ROOM_PARTNERS", "EDIT": "QUESTION_OWNER_ONLY"}}, provider.precondition_for(crq))
-    assert crq2.fields["permissions"] == {"RUN": "ALL_CLEAN_ROOM_PARTNERS"}
+    assert crq2.fields["permissions"] == {**owner_only, "RUN": "ALL_CLEAN_ROOM_PARTNERS"}
     crq3 = provider.update("CleanroomQuestion", crq.remote_id, {"permissions": {}}, provider.precondition_for(crq2))
-    assert crq3.fields["permissions"] == {}
+    assert crq3.fields["permissions"] == owner_only
     with pytest.raises(ProviderError, match="cannot unassign"):
         provider.update("CleanroomQuestion", crq.remote_id, {"assignments": []}, provider.precondition_for(crq3))
 

@@ -372,7 +372,7 @@ def test_find_by_natural_key(make_provider: Make) -> None:
     other = provider.create("Campaign", campaign(tree["advertiser"].remote_id, "Other"))
     assert provider.find_by_natural_key("Strategy", strategy(other.remote_id)) is None
     provider.create("Strategy", strategy(cid, "Prospecting"))
-    with pytest.raises(ProviderError, match="2 objects match"):
+    with pytest.raises(ProviderError, match="2 live objects match"):
         provider.find_by_natural_key("Strategy", strategy(cid))
 
 
