@@ -2,7 +2,7 @@
 :mod:`reconciler.export` and :mod:`reconciler.moves`).
 
 Registered on the main group when imported: ``reconciler.cli.main`` imports this module.
-``reconciler import`` lives in ``reconciler.cli.main``.
+``reconciler import`` lives in ``reconciler.cli.state_commands``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,249 @@
+"""``validate``, ``plan``, ``apply`` and ``destroy``: the flow from manifests to live objects
+(thin layers over :mod:`reconciler.engine`; registered on the main group when imported)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reconciler.cli.main import (
+    Context,
+    cli,
+    format_option,
+    handle_errors,
+    lock_timeout_option,
+    pass_ctx,
+    paths_argument,
+)
+
+
+# -- validate ----------------------------------------------------------------------------------------
+@cli.command()
+@paths_argument
+@pass_ctx
+@handle_errors
+def validate(ctx: Context, paths: tuple[Path, ...]) -> None:
+    """Check manifests and the workspace file without calling any API (no secrets needed)."""
+    ws = ctx.workspace(resolve_credentials=False)
+    resources = ws.desired(paths)
+    ctx.console.print(f"Valid: {len(resources)} resources in {ws.root}.")
+
+
+# -- plan ------------------------------------------------------------------------------------------
+@cli.command()
+@paths_argument
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan for 'apply FILE'.")
+@format_option
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
+@click.option("--target", "targets", multiple=True, help="Only this address (and what it depends on).")
+@click.option("--skip-guardrails", is_flag=True, help="Allow changes the providers' guardrails refuse (said in the plan).")
+@pass_ctx
+@handle_errors
+def plan(
+    ctx: Context,
+    paths: tuple[Path, ...],
+    out: Path | None,
+    fmt: str,
+    detailed_exitcode: bool,
+    targets: tuple[str, ...],
+    skip_guardrails: bool,
+) -> None:
+    """Show what apply would change, field by field. Writes nothing."""
+    from reconciler.plan.planfile import save_plan
+
+    ws = ctx.workspace()
+    try:
+        the_plan, _ = ws.plan(paths, targets=targets, skip_guardrails=skip_guardrails)
+    finally:
+        ws.close()
+    emit_plan(ctx, the_plan, fmt)
+    if out:
+        save_plan(the_plan, out)
+        ctx.console.progress(f"Saved the plan to {out}. Apply exactly this plan with: reconciler apply {out}")
+    if detailed_exitcode and the_plan.has_changes:
+        sys.exit(2)
+
+
+def emit_plan(ctx: Context, the_plan: Any, fmt: str) -> None:
+    from reconciler.plan.render import render_json, render_markdown, render_text
+
+    for warning in the_plan.warnings:
+        ctx.console.warn(warning)
+    if fmt == "json":
+        ctx.console.print(json.dumps(render_json(the_plan), indent=2, sort_keys=True))
+    elif fmt == "markdown":
+        ctx.console.print(render_markdown(the_plan))
+    else:
+        ctx.console.print(render_text(the_plan, color=ctx.console.color))
+
+
+# -- apply / destroy ---------------------------------------------------------------------------------
+@cli.command()
+@paths_argument
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option("--force-conflicts", is_flag=True, help="Overwrite fields someone else changed since the plan.")
+@click.option("--target", "targets", multiple=True, help="Only this address (and what it depends on).")
+@click.option("--skip-guardrails", is_flag=True, help="Allow changes the providers' guardrails refuse (said in the plan).")
+@lock_timeout_option
+@pass_ctx
+@handle_errors
+def apply(
+    ctx: Context,
+    paths: tuple[Path, ...],
+    auto_approve: bool,
+    parallelism: int,
+    force_conflicts: bool,
+    targets: tuple[str, ...],
+    skip_guardrails: bool,
+    lock_timeout: float,
+) -> None:
+    """Make the changes: from the manifests (plans again first) or from a saved plan FILE.
+
+    Console steps the APIs cannot make (mediarithmics in observe-only mode) never block the rest:
+    apply does everything else, lists the pending steps last and exits 0 if nothing failed."""
+    plan_file = paths[0] if len(paths) == 1 and paths[0].is_file() and is_plan_file(paths[0]) else None
+    run_apply(ctx, paths, plan_file, auto_approve, parallelism, force_conflicts, targets, lock_timeout,
+              destroy=False, skip_guardrails=skip_guardrails)
+
+
+@cli.command()
+@paths_argument
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option("--skip-guardrails", is_flag=True, help="Allow changes the providers' guardrails refuse (said in the plan).")
+@lock_timeout_option
+@pass_ctx
+@handle_errors
+def destroy(
+    ctx: Context, paths: tuple[Path, ...], auto_approve: bool, parallelism: int, skip_guardrails: bool, lock_timeout: float
+) -> None:
+    """Delete (or abandon, per on_delete) everything the state manages. Money guardrails apply:
+    deleting a budget flight or deactivating a campaign that has spend needs --skip-guardrails."""
+    run_apply(ctx, paths, None, auto_approve, parallelism, False, (), lock_timeout, destroy=True,
+              skip_guardrails=skip_guardrails)
+
+
+def is_plan_file(path: Path) -> bool:
+    if path.suffix in (".yaml", ".yml"):
+        return False
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(64).lstrip()
+    except OSError:
+        return False
+    return head.startswith(b"{")
+
+
+def run_apply(
+    ctx: Context,
+    paths: tuple[Path, ...],
+    plan_file: Path | None,
+    auto_approve: bool,
+    parallelism: int,
+    force_conflicts: bool,
+    targets: tuple[str, ...],
+    lock_timeout: float,
+    *,
+    destroy: bool,
+    skip_guardrails: bool = False,
+) -> None:
+    from reconciler.apply import ApplyOptions
+    from reconciler.errors import ApplyError
+    from reconciler.plan.planfile import load_plan
+
+    ws = ctx.workspace(lock_timeout)
+    try:
+        with ws.state.locked("destroy" if destroy else "apply", lock_timeout):
+            for stale in getattr(ws.state, "broken_locks", []):
+                ctx.console.warn(f"cleared a stale lock left by a run that is no longer running: {stale.describe()}")
+            for message in ws.recover():
+                ctx.console.progress(message)
+            if plan_file is not None:
+                the_plan = load_plan(plan_file)  # a saved plan is the approval (as in Terraform)
+            else:
+                the_plan, _ = ws.plan(paths, targets=targets, destroy=destroy, skip_guardrails=skip_guardrails)
+                emit_plan(ctx, the_plan, "text")
+                if not the_plan.has_changes:
+                    # Nothing to send; lifecycle-only edits (prevent_destroy, on_delete) still
+                    # reach the state through the executor's no-op bookkeeping.
+                    ws.execute_plan(the_plan, ApplyOptions(parallelism=parallelism))
+                    return
+                confirm(ctx, auto_approve, destroy)
+            def on_event(result: Any) -> None:
+                ctx.console.progress(f"{result.address}: {result.outcome.value}{(' - ' + result.message) if result.message else ''}")
+
+            result = ws.execute_plan(the_plan, ApplyOptions(parallelism=parallelism, force_conflicts=force_conflicts), on_event)
+    finally:
+        ws.close()
+    report_apply(ctx, result)
+    report_pending(ctx, the_plan, result)
+    if result.has_failures:
+        raise ApplyError(
+            f"apply finished with {len(result.failures)} resource(s) not applied (see above); "
+            "everything else was applied and recorded",
+            conflicts=len(result.conflicts),
+        )
+
+
+def confirm(ctx: Context, auto_approve: bool, destroy: bool) -> None:
+    from reconciler.errors import InputError
+
+    if auto_approve:
+        return
+    if not ctx.console.interactive:
+        raise InputError("apply needs --auto-approve when not run on a terminal (or apply a saved plan FILE)")
+    verb = "destroy these resources" if destroy else "perform these actions"
+    answer = click.prompt(f"Do you want to {verb}? Only 'yes' will be accepted", default="", show_default=False)
+    if answer.strip() != "yes":
+        raise InputError("apply cancelled")
+
+
+def report_apply(ctx: Context, result: Any) -> None:
+    for r in result.results:
+        if r.outcome.ok and r.conflict_fields:  # applied with --force-conflicts
+            ctx.console.print(f"Overwrote another writer's values on {r.address} (--force-conflicts):", fg="yellow")
+            for field, planned, ours, theirs in r.conflict_fields:
+                ctx.console.print(f"    {field}: theirs {theirs!r} replaced by ours {ours!r} (planned from {planned!r})")
+    for r in result.conflicts:
+        if not r.conflict_fields:  # changed again while rebasing, in fields it does not name
+            ctx.console.print(f"Conflict on {r.address}: {r.message}", fg="red")
+            continue
+        ctx.console.print(f"Conflict on {r.address}: someone else changed fields this plan changes:", fg="red")
+        for field, planned, ours, theirs in r.conflict_fields:
+            ctx.console.print(f"    {field}: planned from {planned!r}; ours {ours!r}; theirs (kept, live) {theirs!r}")
+    counts: dict[str, int] = {}
+    for r in result.results:
+        counts[r.outcome.value] = counts.get(r.outcome.value, 0) + 1
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+    budget = ", ".join(f"{k} {v}" for k, v in sorted(result.error_budget.items()) if v)
+    ctx.console.print(f"Apply complete: {summary or 'nothing to do'}." + (f" Error budget: {budget}." if budget else ""))
+
+
+def report_pending(ctx: Context, the_plan: Any, result: Any) -> None:
+    """The console steps apply could not make (and what waits for them), last, where a pipeline
+    log ends; also appended to the GitHub job summary (``$GITHUB_STEP_SUMMARY``) when set.
+
+    Pending steps do not fail the run (exit 0 when everything else applied): apply-on-merge
+    pipelines keep going, and the steps stay in ``plan`` and ``drift`` until someone does them."""
+    from reconciler.drift import PendingStep, pending_lines
+
+    steps = {c.address: c.manual_steps for c in the_plan.changes}
+    manual = [PendingStep(r.address, tuple(steps.get(r.address) or (r.message,)))
+              for r in result.pending if r.outcome.value == "manual"]
+    waiting = [r.address for r in result.pending if r.outcome.value == "waiting"]
+    lines = pending_lines(manual)
+    if waiting:
+        lines.append(f"Waiting for those steps ({len(waiting)}): " + ", ".join(waiting))
+    for line in lines:
+        ctx.console.print(line, fg="yellow" if line.startswith(("Pending", "Waiting")) else None)
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if lines and summary_file:
+        body = "\n".join(lines).replace("`", "'")  # live names cannot close the code block
+        with open(summary_file, "a", encoding="utf-8") as fh:
+            fh.write(f"**reconciler apply: {len(manual)} console step(s) pending**\n\n```\n{body}\n```\n")
