@@ -66,6 +66,7 @@ def look_up_existing(
     pending = {str(d.address): d for d in desired if str(d.address) not in ids and wanted(d)}
     found: dict[str, LiveObject] = {}
     ambiguous: list[Ambiguity] = []
+    claims: dict[tuple[str, str, str], list[str]] = {}  # live object -> the addresses it matched
     while pending:
         ready: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {}
         for address, d in sorted(pending.items()):
@@ -82,7 +83,6 @@ def look_up_existing(
             specs = [spec for _, spec in items]
             jobs.append((f"{provider_name}.{kind}", _bind(provider(provider_name).find_existing, kind, specs)))
         results = run(jobs)
-        claims: dict[tuple[str, str, str], list[str]] = {}
         for (provider_name, kind), items in sorted(ready.items()):
             for (address, _), matches in zip(items, results[f"{provider_name}.{kind}"], strict=True):
                 pending.pop(address)
@@ -92,12 +92,12 @@ def look_up_existing(
                 elif fresh:
                     found[address] = fresh[0]
                     claims.setdefault((provider_name, kind, fresh[0].remote_id), []).append(address)
-        for addresses in claims.values():
-            if len(addresses) > 1:  # one live object, several documents: adopting it twice is wrong
-                for address in addresses:
-                    others = tuple(a for a in addresses if a != address)
-                    ambiguous.append(Ambiguity(address, (found.pop(address),), others))
         ids.update({address: live.remote_id for address, live in found.items()})
+    for addresses in claims.values():
+        if len(addresses) > 1:  # one live object, several documents: adopting it twice is wrong
+            for address in addresses:
+                others = tuple(a for a in addresses if a != address)
+                ambiguous.append(Ambiguity(address, (found.pop(address),), others))
     return LookupResult(found, tuple(sorted(ambiguous, key=lambda a: a.address)))
 
 

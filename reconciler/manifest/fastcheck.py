@@ -51,7 +51,7 @@ MAX_INLINE_DEPTH = 64  # nested $ref inlining; deeper (recursive schemas) stays 
 
 ANNOTATIONS = frozenset(
     {"$schema", "$comment", "$defs", "title", "description", "examples", "default", "deprecated",
-     "readOnly", "writeOnly"}
+     "readOnly", "writeOnly", "x-ref-kinds"}
 )
 # Keywords on the value itself (draft 7 and 2020-12 agree on them).
 VALUE_KEYWORDS = frozenset(

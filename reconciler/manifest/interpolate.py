@@ -6,6 +6,13 @@
   longer string the variable is rendered as text (JSON spelling for numbers, booleans, null).
 - ``$${`` writes a literal ``${``. Any other ``${...}`` is an error, so typos do not pass silently.
 - Keys are never interpolated, only values.
+- A string that is exactly one ``${env:NAME}`` (or one ``${var:name}`` holding a string) is
+  *typed* by the caller: its path is recorded in ``typed`` and the manifest loader turns it into
+  the number, integer or boolean the kind's schema wants there when the text reads as one
+  (``bid: ${var:bid}`` with ``bid: "1.5"`` is the number 1.5). Mixed text stays a string.
+- Secrets stay out of manifests: a name in ``secret_env`` (every variable the workspace uses for
+  credentials, plus its ``sensitive:`` list) is refused, and so is a ``${var:}`` whose value was
+  read from one. A manifest field is printed in plans, recorded in state and sent to the API.
 
 Undefined names raise :class:`reconciler.errors.InterpolationError` naming ``file:line`` and
 the field path. Messages name the variable, never its value (it may be a secret).
@@ -17,6 +24,7 @@ import copy
 import json
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import InterpolationError, Location
@@ -39,6 +47,29 @@ def has_interpolation(text: str) -> bool:
     return "${" in text
 
 
+@dataclass(frozen=True)
+class Secrets:
+    """What manifests may not interpolate: environment variables holding secrets, and the
+    workspace variables whose value was read from one (both by name, never by value)."""
+
+    env: frozenset[str] = frozenset()
+    variables: frozenset[str] = frozenset()
+
+    def check(self, expression: str, location: Location, path: str) -> None:
+        source, _, name = expression.partition(":")
+        if (source == "env" and name in self.env) or (source == "var" and name in self.variables):
+            raise InterpolationError(
+                f"${{{expression}}} holds a secret (a credential of the workspace, or marked sensitive) and "
+                "cannot be used in a manifest: manifest values are shown in plans, kept in state and sent "
+                "to the API",
+                location=location,
+                path=path,
+            )
+
+
+NO_SECRETS = Secrets()
+
+
 def interpolate_string(
     text: str,
     *,
@@ -46,14 +77,24 @@ def interpolate_string(
     variables: Mapping[str, Any] | None,
     location: Location,
     path: str,
+    secrets: Secrets = NO_SECRETS,
+    typed: set[str] | None = None,
 ) -> Any:
-    """Interpolate one string value. ``variables=None`` forbids ``${var:...}`` (e.g. in variables)."""
+    """Interpolate one string value. ``variables=None`` forbids ``${var:...}`` (e.g. in variables).
+
+    ``typed`` collects ``path`` when the value is exactly one ``${...}`` that gave a string."""
     if "${" not in text:
         return text
     matches = list(TOKEN_RE.finditer(text))
     whole = matches[0] if len(matches) == 1 and matches[0].span() == (0, len(text)) else None
-    if whole is not None and whole.group(1) is not None and whole.group(1).startswith("var:"):
-        return copy.deepcopy(_lookup(whole.group(1), env, variables, location, path))
+    if whole is not None and whole.group(1) is not None:
+        secrets.check(whole.group(1), location, path)
+        value = _lookup(whole.group(1), env, variables, location, path)
+        if typed is not None and isinstance(value, str):
+            typed.add(path)
+        if whole.group(1).startswith("var:"):
+            return copy.deepcopy(value)
+        return value
     out: list[str] = []
     pos = 0
     for m in matches:
@@ -67,6 +108,7 @@ def interpolate_string(
             raise InterpolationError(
                 "unterminated '${' (write '$${' for a literal '${')", location=location, path=path
             )
+        secrets.check(m.group(1), location, path)
         value = _lookup(m.group(1), env, variables, location, path)
         out.append(_as_text(value, m.group(1), location, path))
     out.append(text[pos:])
@@ -80,25 +122,49 @@ def interpolate_tree(
     variables: Mapping[str, Any] | None,
     locate: Locate,
     path: str = "",
+    secrets: Secrets = NO_SECRETS,
+    typed: set[str] | None = None,
 ) -> Any:
     """Interpolate every string value in a JSON-like tree (keys are left alone)."""
     if isinstance(value, str):
-        return interpolate_string(value, env=env, variables=variables, location=locate(path), path=path)
+        return interpolate_string(
+            value, env=env, variables=variables, location=locate(path), path=path, secrets=secrets, typed=typed
+        )
     if isinstance(value, dict):
         return {
             k: interpolate_tree(
-                v, env=env, variables=variables, locate=locate, path=f"{path}.{k}" if path else k
+                v, env=env, variables=variables, locate=locate, path=f"{path}.{k}" if path else k,
+                secrets=secrets, typed=typed,
             )
             for k, v in value.items()
         }
     if isinstance(value, list):
         return [
             interpolate_tree(
-                v, env=env, variables=variables, locate=locate, path=f"{path}.{i}" if path else str(i)
+                v, env=env, variables=variables, locate=locate, path=f"{path}.{i}" if path else str(i),
+                secrets=secrets, typed=typed,
             )
             for i, v in enumerate(value)
         ]
     return value
+
+
+def env_names(value: Any) -> set[str]:
+    """Every ``NAME`` a JSON-like tree reads with ``${env:NAME}`` (to tell which variables hold
+    a secret)."""
+    if isinstance(value, str):
+        return {m.group(1)[4:] for m in TOKEN_RE.finditer(value) if (m.group(1) or "").startswith("env:")}
+    if isinstance(value, dict):
+        return set().union(*(env_names(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(env_names(v) for v in value)) if value else set()
+    return set()
+
+
+def escape(text: str) -> str:
+    """``text`` written so that interpolation gives it back unchanged (``${`` -> ``$${``): for
+    values read from live objects (export, drift --accept), which must never be interpolated."""
+    return text.replace("${", "$${")
 
 
 def _lookup(

@@ -6,11 +6,20 @@ such as ``.reconciler`` and ``.git`` are skipped, and so is any ``reconciler.yam
 named explicitly is read whatever its name (except ``reconciler.yaml``). Files are read in sorted order; file names in messages are
 relative to the workspace root.
 
-Each document goes through: YAML syntax (with duplicate keys), interpolation, the envelope
-schema, provider, kind, references, the kind's spec schema, lifecycle. Then, across documents:
-duplicate addresses, dangling references, cycles. Every problem found is reported (one per
-document), as one error or :class:`MultipleInputErrors`; cycles are checked once the rest is
-clean. The result is in dependency order (:func:`reconciler.graph.order`).
+Each document goes through: YAML syntax (with duplicate keys), interpolation (secrets refused;
+a value that is exactly one ``${var:}``/``${env:}`` typed as the schema wants), the envelope
+schema, provider, kind, references and the kinds each reference field takes, the kind's spec
+schema (every field's problem), lifecycle. Then, across documents: duplicate addresses, dangling
+references, two documents for one live object (the same natural key, where the API allows one
+object per key), and each kind's semantic
+checks (``KindInfo.checks``: real dates, start before end, what a referenced document
+declares...). Every problem found is reported at once, sorted by file and line, as one error or
+:class:`MultipleInputErrors`; cycles are checked once the rest is clean. The result is in
+dependency order (:func:`reconciler.graph.order`).
+
+Without a ``reconciler.yaml`` (no workspace), only files with a document whose ``apiVersion``
+names a known provider (or ``reconciler/v1``) are read: other YAML files (CI workflows, say) are
+skipped silently. In a workspace every YAML file under its paths is a manifest file.
 
 Documents with ``apiVersion: reconciler/v1`` are ``Moved`` entries (:mod:`reconciler.manifest.moved`),
 not resources: :func:`load_manifests` validates and skips them, :func:`load_moves` returns them.
@@ -20,6 +29,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +44,7 @@ from reconciler.manifest import moved, schemacheck, validate
 from reconciler.manifest.interpolate import interpolate_tree
 from reconciler.manifest.workspace import WORKSPACE_FILE, WorkspaceConfig
 from reconciler.manifest.yamlsource import SourceDocument, load_documents, read_text
-from reconciler.model import Address, DesiredResource
+from reconciler.model import Address, DesiredResource, Ref
 from reconciler.providers.base import KindInfo
 
 KindLookup = Callable[[str, str], KindInfo | None]
@@ -75,6 +85,7 @@ def load_manifests(
     """Every resource under ``paths`` (default: the workspace's paths), validated and ordered."""
     files = discover(paths or config.paths, config.root)
     loader = _Loader(config, kind_lookup, known_providers, env)
+    ours = None if config.file is not None else _ours_pattern(known_providers)
     resources: list[DesiredResource] = []
     invalid: set[Address] = set()  # addresses of documents that failed: refs to them are not dangling
     errors: list[InputError] = []
@@ -82,7 +93,10 @@ def load_manifests(
     for file in files:
         display = display_name(file, config.root)
         try:
-            docs = load_documents(read_text(file, display), display)
+            text = read_text(file, display)
+            if ours is not None and not ours.search(text):
+                continue  # no workspace: a YAML file that holds no manifest of ours
+            docs = load_documents(text, display)
         except InputError as exc:
             errors.append(exc)
             continue
@@ -98,15 +112,24 @@ def load_manifests(
             try:
                 resources.append(loader.resource(doc))
             except InputError as exc:
-                errors.append(exc)
+                errors.extend(exc.errors if isinstance(exc, MultipleInputErrors) else [exc])
                 invalid.update(_claimed_address(doc.value, known_providers))
     unique, duplicate_errors = _unique_addresses(resources)
     errors.extend(duplicate_errors)
     errors.extend(moved.check_entries(moves))
     errors.extend(_dangling_references(unique, invalid))
+    errors.extend(_same_live_object(unique, kind_lookup))
+    errors.extend(_semantic_problems(unique, kind_lookup))
     if errors:
-        raise errors[0] if len(errors) == 1 else MultipleInputErrors(errors)
+        raise sorted_errors(errors)
     return graph.order(unique)
+
+
+def sorted_errors(errors: Sequence[InputError]) -> InputError:
+    """One error, or all of them (each once) sorted by file and line."""
+    unique = list({str(e): e for e in errors}.values())
+    unique.sort(key=lambda e: (e.location.file, e.location.line) if e.location else ("", 0))
+    return unique[0] if len(unique) == 1 else MultipleInputErrors(unique)
 
 
 def load_moves(paths: Sequence[Path], *, config: WorkspaceConfig) -> list[moved.MovedEntry]:
@@ -181,14 +204,17 @@ class _Loader:
         self.validators: dict[tuple[str, str], Draft202012Validator] = {}
 
     def resource(self, raw: SourceDocument) -> DesiredResource:
+        """One document as a resource; its problems raised together (:func:`sorted_errors`)."""
         if not isinstance(raw.value, dict):
             validate.check_envelope(raw)  # raises: not a mapping
+        typed: set[str] = set()
         if raw.plain:  # nothing to interpolate, every path located
             doc = raw
             value = raw.value
         else:
             value = interpolate_tree(
-                raw.value, env=self.env, variables=self.config.variables, locate=raw.location
+                raw.value, env=self.env, variables=self.config.variables, locate=raw.location,
+                secrets=self.config.secrets, typed=typed,
             )
             doc = SourceDocument(raw.file, raw.line, value, _fill_lines(value, raw.lines))
         validate.check_envelope(doc)
@@ -197,9 +223,18 @@ class _Loader:
         if info is None:  # raises, listing the provider's kinds
             known = self.lookup.known_kinds(provider) if isinstance(self.lookup, KindCatalog) else None
             info = validate.check_kind(doc, provider, self.lookup, known)
-        spec = validate.parse_refs(value["spec"], doc, provider, "spec")
-        validate.check_spec(spec, info, self._validator(provider, info), doc)
-        lifecycle = validate.parse_lifecycle(doc, info)
+        validator = self._validator(provider, info)
+        spec = validate.coerce_typed(validate.parse_refs(value["spec"], doc, provider, "spec"), typed, validator)
+        problems: list[InputError] = [
+            *validate.spec_errors(spec, info, validator, doc),
+            *validate.ref_kind_errors(spec, info, provider, doc),
+        ]
+        try:
+            lifecycle = validate.parse_lifecycle(doc, info)
+        except InputError as exc:
+            problems.append(exc)
+        if problems:
+            raise sorted_errors(problems)
         address = Address(provider, value["kind"], value["metadata"]["name"])
         return DesiredResource(
             address=address,
@@ -250,6 +285,57 @@ def _unique_addresses(resources: list[DesiredResource]) -> tuple[list[DesiredRes
             )
         )
     return list(first.values()), errors
+
+
+def _ours_pattern(known_providers: Collection[str]) -> re.Pattern[str]:
+    """A cheap test that a file may hold a manifest of ours (``apiVersion: <provider>/...``)."""
+    names = "|".join(re.escape(p) for p in sorted({*known_providers, "reconciler"}))
+    return re.compile(rf"^\s*apiVersion\s*:\s*[\"']?({names})/", re.MULTILINE)
+
+
+def _same_live_object(resources: Sequence[DesiredResource], lookup: KindLookup) -> list[InputError]:
+    """For kinds whose API holds one object per natural key (``KindInfo.unique_key``), two
+    documents with equal natural keys would be one live object: the second is an error naming
+    the first (e.g. the same question added to a clean room twice)."""
+    seen: dict[tuple[Any, ...], DesiredResource] = {}
+    errors: list[InputError] = []
+    for resource in resources:
+        info = lookup(resource.address.provider, resource.address.kind)
+        if info is None or not info.unique_key or not info.natural_key:
+            continue
+        values = tuple(resource.spec.get(f) for f in info.natural_key)
+        if any(v is None for v in values):
+            continue
+        key = (resource.address.provider, resource.address.kind, *(str(v) for v in values))
+        first = seen.setdefault(key, resource)
+        if first is resource:
+            continue
+        fields = ", ".join(info.natural_key)
+        errors.append(ReferenceError_(
+            f"the same {info.name} as {first.address} ({first.location}): both have the same {fields}, which "
+            f"identify one live {info.name}; remove one of them",
+            location=resource.location_of(f"spec.{info.natural_key[-1]}"),
+            path=f"spec.{info.natural_key[-1]}",
+        ))
+    return errors
+
+
+def _semantic_problems(resources: Sequence[DesiredResource], lookup: KindLookup) -> list[InputError]:
+    """Each kind's own checks (``KindInfo.checks``), given the specs of the documents referred to."""
+    by_address = {r.address: r for r in resources}
+
+    def related(ref: Ref) -> Mapping[str, Any] | None:
+        found = by_address.get(ref.target)
+        return found.spec if found is not None else None
+
+    errors: list[InputError] = []
+    for resource in resources:
+        info = lookup(resource.address.provider, resource.address.kind)
+        for check in info.checks if info is not None else ():
+            for problem in check(resource.spec, related):
+                path = f"spec.{problem.path}" if problem.path else "spec"
+                errors.append(ManifestError(problem.message, location=resource.location_of(path), path=path))
+    return errors
 
 
 def _claimed_address(value: Any, known_providers: Collection[str]) -> list[Address]:

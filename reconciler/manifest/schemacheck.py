@@ -9,6 +9,7 @@ values may be secrets.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -89,10 +90,15 @@ def message(error: ValidationError, *, redact: bool = False) -> str:
         )
         names = ", ".join(repr(k) for k in extra)
         text = f"unknown field{'s' if len(extra) > 1 else ''} {names}"
+        close = [m for k in extra for m in difflib.get_close_matches(k, allowed, n=1)]
+        if close:
+            return f"{text}; did you mean {' / '.join(repr(c) for c in close)}?"
         return f"{text} (allowed: {', '.join(allowed)})" if allowed else text
     if validator == "required" or validator == "dependentRequired":
         return str(error.message)
     scalar = not isinstance(error.instance, (dict, list))
+    if validator == "enum" and isinstance(error.instance, str) and not redact:
+        return f"{error.message}{did_you_mean(error.instance, error.validator_value)}"
     if scalar and not redact and not (error.instance is None and validator == "type"):
         return str(error.message)
     got = type_name(error.instance)
@@ -106,6 +112,12 @@ def message(error: ValidationError, *, redact: bool = False) -> str:
     if redact:
         return f"value (hidden) does not satisfy '{validator}'"
     return _collection_message(error, got)
+
+
+def did_you_mean(word: str, choices: Iterable[Any]) -> str:
+    """``; did you mean 'cpa'?`` for the closest of ``choices`` (strings only), else ``""``."""
+    close = difflib.get_close_matches(word, [c for c in choices if isinstance(c, str)], n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _collection_message(error: ValidationError, got: str) -> str:

@@ -15,12 +15,14 @@ still reported, e.g. ``spec.status: '${ref:mediamath.Campaign/x}' is not of type
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from reconciler import graph
 from reconciler.errors import ManifestError, ReferenceError_
 from reconciler.manifest import fastcheck, schemacheck
 from reconciler.manifest.yamlsource import SourceDocument
@@ -100,7 +102,8 @@ def check_kind(
     kind: str = doc.value["kind"]
     info = lookup(provider, kind)
     if info is None:
-        listing = f" (known kinds: {', '.join(sorted(known))})" if known else ""
+        hint = schemacheck.did_you_mean(kind, known or ())
+        listing = hint or (f" (known kinds: {', '.join(sorted(known))})" if known else "")
         raise ManifestError(
             f"unknown kind '{kind}' for provider '{provider}'{listing}",
             location=doc.location("kind"),
@@ -142,7 +145,23 @@ def check_spec(
     *,
     fast: bool = True,
 ) -> None:
-    """Validate ``spec`` against the kind's schema, references standing in for ids.
+    """Validate ``spec`` against the kind's schema; the first problem is raised (see
+    :func:`spec_errors` for all of them)."""
+    errors = spec_errors(spec, info, validator, doc, fast=fast)
+    if errors:
+        raise errors[0]
+
+
+def spec_errors(
+    spec: Mapping[str, Any],
+    info: KindInfo,
+    validator: Draft202012Validator,
+    doc: SourceDocument,
+    *,
+    fast: bool = True,
+) -> list[ManifestError]:
+    """Every schema problem of ``spec``, one per field (the most useful one there), in document
+    order; references stand in for ids (see the module docstring).
 
     ``fast``: a compiled check (:mod:`fastcheck`) may first tell that there is nothing to report."""
     ref_positions: set[tuple[str | int, ...]] = set()
@@ -151,16 +170,88 @@ def check_spec(
     if fast and not lookalikes:  # a literal "${ref:..." string would pass for a reference in the fast check
         surely_valid = fastcheck.when_worth_it(validator.schema, placeholders=True)
         if surely_valid is not None and surely_valid(instance):
-            return
+            return []
 
     def ignore(error: ValidationError) -> bool:
         return tuple(error.absolute_path) in ref_positions and _only_about_id_value(error)
 
-    error = schemacheck.pick(schemacheck.relevant_errors(validator, instance, ignore))
-    if error is None:
-        return
-    path = schemacheck.field_path(error, prefix="spec")
-    raise ManifestError(schemacheck.message(error), location=doc.location(path), path=path)
+    by_path: dict[str, list[ValidationError]] = {}
+    for error in schemacheck.relevant_errors(validator, instance, ignore):
+        by_path.setdefault(schemacheck.field_path(error, prefix="spec"), []).append(error)
+    out: list[ManifestError] = []
+    for path, errors in by_path.items():
+        best = schemacheck.pick(errors)
+        assert best is not None
+        out.append(ManifestError(schemacheck.message(best), location=doc.location(path), path=path))
+    return sorted(out, key=lambda e: (e.location.line if e.location else 0, e.path))
+
+
+def coerce_typed(spec: dict[str, Any], paths: Collection[str], validator: Draft202012Validator) -> dict[str, Any]:
+    """``spec`` with each string at ``paths`` (spec paths of values that were exactly one
+    ``${var:}`` or ``${env:}``) turned into the number, integer or boolean the schema wants
+    there, when the text reads as one; anything else is left for the schema check to report."""
+    if not paths:
+        return spec
+    wanted = {tuple(p.split(".")[1:]) for p in paths if p.startswith("spec.")}
+    for error in validator.iter_errors(_with_placeholders(spec, (), set(), [])):
+        position = tuple(str(p) for p in error.absolute_path)
+        if error.validator != "type" or position not in wanted or not isinstance(error.instance, str):
+            continue
+        types = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        value = _typed(error.instance, types)
+        if value is not None:
+            _set(spec, list(error.absolute_path), value)
+    return spec
+
+
+_INTEGER = re.compile(r"^[+-]?[0-9]+$")
+_NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")
+
+
+def _typed(text: str, types: Collection[str]) -> Any:
+    """``text`` as the first of ``types`` it reads as (integer, number, boolean), else None."""
+    stripped = text.strip()
+    if "integer" in types and _INTEGER.match(stripped):
+        return int(stripped)
+    if "number" in types and _NUMBER.match(stripped):
+        number = float(stripped)
+        return int(number) if number.is_integer() and _INTEGER.match(stripped) else number
+    if "boolean" in types and stripped.lower() in ("true", "false"):
+        return stripped.lower() == "true"
+    return None
+
+
+def _set(tree: Any, position: list[Any], value: Any) -> None:
+    for part in position[:-1]:
+        tree = tree[part]
+    tree[position[-1]] = value
+
+
+def ref_kind_errors(spec: Mapping[str, Any], info: KindInfo, provider: str, doc: SourceDocument) -> list[ReferenceError_]:
+    """A reference to a kind its field does not take (``campaign_id: {ref: Strategy/x}``): the
+    kinds each field takes are in the schema (``x-ref-kinds``, :attr:`KindInfo.ref_kinds`)."""
+    allowed = info.ref_kinds
+    out: list[ReferenceError_] = []
+    for path, ref in graph.ref_fields(spec):
+        pattern = ".".join("*" if part.isdigit() else part for part in path.split(".")[1:])
+        kinds = allowed.get(pattern)
+        if kinds is None:
+            continue
+        target = ref.target
+        if target.provider == provider and target.kind in kinds:
+            continue
+        field = pattern.rsplit(".", 1)[-1]
+        if kinds:
+            takes = " or ".join(f"{provider}.{k}" for k in kinds)
+            hint = f"{field} takes a {takes} (write {{ref: {kinds[0]}/name}})"
+        else:
+            hint = f"{field} takes a literal id only: no managed kind can be referred to here"
+        out.append(ReferenceError_(
+            f"refers to {target}, a {target.provider}.{target.kind}; {hint}",
+            location=doc.location(f"{path}.ref"),
+            path=path,
+        ))
+    return out
 
 
 def _with_placeholders(
@@ -217,8 +308,9 @@ def parse_lifecycle(doc: SourceDocument, info: KindInfo) -> Lifecycle:
         for index, name in enumerate(ignore):
             if name.split(".", 1)[0] not in fields:
                 where = f"lifecycle.ignore_changes.{index}"
+                hint = schemacheck.did_you_mean(name, fields) or f" (fields: {', '.join(sorted(fields))})"
                 raise ManifestError(
-                    f"'{name}' is not a field of {info.name} (fields: {', '.join(sorted(fields))})",
+                    f"'{name}' is not a field of {info.name}{hint}",
                     location=doc.location(where),
                     path=where,
                 )

@@ -35,7 +35,13 @@ from typing import Any
 
 from reconciler.errors import Location, WorkspaceError
 from reconciler.manifest import schemacheck
-from reconciler.manifest.interpolate import env_reference, interpolate_string, interpolate_tree
+from reconciler.manifest.interpolate import (
+    Secrets,
+    env_names,
+    env_reference,
+    interpolate_string,
+    interpolate_tree,
+)
 from reconciler.manifest.yamlsource import SourceDocument, load_documents, read_text
 from reconciler.providers.base import GuardrailPolicy, ProviderConfig
 
@@ -96,6 +102,7 @@ class WorkspaceConfig:
     paths: tuple[Path, ...] = ()
     adopt_existing: bool = True
     guardrails: GuardrailPolicy = GuardrailPolicy()
+    secrets: Secrets = Secrets()  # what manifests may not interpolate (names only)
 
     def ignored_drift_fields(self, address: str) -> set[str]:
         """Fields the workspace's drift rules ignore for ``address``."""
@@ -194,7 +201,23 @@ def load_workspace_config(
         paths=paths,
         adopt_existing=bool(data.get("adopt_existing", True)),
         guardrails=_guardrails(data.get("guardrails") or {}),
+        secrets=_secrets(data),
     )
+
+
+def _secrets(data: Mapping[str, Any]) -> Secrets:
+    """Every env name a credential is read from, the ``sensitive:`` list, and the variables
+    whose value reads one of them."""
+    names = {
+        name
+        for block in (data.get("providers") or {}).values()
+        if isinstance(block, Mapping)
+        for text in (block.get("credentials") or {}).values()
+        if isinstance(text, str) and (name := env_reference(text))
+    } | set(data.get("sensitive") or ())
+    raw_variables = data.get("variables") or {}
+    tainted = {k for k, v in raw_variables.items() if env_names(v) & names}
+    return Secrets(env=frozenset(names), variables=frozenset(tainted))
 
 
 def _guardrails(block: Mapping[str, Any]) -> GuardrailPolicy:

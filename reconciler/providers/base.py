@@ -51,6 +51,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,21 @@ class PreconditionFailed(ProviderError):
 
 
 @dataclass(frozen=True)
+class SpecProblem:
+    """What a kind's semantic check found: ``path`` inside the spec (``end_date``,
+    ``assignments.1.macro``) and a message that says how to fix it."""
+
+    path: str
+    message: str
+
+
+# A kind's semantic check (``KindInfo.checks``): the spec (references left as Refs) and a lookup
+# of the spec of a document it refers to (None when that document is not in the manifests).
+RelatedSpec = Callable[[Ref], "Mapping[str, Any] | None"]
+SpecCheck = Callable[[Mapping[str, Any], RelatedSpec], Iterable[SpecProblem]]
+
+
+@dataclass(frozen=True)
 class KindInfo:
     """What the engine needs to know about one kind.
 
@@ -104,6 +120,12 @@ class KindInfo:
     - ``write_only_fields``: accepted on write but never returned by reads (not compared).
     - ``delete_means``: what "delete" does where the API has no real delete (MediaMath
       deactivates: ``status=0``); shown in the plan next to the deletion.
+    - ``unique_key``: the API holds at most one object per natural key (it refuses a second, as
+      LiveRamp does for a question in a room): two documents with one natural key are then a
+      validation error. Where names may repeat (MediaMath), they are two objects.
+    - ``checks``: semantic checks the API would enforce, run by ``validate`` without credentials
+      once the spec passed its schema (real dates, start before end, schedule rules...): one place
+      per kind, in the provider's ``checks`` module.
     - ``list_keys``: list fields whose order means nothing, with the item key naming a member
       (mediarithmics ``{"members": "organisation_id"}``): the provider normalises them into one
       order, and diffs name the member (``members[1752].purposes``), never a position.
@@ -126,6 +148,18 @@ class KindInfo:
     findable_with: tuple[str, ...] = ()
     delete_means: str = ""
     list_keys: Mapping[str, str] = field(default_factory=dict)
+    unique_key: bool = False
+    checks: tuple[SpecCheck, ...] = ()
+
+    @cached_property
+    def ref_kinds(self) -> Mapping[str, tuple[str, ...]]:
+        """Which kinds (of this provider) each reference field may point to, from the schema's
+        ``x-ref-kinds`` annotations: field path (``*`` for any list item, e.g.
+        ``assignments.*.dataset_id``) -> kind names; ``()`` where only a literal id fits.
+        Fields without the annotation are not restricted."""
+        found: dict[str, tuple[str, ...]] = {}
+        _collect_ref_kinds(self.schema, self.schema, "", found, 0)
+        return found
 
     def findable(self, spec: Mapping[str, Any]) -> bool:
         """Whether natural-key lookup can find an object created from ``spec`` (see ``findable_with``)."""
@@ -291,6 +325,29 @@ class Provider(ABC):
     def request_budget(self) -> float | None:
         """Requests per second this provider may send (None: unlimited)."""
         return None
+
+
+def _collect_ref_kinds(schema: Any, root: Mapping[str, Any], path: str, found: dict[str, tuple[str, ...]], depth: int) -> None:
+    """Walk ``schema`` (properties, items, local ``$ref``, the *Of combinators, ``else``) for ``x-ref-kinds``."""
+    if not isinstance(schema, Mapping) or depth > 32:
+        return
+    if "x-ref-kinds" in schema and path:
+        found[path] = tuple(schema["x-ref-kinds"])
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part) if isinstance(target, Mapping) else None
+        _collect_ref_kinds(target, root, path, found, depth + 1)
+    for keyword in ("allOf", "anyOf", "oneOf"):
+        for sub in schema.get(keyword) or ():
+            _collect_ref_kinds(sub, root, path, found, depth + 1)
+    if isinstance(schema.get("else"), Mapping):  # LiveRamp files: a spec, else a whole document
+        _collect_ref_kinds(schema["else"], root, path, found, depth + 1)
+    for name, sub in (schema.get("properties") or {}).items():
+        _collect_ref_kinds(sub, root, f"{path}.{name}" if path else name, found, depth + 1)
+    if isinstance(schema.get("items"), Mapping):
+        _collect_ref_kinds(schema["items"], root, f"{path}.*" if path else "*", found, depth + 1)
 
 
 def natural_key_of(info: KindInfo, fields: Mapping[str, Any]) -> tuple[Any, ...] | None:

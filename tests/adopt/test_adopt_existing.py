@@ -171,13 +171,16 @@ def test_several_live_matches_are_an_error_listing_them(
     applied = sandbox_ws.run("apply", "--auto-approve")
     assert applied.code == 1 and writes(sandbox) == made and sandbox_ws.snapshot().resources == {}
 
-    sandbox_ws.write("mediamath/twin.yaml", """\
+    # a second document for the same agency, its parent written as a literal id: validate cannot
+    # tell (the same reference twice it can: tests/manifest), the lookup can
+    org = colleague.snapshot().resources["mediamath.Organization/acme-org"].remote_id
+    sandbox_ws.write("mediamath/twin.yaml", f"""\
         apiVersion: mediamath/v1
         kind: Agency
         metadata:
           name: twin
         spec:
-          organization_id: {ref: Organization/acme-org}
+          organization_id: "{org}"
           name: ACME Demo Agency
         """)
     twice = sandbox_ws.run("plan")

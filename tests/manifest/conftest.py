@@ -112,13 +112,16 @@ Loader = Callable[..., list[DesiredResource]]
 @pytest.fixture
 def load(tmp_path: Path) -> Loader:
     """Write files under tmp_path (or ``root=``), then load the workspace and its manifests like
-    the CLI does. Keyword options: ``paths``, ``kind_lookup``, ``root``."""
+    the CLI does, inside a workspace (a minimal reconciler.yaml unless the files give one, or
+    ``workspace=False``). Keyword options: ``paths``, ``kind_lookup``, ``root``, ``workspace``."""
 
     def run(
         files: Mapping[str, str | bytes], env: Mapping[str, str] | None = None, **kwargs: Any
     ) -> list[DesiredResource]:
         root = kwargs.get("root", tmp_path)
         root.mkdir(parents=True, exist_ok=True)
+        if kwargs.get("workspace", True) and "reconciler.yaml" not in files:  # inside a workspace
+            files = {"reconciler.yaml": "apiVersion: reconciler/v1\nkind: Workspace\n", **files}
         write(root, files)
         environment = dict(env or {})
         config = load_workspace_config(root, environment)

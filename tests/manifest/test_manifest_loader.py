@@ -221,16 +221,21 @@ def test_interpolation_typing(load) -> None:
     assert campaign.field_lines["spec.audience_ids.1"] == 9
 
 
-def test_env_values_are_strings(load) -> None:
+def test_a_whole_env_value_takes_the_type_the_schema_wants(load) -> None:
     files = {
-        "a.yaml": ADV.format(name="a").replace("agency_id: 7", "agency_id: ${env:AGENCY}"),
+        "a.yaml": ADV.format(name="a").replace("agency_id: 7", "agency_id: ${env:AGENCY}")
+        + "  status: ${env:ACTIVE}\n  region: ${env:AGENCY}\n",
     }
+    (adv,) = load(files, {"AGENCY": "7", "ACTIVE": "true"})
+    assert adv.spec["agency_id"] == 7 and adv.spec["status"] is True  # typed where the schema wants it
+    assert adv.spec["region"] == "7"  # a string field keeps the text
+    mixed = {"a.yaml": ADV.format(name="a").replace("agency_id: 7", "agency_id: x${env:AGENCY}")}
     try:
-        load(files, {"AGENCY": "7"})
-    except Exception as exc:  # an env value is text: the integer field rejects it
-        assert "a.yaml:7: spec.agency_id: '7' is not of type 'integer'" in str(exc)
+        load(mixed, {"AGENCY": "7"})
+    except Exception as exc:  # mixed text stays a string: the integer field rejects it
+        assert "a.yaml:7: spec.agency_id: 'x7' is not of type 'integer'" in str(exc)
     else:
-        raise AssertionError("an ${env:} value must stay a string")
+        raise AssertionError("text around ${env:} keeps the value a string")
 
 
 def test_order_is_independent_of_file_layout(load, tmp_path: Path) -> None:

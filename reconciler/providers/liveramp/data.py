@@ -159,6 +159,7 @@ class CleanroomDatasetKind(Kind):
         name="CleanroomDataset",
         schema=load_schema("liveramp/CleanroomDataset.schema.json"),
         natural_key=("cleanroom_id", "data_connection_id"),
+        unique_key=True,  # the API refuses a second one
         parent_field="cleanroom_id",
         immutable_fields=frozenset({"cleanroom_id", "data_connection_id"}),
         deletable=False,

@@ -28,6 +28,7 @@ from typing import Any
 from reconciler.errors import NotFoundError, ProviderError
 from reconciler.model import LiveObject
 from reconciler.providers.base import KindInfo, load_schema
+from reconciler.providers.liveramp import checks
 from reconciler.providers.liveramp.convert import (
     as_id,
     compact,
@@ -213,10 +214,12 @@ class CleanroomQuestionKind(Kind):
         name="CleanroomQuestion",
         schema=load_schema("liveramp/CleanroomQuestion.schema.json"),
         natural_key=("cleanroom_id", "question_id"),
+        unique_key=True,  # the API refuses a second one
         parent_field="cleanroom_id",
         immutable_fields=frozenset({"cleanroom_id", "question_id"}),
         write_only_fields=frozenset({"editable"}),
         list_keys={"assignments": "macro"},
+        checks=(checks.assignment_macros,),
     )
 
     def _live(self, raw: Mapping[str, Any], datasets: list[Mapping[str, Any]], permissions: list[Mapping[str, Any]]) -> LiveObject:
@@ -406,8 +409,10 @@ class QuestionRunScheduleKind(Kind):
         name="QuestionRunSchedule",
         schema=load_schema("liveramp/QuestionRunSchedule.schema.json"),
         natural_key=("cleanroom_question_id", "name"),
+        unique_key=True,  # the API refuses a second one
         parent_field="cleanroom_question_id",
         immutable_fields=frozenset({"cleanroom_question_id"}),
+        checks=(checks.schedule_rules,),
     )
 
     def _live(self, crq: str, raw: Mapping[str, Any]) -> LiveObject:

@@ -22,6 +22,7 @@ from typing import Any
 from reconciler.errors import ProviderError
 from reconciler.model import LiveObject, OnDelete
 from reconciler.providers.base import KindInfo, load_schema
+from reconciler.providers.liveramp import checks
 from reconciler.providers.liveramp.convert import as_id, day, flag_string, join_id, split_id
 from reconciler.providers.liveramp.kind import Kind
 
@@ -33,8 +34,10 @@ class CleanroomKind(Kind):
         name="Cleanroom",
         schema=load_schema("liveramp/Cleanroom.schema.json"),
         natural_key=("name",),
+        unique_key=True,  # the API refuses a second one
         immutable_fields=frozenset({"type"}),
         default_on_delete=OnDelete.ABANDON,
+        checks=(checks.cleanroom_dates,),
     )
 
     def _live(self, raw: Mapping[str, Any]) -> LiveObject:
@@ -100,6 +103,7 @@ class CleanroomPartnerKind(Kind):
         name="CleanroomPartner",
         schema=load_schema("liveramp/CleanroomPartner.schema.json"),
         natural_key=("cleanroom_id", "partner_admin_email"),
+        unique_key=True,  # the API refuses a second one
         parent_field="cleanroom_id",
         immutable_fields=frozenset({"cleanroom_id", "partner_admin_email"}),
         write_only_fields=frozenset({"invitation_note"}),
@@ -176,6 +180,7 @@ class CleanroomUserKind(Kind):
         name="CleanroomUser",
         schema=load_schema("liveramp/CleanroomUser.schema.json"),
         natural_key=("cleanroom_id", "email"),
+        unique_key=True,  # the API refuses a second one
         parent_field="cleanroom_id",
         immutable_fields=frozenset({"cleanroom_id", "email"}),
     )

@@ -216,6 +216,8 @@ def spec_schema(kind: str) -> dict[str, Any]:
 
 
 def kind_info(spec: KindSpec) -> KindInfo:
+    from reconciler.providers.mediamath.checks import checks_for  # reads this module's types
+
     return KindInfo(
         name=spec.kind,
         schema=spec_schema(spec.kind),
@@ -229,6 +231,7 @@ def kind_info(spec: KindSpec) -> KindInfo:
             "deactivated (status=0) and forgotten: the API has no delete for it"
             if spec.delete_mode is DeleteMode.DEACTIVATE else ""
         ),
+        checks=checks_for(spec),
     )
 
 

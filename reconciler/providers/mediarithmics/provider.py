@@ -41,7 +41,7 @@ from reconciler.providers.base import (
     load_schema,
 )
 from reconciler.providers.http import HttpClient
-from reconciler.providers.mediarithmics import steps
+from reconciler.providers.mediarithmics import checks, steps
 from reconciler.providers.mediarithmics.client import MediarithmicsClient, error_message
 from reconciler.providers.mediarithmics.normalize import (
     KIND,
@@ -80,6 +80,7 @@ CLEAN_ROOM = KindInfo(
     immutable_fields=frozenset({"organisation_id"}),
     default_on_delete=OnDelete.ABANDON,
     list_keys={"members": "organisation_id"},
+    checks=(checks.members_rules,),
 )
 
 
