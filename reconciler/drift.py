@@ -240,12 +240,13 @@ def drift_summary(report: DriftReport) -> str:
     )
 
 
-def pending_lines(pending: Sequence[PendingStep]) -> list[str]:
+def pending_lines(pending: Sequence[PendingStep], after_apply: bool = False) -> list[str]:
     """The pending console steps as apply and drift print them (a heading, then per address)."""
     if not pending:
         return []
-    lines = [f"Pending console steps ({len(pending)}): apply made every change the APIs can make; "
-             "these need a person and stay in 'plan' and 'drift' until done:"]
+    done = "apply made every change the APIs can make; " if after_apply else ""
+    lines = [f"Pending console steps ({len(pending)}): {done}these changes need a person (the API cannot make "
+             "them) and stay in 'plan' and 'drift' until done:"]
     for p in pending:
         lines.append(f"  {p.address}:")
         lines += [f"    - {step}" for step in p.steps]

@@ -37,12 +37,13 @@ from reconciler.manifest import (
     load_moves,
     load_workspace_config,
 )
+from reconciler.manifest.schemacheck import did_you_mean
 from reconciler.model import Address, DesiredResource, LiveObject
 from reconciler.moves import PlannedMoves, moves_of, persist_moves, plan_moves
 from reconciler.moves import annotate as annotate_moves
 from reconciler.plan.builder import PlanInput, ProviderView, build_plan
 from reconciler.plan.model import Plan
-from reconciler.providers import provider_class
+from reconciler.providers import BUILTIN, provider_class
 from reconciler.providers.base import Finding, KindInfo, PlannedWrite, Provider, ProviderConfig, Severity
 from reconciler.state import open_backend
 from reconciler.state.base import ResourceState, StateBackend, StateSnapshot
@@ -69,7 +70,9 @@ class Workspace:
         if self._config is None:
             file = find_workspace(self.start)
             root = file.parent if file else self.start
-            self._config = load_workspace_config(root, self.env, resolve_credentials=self.resolve_credentials)
+            config = load_workspace_config(root, self.env, resolve_credentials=self.resolve_credentials)
+            _check_options(config)
+            self._config = config
         return self._config
 
     @property
@@ -170,18 +173,25 @@ class Workspace:
         return live
 
     def look_up(
-        self, snapshot: StateSnapshot, desired: Sequence[DesiredResource], addresses: set[str] | None = None
+        self,
+        snapshot: StateSnapshot,
+        desired: Sequence[DesiredResource],
+        addresses: set[str] | None = None,
+        live: Mapping[str, LiveObject | None] | None = None,
     ) -> dict[str, LiveObject]:
         """The live objects that desired resources missing from state already have
-        (:mod:`reconciler.lookup`), to be adopted instead of created twice.
+        (:mod:`reconciler.lookup`), to be adopted instead of created twice. State entries whose
+        object is gone (None in ``live``) count as missing: made again since, it is adopted.
 
         Several matches for one address (or one object for several) are an error listing them
         all. With ``adopt_existing: false`` in the workspace a match is an error too, naming the
         live object and the ``import`` command, except for read-only kinds (always looked up)
         and the unfinished creates of a crashed run (reconciler's own)."""
+        gone = {a for a, obj in (live or {}).items() if obj is None}
+        present = _restrict(snapshot, set(snapshot.resources) - gone) if gone else snapshot
         result = look_up_existing(
             desired,
-            snapshot,
+            present,
             self.provider,
             lambda jobs: _run_concurrently(jobs, workers=REFRESH_JOBS),
             wanted=lambda d: addresses is None or str(d.address) in addresses,
@@ -190,14 +200,15 @@ class Workspace:
         found = dict(result.found)
         if not self.config.adopt_existing:
             unfinished = {i.address for i in self.state.unfinished_intents() if i.action in ("create", "replace")}
-            for address, live in sorted(found.items()):
-                info = self.kind_info(address.split(".", 1)[0], live.kind)
+            for address, obj in sorted(found.items()):
+                info = self.kind_info(address.split(".", 1)[0], obj.kind)
                 if (info is not None and info.read_only) or address in unfinished:
                     continue
+                key = " + ".join(info.natural_key) if info is not None else "its natural key"
                 problems.append(
-                    f"  {address}: exists already as {live.kind} {live.remote_id}, and adoption is off "
-                    f"(adopt_existing: false); take it over with 'reconciler import {address} {live.remote_id}', "
-                    "or rename the document to create another one"
+                    f"  {address}: exists already as {obj.kind} {obj.remote_id}, and adoption is off "
+                    f"(adopt_existing: false); take it over with 'reconciler import {address} {obj.remote_id}', "
+                    f"or change its {key} in the spec to make another one"
                 )
         if problems:
             raise PlanError(
@@ -227,7 +238,7 @@ class Workspace:
         snapshot = moved.snapshot
         wanted = {str(r.address) for r in desired} if targets else None
         live = self.refresh(snapshot, wanted)
-        found = self.look_up(snapshot, desired, wanted)
+        found = self.look_up(snapshot, desired, wanted, live)
         plan = build_plan(
             PlanInput(
                 desired=desired if not destroy else [],
@@ -239,7 +250,7 @@ class Workspace:
                 destroy=destroy,
             )
         )
-        return self._guard(annotate_moves(plan, moved), skip_guardrails), desired
+        return self.guard(annotate_moves(plan, moved), skip_guardrails), desired
 
     def planned_moves(self, snapshot: StateSnapshot, paths: Sequence[Path] = ()) -> PlannedMoves:
         """``snapshot`` as the manifests' ``Moved`` documents rename it, in memory only
@@ -247,11 +258,14 @@ class Workspace:
         chosen = [p if p.is_absolute() else (self.start / p) for p in paths] or list(self.config.paths)
         return plan_moves(snapshot, load_moves(chosen, config=self.config))
 
-    def _guard(self, plan: Plan, skip: bool) -> Plan:
+    def guard(self, plan: Plan, skip: bool) -> Plan:
         """Run each provider's guardrails on the planned writes (read-only checks), and warn
         before a create that natural-key lookup could not find again (``KindInfo.findable_with``).
 
-        Errors refuse the plan (exit 1) unless ``skip``; then the plan says they were skipped.
+        Errors refuse the plan (exit 1) unless ``skip``; then the plan says they were skipped and
+        records it (``options["guardrails_skipped"]``). ``apply FILE`` runs this again: spend
+        moves between plan and apply, and a saved plan is applied only if it still passes (or was
+        made with ``--skip-guardrails``, which apply then says).
         """
         writes: dict[str, list[PlannedWrite]] = {}
         for change in plan.changes:
@@ -281,9 +295,11 @@ class Workspace:
             warnings = [f"guardrails skipped (--skip-guardrails): {f.address}: {f.message}" for f in errors] + warnings
         elif skip:
             warnings.append("guardrails skipped (--skip-guardrails)")
-        if not warnings:
+        fresh = tuple(w for w in warnings if w not in plan.warnings)
+        options = {**plan.options, "guardrails_skipped": True} if skip else plan.options
+        if not fresh and options is plan.options:
             return plan
-        return dataclasses.replace(plan, warnings=tuple(plan.warnings) + tuple(warnings))
+        return dataclasses.replace(plan, warnings=tuple(plan.warnings) + fresh, options=options)
 
     def _provider_names(self, snapshot: StateSnapshot, desired: Sequence[DesiredResource]) -> list[str]:
         names = {r.address.provider for r in desired} | {rs.provider for rs in snapshot.resources.values()}
@@ -371,7 +387,7 @@ class Workspace:
                 desired=desired,
                 state=_restrict(snapshot, addresses),
                 live=live,
-                found=self.look_up(snapshot, desired),
+                found=self.look_up(snapshot, desired, live=live),
                 providers={name: self._view(name) for name in self._provider_names(snapshot, desired)},
                 targets=tuple(sorted(addresses)),
             )
@@ -433,6 +449,11 @@ class Workspace:
             live = provider.read(target.kind, [remote_id]).get(remote_id)
             if live is None:
                 raise InputError(f"{target.provider} has no {target.kind} with id {remote_id}")
+            owner = next((rs.address for rs in snapshot.resources.values()
+                          if (rs.provider, rs.kind, rs.remote_id) == (target.provider, target.kind, live.remote_id)), None)
+            if owner is not None:  # two addresses on one object would overwrite each other on every apply
+                raise InputError(f"{target.kind} {live.remote_id} is already managed as {owner}; one live object "
+                                 "has one address (move it with 'reconciler state mv' if that is what you mean)")
             owned = {k: live.fields[k] for k in resource.spec if k in live.fields}
             rs = ResourceState(
                 address=str(target),
@@ -462,6 +483,23 @@ class _KindCatalog:
 
     def known_kinds(self, provider: str) -> list[str]:
         return self.workspace.known_kinds(provider)
+
+
+def _check_options(config: WorkspaceConfig) -> None:
+    """Every setting of a built-in provider block is one it reads: a typo is an error naming the
+    line, not a setting silently ignored (e.g. ``api_user_emial``)."""
+    for name, settings in sorted(config.providers.items()):
+        if settings.factory is not None or name not in BUILTIN:
+            continue
+        known = provider_class(name).option_names
+        unknown = sorted(set(settings.options) - known) if known is not None else []
+        if unknown:
+            hint = did_you_mean(unknown[0], known or ()) or f" (settings: endpoint, credentials, {', '.join(sorted(known or ()))})"
+            raise WorkspaceError(
+                f"unknown setting '{unknown[0]}' for provider {name}{hint}",
+                location=settings.location,
+                path=f"providers.{name}.{unknown[0]}",
+            )
 
 
 def _parse_target(text: str) -> Address:
@@ -521,7 +559,7 @@ def _ambiguity_text(a: Ambiguity) -> str:
                 f"{', '.join(a.shared_with)} also matches; give each document its own name, or "
                 f"'reconciler import {a.address} {a.matches[0].remote_id}' for the one that should own it")
     return (f"  {a.address}: {len(a.matches)} live objects match its natural key: {ids}; pick one with "
-            f"'reconciler import {a.address} ID' (or rename the document to create a new one)")
+            f"'reconciler import {a.address} ID'")
 
 
 def _unfindable_creates(provider: Provider, writes: Sequence[PlannedWrite]) -> list[Finding]:

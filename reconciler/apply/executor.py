@@ -51,6 +51,7 @@ from reconciler.apply.result import (
 )
 from reconciler.diff import FieldDiffer, compare_owned, owned_template, top_level_fields
 from reconciler.errors import (
+    AmbiguousMatchError,
     APIError,
     NotFoundError,
     ProviderError,
@@ -61,7 +62,7 @@ from reconciler.errors import (
 )
 from reconciler.model import LiveObject
 from reconciler.plan.model import Action, Change, Plan
-from reconciler.providers.base import Precondition, PreconditionFailed, PreconditionKind, Provider
+from reconciler.providers.base import Precondition, PreconditionFailed, PreconditionKind, Provider, ambiguous
 from reconciler.state.base import Intent, ResourceState, StateBackend
 
 T = TypeVar("T")
@@ -113,6 +114,7 @@ class _Executor:
         self._resources: dict[str, ResourceState] = dict(snapshot.resources)
         self._planned = frozenset(c.address for c in plan.changes)
         self._outcomes: dict[str, Outcome] = {}
+        self._existing: dict[str, LiveObject | AmbiguousMatchError] = {}  # creates found live at the start
         self._state_lock = threading.Lock()
         self._stats_lock = threading.Lock()
         self._engine: dict[str, dict[str, int]] = {}
@@ -127,6 +129,7 @@ class _Executor:
         so a worker never idles). Readiness is counted, not rescanned: O(changes + edges) even
         for a plan of 10,000s of no-ops."""
         graph = build_graph(self.plan.changes)
+        self._existing = self._look_up_creates()
         by_address = {c.address: c for c in self.plan.changes}
         position = {address: index for index, address in enumerate(graph.order)}
         waiting = {address: len(graph.waits[address]) for address in graph.order}  # unfinished prerequisites
@@ -195,9 +198,10 @@ class _Executor:
             }[change.action]
             return handler(change)
         except UnresolvedReference as exc:
-            if self._outcomes.get(exc.target) in (Outcome.MANUAL, Outcome.WAITING):
-                return self._result(change, Outcome.WAITING,
-                                    f"waiting: it needs {exc.target}, which needs a console step first")
+            blocker = self._outcomes.get(exc.target)
+            if blocker in (Outcome.MANUAL, Outcome.WAITING):
+                why = "needs a console step first" if blocker is Outcome.MANUAL else "is waiting for a console step"
+                return self._result(change, Outcome.WAITING, f"waiting: it needs {exc.target}, which {why}")
             if exc.target in self._planned:  # its own change did not produce an id
                 return self._result(change, Outcome.SKIPPED, f"skipped: {exc}")
             return self._result(change, Outcome.FAILED, str(exc))
@@ -366,8 +370,8 @@ class _Executor:
         self._end(intent, "done")
         if adopted:
             live = self._complete_adopted(change, provider, spec, live)
-            return live, (f"adopted {live.remote_id}: it exists already (made since the plan, or by an earlier "
-                          "attempt whose answer was lost); found by natural key, not created twice")
+            return live, (f"adopted {live.remote_id}: it exists already (made since the plan, with its parent, or "
+                          "by an earlier attempt whose answer was lost); found by natural key, not created twice")
         return live, f"created {live.remote_id}"
 
     def _complete_adopted(
@@ -395,8 +399,46 @@ class _Executor:
         self._record(change, provider, live, spec)
         return live
 
+    def _look_up_creates(self) -> dict[str, LiveObject | AmbiguousMatchError]:
+        """Objects made since the plan: every create whose parent already exists is looked up by
+        natural key before anything is written, batched like the plan's lookup (one listing per
+        parent, per kind). A plan applied later (``apply FILE`` on merge) would otherwise make a
+        second copy of what a colleague made meanwhile; APIs that refuse duplicates (409) are
+        covered again at the create itself. A lookup that fails leaves its creates to that path."""
+        groups: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {}
+        for change in self.plan.changes:
+            if change.action is not Action.CREATE or change.provider not in self.providers:
+                continue
+            try:
+                spec = self._resolve(change)
+            except UnresolvedReference:
+                continue  # its parent is created in this run: it cannot exist yet
+            groups.setdefault((change.provider, change.kind), []).append((change.address, spec))
+        found: dict[str, LiveObject | AmbiguousMatchError] = {}
+        for (provider_name, kind), items in sorted(groups.items()):
+            provider = self.providers[provider_name]
+            try:
+                matches = provider.find_existing(kind, [spec for _, spec in items])
+            except APIError:
+                continue
+            for (address, spec), hits in zip(items, matches, strict=True):
+                unmanaged = [h for h in hits if not any(
+                    (rs.provider, rs.kind, rs.remote_id) == (provider_name, kind, h.remote_id) for rs in self._resources.values())]
+                if len(unmanaged) == 1:
+                    found[address] = unmanaged[0]
+                elif unmanaged:
+                    info = provider.kinds[kind]
+                    found[address] = ambiguous(provider_name, info, spec, unmanaged)
+        return found
+
     def _create_remote(self, change: Change, provider: Provider, spec: Mapping[str, Any]) -> tuple[LiveObject, bool]:
         """Create; after a retryable failure look the object up by natural key before retrying."""
+        existing = self._existing.get(change.address)
+        if isinstance(existing, AmbiguousMatchError):
+            raise ProviderError(f"not created: it may exist already, made since the plan: {existing}; "
+                                f"pick one with 'reconciler import {change.address} ID'")
+        if existing is not None:
+            return existing, True
         attempt = 0
         last: APIError | None = None
         look_up = False

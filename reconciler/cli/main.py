@@ -66,6 +66,10 @@ def handle_errors(fn: F) -> F:
         except KeyboardInterrupt:
             ctx.console.error("interrupted")
             sys.exit(130)
+        except BrokenPipeError:  # the reader went away (``state list | head``): nothing is wrong
+            devnull = os.open(os.devnull, os.O_WRONLY)  # what is left to print goes nowhere
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(0)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as exc:
@@ -86,8 +90,61 @@ lock_timeout_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-C", "directory", type=click.Path(file_okay=False, path_type=Path), default=".", help="Run as if started in DIR.")
+GLOBAL_FLAGS = ("--debug", "--no-color")
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Global options given after the subcommand (``plan --no-color``, ``apply FILE -C dir``)
+    moved before it, where the group parses them; everything after ``--`` is left alone."""
+    head: list[str] = []
+    rest: list[str] = []
+    i, seen_command = 0, False
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        if seen_command and arg in GLOBAL_FLAGS:
+            head.append(arg)
+        elif seen_command and arg == "-C" and i + 1 < len(args):
+            head.extend(args[i : i + 2])
+            i += 1
+        elif seen_command and arg.startswith("-C") and len(arg) > 2:
+            head.append(arg)
+        else:
+            if not arg.startswith("-") and not seen_command and not (rest and rest[-1] == "-C"):
+                seen_command = True
+            rest.append(arg)
+        i += 1
+    return head + rest
+
+
+class ReconcilerGroup(click.Group):
+    """The ``reconciler`` group: global options anywhere on the line, and every usage error (an
+    unknown flag, a bad value) exits 1 like every other error, with click's usage text; only
+    ``plan --detailed-exitcode`` and ``drift`` use 2 (changes present), which CI relies on. (A
+    closed pipe, ``state list | head``, ends quietly with 0: see :func:`handle_errors`.)"""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        argv = hoist_global_options(list(sys.argv[1:] if args is None else args))
+        if not standalone_mode:
+            return super().main(argv, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            return super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(1)
+
+
+@click.group(cls=ReconcilerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-C", "directory", type=click.Path(file_okay=False, exists=True, path_type=Path), default=".",
+              help="Run as if started in DIR (before or after the command, like the other global options).")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @click.option("--no-color", is_flag=True, help="Never colour output (NO_COLOR is respected too).")
 @click.version_option(package_name="reconciler")

@@ -72,14 +72,14 @@ def plan(
 def emit_plan(ctx: Context, the_plan: Any, fmt: str) -> None:
     from reconciler.plan.render import render_json, render_markdown, render_text
 
-    for warning in the_plan.warnings:
+    for warning in the_plan.warnings:  # on stderr, once (JSON and Markdown also carry them)
         ctx.console.warn(warning)
     if fmt == "json":
         ctx.console.print(json.dumps(render_json(the_plan), indent=2, sort_keys=True))
     elif fmt == "markdown":
         ctx.console.print(render_markdown(the_plan))
     else:
-        ctx.console.print(render_text(the_plan, color=ctx.console.color))
+        ctx.console.print(render_text(the_plan, color=ctx.console.color, warnings=False))
 
 
 # -- apply / destroy ---------------------------------------------------------------------------------
@@ -154,6 +154,7 @@ def run_apply(
     skip_guardrails: bool = False,
 ) -> None:
     from reconciler.apply import ApplyOptions
+    from reconciler.apply.sources import point_home
     from reconciler.errors import ApplyError
     from reconciler.plan.planfile import load_plan
 
@@ -164,10 +165,17 @@ def run_apply(
                 ctx.console.warn(f"cleared a stale lock left by a run that is no longer running: {stale.describe()}")
             for message in ws.recover():
                 ctx.console.progress(message)
+            desired: list[Any] = []
             if plan_file is not None:
-                the_plan = load_plan(plan_file)  # a saved plan is the approval (as in Terraform)
+                saved = load_plan(plan_file)  # a saved plan is the approval (as in Terraform)...
+                # ...but money moved since: its writes pass the guardrails again (or it says why not)
+                the_plan = ws.guard(saved, skip_guardrails or bool(saved.options.get("guardrails_skipped")))
+                for warning in the_plan.warnings[len(saved.warnings):]:
+                    ctx.console.warn(warning)
+                if saved.options.get("guardrails_skipped"):
+                    ctx.console.warn(f"{plan_file} was made with --skip-guardrails: its guardrail findings are not enforced")
             else:
-                the_plan, _ = ws.plan(paths, targets=targets, destroy=destroy, skip_guardrails=skip_guardrails)
+                the_plan, desired = ws.plan(paths, targets=targets, destroy=destroy, skip_guardrails=skip_guardrails)
                 emit_plan(ctx, the_plan, "text")
                 if not the_plan.has_changes:
                     # Nothing to send; lifecycle-only edits (prevent_destroy, on_delete) still
@@ -179,16 +187,30 @@ def run_apply(
                 ctx.console.progress(f"{result.address}: {result.outcome.value}{(' - ' + result.message) if result.message else ''}")
 
             result = ws.execute_plan(the_plan, ApplyOptions(parallelism=parallelism, force_conflicts=force_conflicts), on_event)
+            if result.failures:  # name the manifest file, line and field of each vendor refusal
+                result = point_home(result, {str(d.address): d for d in desired or _manifests(ws)}, ws.kind_info)
     finally:
         ws.close()
     report_apply(ctx, result)
     report_pending(ctx, the_plan, result)
     if result.has_failures:
+        lines = "\n".join(f"  {r.address}: {r.outcome.value}: {r.message}" for r in result.failures)
         raise ApplyError(
-            f"apply finished with {len(result.failures)} resource(s) not applied (see above); "
-            "everything else was applied and recorded",
+            f"apply finished with {len(result.failures)} resource(s) not applied; everything else was applied "
+            f"and recorded:\n{lines}",
             conflicts=len(result.conflicts),
         )
+
+
+def _manifests(ws: Any) -> list[Any]:
+    """The manifests beside a saved plan, to say where a failure's document is (none if they do
+    not load: the plan is what was approved, not today's files)."""
+    from reconciler.errors import InputError
+
+    try:
+        return list(ws.desired())
+    except InputError:
+        return []
 
 
 def confirm(ctx: Context, auto_approve: bool, destroy: bool) -> None:
@@ -196,12 +218,14 @@ def confirm(ctx: Context, auto_approve: bool, destroy: bool) -> None:
 
     if auto_approve:
         return
+    command = "destroy" if destroy else "apply"
     if not ctx.console.interactive:
-        raise InputError("apply needs --auto-approve when not run on a terminal (or apply a saved plan FILE)")
+        raise InputError(f"{command} needs --auto-approve when not run on a terminal"
+                         + ("" if destroy else " (or apply a saved plan FILE)"))
     verb = "destroy these resources" if destroy else "perform these actions"
     answer = click.prompt(f"Do you want to {verb}? Only 'yes' will be accepted", default="", show_default=False)
     if answer.strip() != "yes":
-        raise InputError("apply cancelled")
+        raise InputError(f"{command} cancelled")
 
 
 def report_apply(ctx: Context, result: Any) -> None:
@@ -237,7 +261,7 @@ def report_pending(ctx: Context, the_plan: Any, result: Any) -> None:
     manual = [PendingStep(r.address, tuple(steps.get(r.address) or (r.message,)))
               for r in result.pending if r.outcome.value == "manual"]
     waiting = [r.address for r in result.pending if r.outcome.value == "waiting"]
-    lines = pending_lines(manual)
+    lines = pending_lines(manual, after_apply=True)
     if waiting:
         lines.append(f"Waiting for those steps ({len(waiting)}): " + ", ".join(waiting))
     for line in lines:

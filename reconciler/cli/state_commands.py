@@ -44,7 +44,7 @@ def import_(ctx: Context, address: str, remote_id: str, paths: tuple[Path, ...],
 @pass_ctx
 @handle_errors
 def state_list(ctx: Context) -> None:
-    snapshot = ctx.workspace().state.read()
+    snapshot = ctx.workspace(resolve_credentials=False).state.read()
     for address in sorted(snapshot.resources):
         ctx.console.print(address)
 
@@ -56,7 +56,7 @@ def state_list(ctx: Context) -> None:
 def state_show(ctx: Context, address: str) -> None:
     from reconciler.errors import InputError
 
-    snapshot = ctx.workspace().state.read()
+    snapshot = ctx.workspace(resolve_credentials=False).state.read()
     rs = snapshot.resources.get(address)
     if rs is None:
         raise InputError(f"{address} is not in the state (see 'reconciler state list')")
@@ -72,7 +72,7 @@ def state_rm(ctx: Context, address: str, lock_timeout: float) -> None:
     """Forget ADDRESS without touching the live object."""
     from reconciler.errors import InputError
 
-    backend = ctx.workspace().state
+    backend = ctx.workspace(resolve_credentials=False).state
     with backend.locked("state rm", lock_timeout):
         if address not in backend.read().resources:
             raise InputError(f"{address} is not in the state (see 'reconciler state list')")
@@ -86,5 +86,5 @@ def state_rm(ctx: Context, address: str, lock_timeout: float) -> None:
 @handle_errors
 def state_unlock(ctx: Context, lock_id: str) -> None:
     """Remove a lock left by a run that died (give the id shown in the lock message)."""
-    ctx.workspace().state.force_unlock(lock_id)
+    ctx.workspace(resolve_credentials=False).state.force_unlock(lock_id)
     ctx.console.print(f"Lock {lock_id} removed.")

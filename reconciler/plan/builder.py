@@ -380,7 +380,8 @@ class _Builder:
             manual = view.manual_steps(info.name, Action.UPDATE.value, addr, {k: spec.get(k) for k in fields}, dict(found.fields))
             steps = _steps_text(manual) if manual else ()
             n = len(fields)
-            reason += f"; {n} field{'s differ' if n != 1 else ' differs'}" + (", which need a console step" if steps else "")
+            reason += f"; {n} field{'s differ' if n != 1 else ' differs'}"
+            reason += (f", which need{'' if n != 1 else 's'} a console step") if steps else ""
         return base.change(
             Action.ADOPT,
             remote_id=found.remote_id,
@@ -419,7 +420,7 @@ class _Builder:
             doomed = [a for a in state if self.in_scope(a)]
         else:
             doomed = [a for a in state if a not in self.desired_by_addr and self.in_scope(a)]
-        return [self.plan_removal(state[a]) for a in delete_order(doomed, state)]
+        return keep_what_kept_objects_use([self.plan_removal(state[a]) for a in delete_order(doomed, state)], state)
 
     def left_behind(self, removals: Sequence[Change]) -> list[str]:
         """What a destroy leaves live, and why: one line per reason, naming the addresses."""
@@ -586,6 +587,25 @@ def _manual(
     if steps is None:
         return None
     return common.change(Action.MANUAL, manual_steps=_steps_text(steps), reason=reason, **kw)
+
+
+def keep_what_kept_objects_use(removals: list[Change], state: Mapping[str, ResourceState]) -> list[Change]:
+    """A removal never deletes what an object left live still uses: a LiveRamp dataset the API
+    cannot delete keeps its data connection, or the clean room would hold a dataset pointing at
+    nothing. Such deletes become abandons naming the user, transitively."""
+    by_address = {c.address: c for c in removals}
+    kept = [c.address for c in removals if c.action is Action.ABANDON]
+    while kept:
+        user = kept.pop()
+        for dependency in sorted(state[user].dependencies) if user in state else ():
+            change = by_address.get(dependency)
+            if change is not None and change.action is Action.DELETE:
+                by_address[dependency] = change._replace(
+                    action=Action.ABANDON, field_changes=(), precondition=None,
+                    reason=f"{change.reason.split('; ')[0]}; left in place: {user} stays live and uses it",
+                )
+                kept.append(dependency)
+    return [by_address[c.address] for c in removals]
 
 
 def delete_order(addresses: Sequence[str], state: Mapping[str, ResourceState]) -> list[str]:

@@ -64,10 +64,16 @@ def summary_line(plan: Plan) -> str:
     if not plan.has_changes:
         return "No changes. Live objects match the manifests."
     n = plan.counts()
+    adopts = [c for c in plan.changes if c.action is Action.ADOPT]
+    updated = sum(1 for c in adopts if c.field_changes and not c.manual_steps)
+    by_hand = sum(1 for c in adopts if c.manual_steps)
+    notes = [f"{updated} then updated"] if updated else []
+    notes += [f"{by_hand} with console steps"] if by_hand else []
+    adopt_text = f"{n.get('adopt', 0)} to adopt" + (f" ({', '.join(notes)})" if notes else "")
     text = (
         f"Plan: {n.get('create', 0)} to create, {n.get('update', 0)} to update, "
         f"{n.get('replace', 0)} to replace, {n.get('delete', 0)} to delete, "
-        f"{n.get('adopt', 0)} to adopt, {n.get('manual', 0)} manual"
+        f"{adopt_text}, {n.get('manual', 0)} manual"
     )
     if n.get("abandon"):
         text += f", {n['abandon']} to abandon"
@@ -182,8 +188,9 @@ def _text_drift(change: Change, ink: _Ink) -> list[str]:
     return lines
 
 
-def render_text(plan: Plan, color: bool = False) -> str:
-    """The plan for a terminal (``color`` adds ANSI colours; only on a TTY)."""
+def render_text(plan: Plan, color: bool = False, warnings: bool = True) -> str:
+    """The plan for a terminal (``color`` adds ANSI colours; only on a TTY); ``warnings=False``
+    leaves them out (the CLI prints them on stderr, once)."""
     ink = _Ink(color)
     out: list[str] = []
     if plan.drift:
@@ -202,7 +209,7 @@ def render_text(plan: Plan, color: bool = False) -> str:
             out.extend(_text_change(change, ink))
             out.append("")
     out.append(ink(summary_line(plan), "bold"))
-    if plan.warnings:
+    if plan.warnings and warnings:
         out.append("")
         for warning in plan.warnings:
             out.append(f"{ink('Warning:', 'yellow')} {warning}")

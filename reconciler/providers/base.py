@@ -120,6 +120,9 @@ class KindInfo:
     - ``write_only_fields``: accepted on write but never returned by reads (not compared).
     - ``delete_means``: what "delete" does where the API has no real delete (MediaMath
       deactivates: ``status=0``); shown in the plan next to the deletion.
+    - ``vendor_fields``: the API's names for manifest fields where they are not simply the
+      camelCase form (``startSchedule`` -> ``start``), so an API error at apply names the
+      manifest's field and line (:mod:`reconciler.apply.sources`).
     - ``unique_key``: the API holds at most one object per natural key (it refuses a second, as
       LiveRamp does for a question in a room): two documents with one natural key are then a
       validation error. Where names may repeat (MediaMath), they are two objects.
@@ -148,6 +151,7 @@ class KindInfo:
     findable_with: tuple[str, ...] = ()
     delete_means: str = ""
     list_keys: Mapping[str, str] = field(default_factory=dict)
+    vendor_fields: Mapping[str, str] = field(default_factory=dict)
     unique_key: bool = False
     checks: tuple[SpecCheck, ...] = ()
 
@@ -231,11 +235,18 @@ class ManualStep:
     description: str
 
 
+# Options every built-in provider reads (``reconciler.providers.options``).
+COMMON_OPTIONS = frozenset({"ca_bundle", "timeout", "allow_insecure_http"})
+
+
 class Provider(ABC):
-    """Base class of every provider. Subclasses set ``name`` and ``kinds``."""
+    """Base class of every provider. Subclasses set ``name`` and ``kinds``, and ``option_names``:
+    the ``providers.<name>`` settings they read (others are a workspace error with "did you
+    mean"; None accepts anything, for third-party providers that do not say)."""
 
     name: str = ""
     kinds: Mapping[str, KindInfo] = {}
+    option_names: frozenset[str] | None = None
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config

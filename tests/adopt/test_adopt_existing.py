@@ -270,3 +270,42 @@ def test_after_destroy_the_same_manifests_adopt_what_is_left(sandbox: SandboxSer
 def plan_remote_id(plan: dict[str, Any], address: str) -> str:
     (change,) = [c for c in plan["resource_changes"] if c["address"] == address]
     return str(change["remote_id"])
+
+
+def test_a_strategy_made_between_plan_and_apply_is_adopted(
+    sandbox: SandboxServer, sandbox_ws: Workspace, tmp_path: Path
+) -> None:
+    """MediaMath answers no 409 for a second strategy with one name: apply looks creates up first."""
+    with_examples(sandbox_ws, "mediamath")
+    sandbox_ws.ok("apply", "--auto-approve")
+    sandbox_ws.write("mediamath/extra.yaml", strategies_doc(1))
+    saved = tmp_path / "plan.json"
+    sandbox_ws.ok("plan", "--out", str(saved))
+    campaign = sandbox_ws.snapshot().resources["mediamath.Campaign/winter-sale"].remote_id
+    provider = mediamath(sandbox)
+    theirs = provider.create("Strategy", {
+        "campaign_id": campaign, "name": "Extra 0", "type": "GBO", "goal_type": "cpa", "goal_value": 10,
+        "budget": 100, "max_bid": 2, "pacing_type": "even", "pacing_interval": "day", "pacing_amount": 10,
+        "use_campaign_start": True, "use_campaign_end": True, "media_type": "DISPLAY"})
+    applied = sandbox_ws.ok("apply", str(saved))
+    assert f"adopted {theirs.remote_id}: it exists already (made since the plan" in applied.text
+    named = [s for s in provider.list_children("Strategy", campaign) if s.fields["name"] == "Extra 0"]
+    assert [s.remote_id for s in named] == [theirs.remote_id]  # one strategy, not two
+    assert sandbox_ws.snapshot().resources["mediamath.Strategy/extra-0"].remote_id == theirs.remote_id
+
+
+def test_an_object_deleted_and_made_again_is_adopted(sandbox: SandboxServer, sandbox_ws: Workspace) -> None:
+    """Ours was deleted behind our back and someone made it again: adopted, not created twice."""
+    with_examples(sandbox_ws, "mediamath")
+    sandbox_ws.ok("apply", "--auto-approve")
+    flight = sandbox_ws.snapshot().resources["mediamath.BudgetFlight/winter-sale-main"]
+    provider = mediamath(sandbox)
+    live = provider.read("BudgetFlight", [flight.remote_id])[flight.remote_id]
+    provider.delete("BudgetFlight", flight.remote_id, provider.precondition_for(live))
+    remade = provider.create("BudgetFlight", dict(live.fields))
+    plan = sandbox_ws.plan_json()
+    change = {c["address"]: c for c in plan["resource_changes"]}["mediamath.BudgetFlight/winter-sale-main"]
+    assert change["reconciler_action"] == "adopt" and change["remote_id"] == remade.remote_id
+    sandbox_ws.ok("apply", "--auto-approve")
+    assert sandbox_ws.snapshot().resources["mediamath.BudgetFlight/winter-sale-main"].remote_id == remade.remote_id
+    assert changed(sandbox_ws.plan_json()) == {}

@@ -11,7 +11,8 @@ Aspects covered:
 - mediarithmics (sandbox, observe-only): a documented clean room imported under a manifest
   with other purposes: the plan's only field change is ``members`` (a manual step);
 - refusals: an address the manifests do not declare, an id that does not exist, an address
-  already managed (exit 1, clear message, state untouched).
+  already managed, an id already managed under another address (exit 1, clear message, state
+  untouched).
 """
 
 from __future__ import annotations
@@ -96,6 +97,13 @@ def test_import_refusals(memory_ws: Workspace, remote: MemoryProvider) -> None:
     memory_ws.ok("import", "memory.Folder/docs", folder.remote_id)
     twice = memory_ws.run("import", "memory.Folder/docs", folder.remote_id)
     assert twice.code == 1 and "already managed" in twice.err
+    # the same live object under a second address: they would overwrite each other on every apply
+    memory_ws.write(
+        "other.yaml", "apiVersion: memory/v1\nkind: Folder\nmetadata: {name: other}\nspec: {name: Other}\n"
+    )
+    typo = memory_ws.run("import", "memory.Folder/other", folder.remote_id)
+    assert typo.code == 1, typo.text
+    assert f"Folder {folder.remote_id} is already managed as memory.Folder/docs" in typo.err
     assert list(memory_ws.snapshot().resources) == ["memory.Folder/docs"]
 
 

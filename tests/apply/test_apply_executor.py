@@ -163,9 +163,21 @@ def test_create_whose_answer_is_lost_is_adopted_by_natural_key_not_duplicated(re
     r = result.get("memory.Folder/a")
     assert r and r.outcome is Outcome.DONE and "natural key" in r.message
     assert len(remote.objects("Folder")) == 1
-    assert remote.calls["create"] == 1 and remote.calls["find"] == 1
+    # one lookup before any write (made since the plan?), one after the lost answer
+    assert remote.calls["create"] == 1 and remote.calls["find"] == 2
     assert state.read().get("memory.Folder/a").remote_id == remote.objects("Folder")[0].remote_id
     assert result.error_budget["server_errors"] == 1 and result.error_budget["retries"] == 1
+
+
+def test_an_object_made_since_the_plan_is_adopted_not_created_again(remote, state):
+    plan = make_plan(state, create("memory.Folder/a", {"name": "a", "color": "red"}))
+    made = remote.create("Folder", {"name": "a", "color": "blue"})  # a colleague, between plan and apply
+    result = run(plan, remote, state)
+    r = result.get("memory.Folder/a")
+    assert r is not None and r.outcome is Outcome.DONE and "made since the plan" in r.message, r
+    assert [o.remote_id for o in remote.objects("Folder")] == [made.remote_id]
+    assert remote.objects("Folder")[0].fields["color"] == "red"  # then brought to the plan's values
+    assert remote.calls["create"] == 1  # the colleague's: apply made none
 
 
 def test_create_that_never_landed_is_retried_after_the_lookup(remote, state):
@@ -173,7 +185,7 @@ def test_create_that_never_landed_is_retried_after_the_lookup(remote, state):
     result = run(make_plan(state, create("memory.Folder/a", {"name": "a"})), remote, state)
     assert result.get("memory.Folder/a").outcome is Outcome.DONE
     assert len(remote.objects("Folder")) == 1
-    assert remote.calls["create"] == 3 and remote.calls["find"] == 2
+    assert remote.calls["create"] == 3 and remote.calls["find"] == 3  # before the first try, after each 429
     assert result.error_budget["rate_limited"] == 2
 
 

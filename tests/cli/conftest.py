@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.adopt.conftest import sandbox, sandbox_ws  # noqa: F401 - fixtures of tests/cli/test_cli_validate_semantics.py
 from tests.support.cli import REPO, Result, invoke, spawn
 
 __all__ = ["REPO", "Result", "Workspace"]

@@ -6,7 +6,8 @@ membership of the room written as a manifest (as an export of the room writes it
   found by natural key and adopted, not failed;
 - a role change of it is refused at plan time, naming the reason;
 - ``destroy`` abandons it (the plan says what is left and why), deletes the analyst's membership,
-  and the API user can still act on the room afterwards (the next plan finds it again).
+  keeps the data connection the kept dataset reads, and the API user can still act on the room
+  afterwards (the next plan finds it again).
 """
 
 from __future__ import annotations
@@ -51,8 +52,12 @@ def test_the_api_users_own_membership_is_never_removed(lr_server: SandboxServer,
     assert destroyed.code == 0, destroyed
     assert f"{MEMBERSHIP} (id " in destroyed.out and "left in place: api@demo-advertiser.example is the API user's own" in destroyed.out
     assert "destroy leaves" in destroyed.err and MEMBERSHIP in destroyed.err
-    users = Sandbox(lr_server.url).control("GET", "liveramp/state")["objects"]["cr_users"]
-    assert users == 1  # the analyst is gone, the API user stays
+    objects = Sandbox(lr_server.url).control("GET", "liveramp/state")["objects"]
+    assert objects["cr_users"] == 1  # the analyst is gone, the API user stays
+    # the dataset stays (the API cannot delete it), so the data connection it reads stays too
+    assert objects["datasets"] == 1 and objects["connections"] == 1
+    assert ("liveramp.DataConnection/crm-upload (id " in destroyed.out
+            and "left in place: liveramp.CleanroomDataset/crm-in-retail stays live and uses it" in destroyed.out)
     # the API user still acts on the room: the next plan finds it and its membership again
     replanned = ws.run("plan", "--format", "json")
     assert replanned.code == 0, replanned

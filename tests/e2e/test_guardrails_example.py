@@ -146,7 +146,7 @@ def test_the_workspace_size_policy(server: SandboxServer, tmp_path: Path) -> Non
     ws.edit("strategies.yaml", "max_bid: 6", "max_bid: 7")
     result = ws.run("plan")
     assert result.code == 1, result
-    assert (f"{CAMPAIGN}: total_budget 50,000.00 USD -> 70,000.00 USD is a raise of 20,000.00 USD (+40.0 %), "
+    assert (f"{CAMPAIGN}: total_budget 50,000.00 USD -> 70,000.00 USD is a raise of 20,000.00 USD (+40.00 %), "
             "above the workspace limit max_budget_increase 20 %") in result.err
     assert ("mediamath.Strategy/winter-retargeting: max_bid 7.00 USD is above the workspace limit max_bid 5.00 USD"
             in result.err)
@@ -154,3 +154,23 @@ def test_the_workspace_size_policy(server: SandboxServer, tmp_path: Path) -> Non
     ws.edit("campaigns.yaml", "total_budget: 70000", "total_budget: 59000")  # +18 %: within the limit
     ws.edit("strategies.yaml", "max_bid: 7", "max_bid: 5")
     assert ws.run("plan").code == 0
+
+
+def test_a_saved_plan_is_checked_again_when_applied(spent: ExampleWorkspace, server: SandboxServer, tmp_path: Path) -> None:
+    """Spend moves between plan (on the pull request) and apply (on merge): the saved plan's
+    writes pass the guardrails again, or apply refuses; a plan made with --skip-guardrails says so."""
+    set_budget(spent, 45000)  # within 10 % above spend: a warning, the plan is saved
+    saved = tmp_path / "plan.json"
+    assert spent.run("plan", "--out", str(saved)).code == 0
+    campaign_id = int(spent.remote_id(CAMPAIGN))
+    more = requests.post(f"{server.url}/_sandbox/mediamath-reporting/spend",
+                         json={"campaign_id": campaign_id, "spend": 46000}, timeout=10)
+    assert more.status_code == 200, more.text
+    refused = spent.run("apply", str(saved))
+    assert refused.code == 1, refused
+    assert f"{CAMPAIGN}: total_budget 45,000.00 USD is below spend to date 46,000.00 USD" in refused.err
+    skipped = tmp_path / "skipped.json"
+    assert spent.run("plan", "--skip-guardrails", "--out", str(skipped)).code == 0
+    applied = spent.run("apply", str(skipped))
+    assert applied.code == 0, applied
+    assert f"{skipped} was made with --skip-guardrails" in applied.err

@@ -62,6 +62,7 @@ class DataConnectionKind(Kind):
         schema=load_schema("liveramp/DataConnection.schema.json"),
         natural_key=("name",),
         immutable_fields=frozenset({"data_type", "data_source"}),
+        vendor_fields={"dataSourceConfiguration": "configuration", "fieldConfigurations": "fields"},
     )
 
     def _live(self, raw: Mapping[str, Any], fields: list[Mapping[str, Any]]) -> LiveObject:
@@ -166,6 +167,7 @@ class CleanroomDatasetKind(Kind):
         default_on_delete=OnDelete.ABANDON,
         write_only_fields=frozenset({"ramp_id_consent"}),
         list_keys={"field_mappings": "field"},
+        vendor_fields={"datasetFieldMappings": "field_mappings", "datasetFilters": "filters"},
     )
 
     def _live(self, raw: Mapping[str, Any]) -> LiveObject:

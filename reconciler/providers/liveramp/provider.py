@@ -27,7 +27,7 @@ from typing import Any
 
 from reconciler.errors import ProviderError, WorkspaceError
 from reconciler.model import LiveObject
-from reconciler.providers.base import KindInfo, Precondition, Provider, ProviderConfig
+from reconciler.providers.base import COMMON_OPTIONS, KindInfo, Precondition, Provider, ProviderConfig
 from reconciler.providers.liveramp.client import PRODUCTION, LiveRampClient
 from reconciler.providers.liveramp.data import CleanroomDatasetKind, DataConnectionKind
 from reconciler.providers.liveramp.kind import Kind
@@ -55,6 +55,7 @@ KIND_CLASSES: tuple[type[Kind], ...] = (
 class LiveRampProvider(Provider):
     name = "liveramp"
     kinds: Mapping[str, KindInfo] = {cls.info.name: cls.info for cls in KIND_CLASSES}
+    option_names = COMMON_OPTIONS | {"token_cache_dir", "api_user_email"}
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)

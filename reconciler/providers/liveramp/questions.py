@@ -96,6 +96,7 @@ class QuestionKind(Kind):
         immutable_fields=frozenset({"cleanroom_id"}),
         write_only_fields=frozenset({"query_validation"}),
         findable_with=("cleanroom_id",),
+        vendor_fields={"queryDetails": "queries", "dataTypes": "data_types"},
     )
 
     def _live(self, raw: Mapping[str, Any]) -> LiveObject:
@@ -220,6 +221,7 @@ class CleanroomQuestionKind(Kind):
         write_only_fields=frozenset({"editable"}),
         list_keys={"assignments": "macro"},
         checks=(checks.assignment_macros,),
+        vendor_fields={"datasetId": "assignments", "macro": "assignments"},
     )
 
     def _live(self, raw: Mapping[str, Any], datasets: list[Mapping[str, Any]], permissions: list[Mapping[str, Any]]) -> LiveObject:
@@ -413,6 +415,7 @@ class QuestionRunScheduleKind(Kind):
         parent_field="cleanroom_question_id",
         immutable_fields=frozenset({"cleanroom_question_id"}),
         checks=(checks.schedule_rules,),
+        vendor_fields={"startSchedule": "start", "endSchedule": "end", "repeatFrequency": "frequency", "repeatDayofMonth": "days_of_month"},
     )
 
     def _live(self, crq: str, raw: Mapping[str, Any]) -> LiveObject:

@@ -38,6 +38,7 @@ class CleanroomKind(Kind):
         immutable_fields=frozenset({"type"}),
         default_on_delete=OnDelete.ABANDON,
         checks=(checks.cleanroom_dates,),
+        vendor_fields={"startAt": "start_at", "endAt": "end_at", "cleanRoomParameters": "parameters"},
     )
 
     def _live(self, raw: Mapping[str, Any]) -> LiveObject:

@@ -102,13 +102,6 @@ def money(value: Decimal, currency: str) -> str:
     return f"{value.quantize(CENT, ROUND_HALF_UP):,} {currency}"
 
 
-def money_text(value: Decimal) -> str:
-    """``4000`` for whole amounts, else two decimals (``4250.13``)."""
-    if value == value.to_integral_value():
-        return str(value.quantize(Decimal(1)))
-    return str(value.quantize(CENT, ROUND_HALF_UP))
-
-
 def budget_cuts(writes: Sequence[PlannedWrite]) -> list[tuple[PlannedWrite, str, Decimal]]:
     """The planned updates that lower a budget: (write, field, new value)."""
     out: list[tuple[PlannedWrite, str, Decimal]] = []
@@ -242,7 +235,7 @@ class _Check:
         needed = [(w.kind, str(w.remote_id)) for w, _, _ in cuts]
         for write, field, new in cuts:
             assert write.remote_id is not None
-            used = self.spent(write, write.kind, write.remote_id, needed, f"{field} {money_text(new)}")
+            used = self.spent(write, write.kind, write.remote_id, needed, f"{field} {self.m(write, new)}")
             if used is None:
                 continue
             if new < used:
@@ -337,7 +330,7 @@ class _Check:
             if limit is not None and field and write.action in ("update", "adopt") and field in write.after:
                 new, old = amount(write.after.get(field)), amount(write.before.get(field))
                 if new is not None and old is not None and new > old and (old == 0 or (new - old) / old > limit):
-                    rise = "from zero" if old == 0 else f"+{(new - old) / old * 100:.1f} %"
+                    rise = "from zero" if old == 0 else f"+{(new - old) / old * 100:.2f} %"
                     self.add(write, Severity.ERROR,
                              f"{field} {self.m(write, old)} -> {self.m(write, new)} is a raise of {money(new - old, self.currency(write))} "
                              f"({rise}), above the workspace limit max_budget_increase {format((limit * 100).normalize(), 'f')} %")

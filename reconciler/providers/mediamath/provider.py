@@ -33,6 +33,7 @@ from typing import Any
 from reconciler.errors import APIError, NotFoundError, ProviderError, WorkspaceError
 from reconciler.model import HistoryEntry, LiveObject, Ref
 from reconciler.providers.base import (
+    COMMON_OPTIONS,
     Finding,
     GuardrailPolicy,
     KindInfo,
@@ -84,6 +85,7 @@ class MediaMathProvider(Provider):
 
     name = "mediamath"
     kinds: Mapping[str, KindInfo] = kind_infos()
+    option_names = COMMON_OPTIONS | {"rate_limit", "format", "auth_endpoint", "report_timeout"}
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)

@@ -33,6 +33,7 @@ from typing import Any
 from reconciler.errors import ManualActionRequired, ProviderError, WorkspaceError
 from reconciler.model import LiveObject, OnDelete
 from reconciler.providers.base import (
+    COMMON_OPTIONS,
     KindInfo,
     ManualStep,
     Precondition,
@@ -80,6 +81,7 @@ CLEAN_ROOM = KindInfo(
     immutable_fields=frozenset({"organisation_id"}),
     default_on_delete=OnDelete.ABANDON,
     list_keys={"members": "organisation_id"},
+    vendor_fields={"clean_room_organisations": "members", "organisation": "members", "purposes": "members"},
     checks=(checks.members_rules,),
 )
 
@@ -108,6 +110,7 @@ def _split_changes(changes: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str
 class MediarithmicsProvider(Provider):
     name = "mediarithmics"
     kinds = {KIND: CLEAN_ROOM}
+    option_names = COMMON_OPTIONS | {"organisation_id", "writes", "page_size", "rate_limit"}
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
