@@ -31,6 +31,7 @@ from reconciler.errors import (
 )
 from reconciler.lookup import Ambiguity, look_up_existing
 from reconciler.manifest import (
+    Selection,
     WorkspaceConfig,
     find_workspace,
     load_manifests,
@@ -38,6 +39,7 @@ from reconciler.manifest import (
     load_workspace_config,
 )
 from reconciler.manifest.schemacheck import did_you_mean
+from reconciler.manifest.selectors import Selector, match_addresses
 from reconciler.model import Address, DesiredResource, LiveObject
 from reconciler.moves import PlannedMoves, moves_of, persist_moves, plan_moves
 from reconciler.moves import annotate as annotate_moves
@@ -60,8 +62,10 @@ class Workspace:
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     lock_timeout: float = 0.0
     resolve_credentials: bool = True  # False for validate: no secrets needed to check files
+    selection: Selection = Selection()  # --env, --var-file, --var
     _config: WorkspaceConfig | None = None
     _providers: dict[str, Provider] = field(default_factory=dict)
+    _kinds: dict[str, Mapping[str, KindInfo]] = field(default_factory=dict)
     _state: StateBackend | None = None
 
     # -- configuration ---------------------------------------------------------------------------
@@ -70,7 +74,9 @@ class Workspace:
         if self._config is None:
             file = find_workspace(self.start)
             root = file.parent if file else self.start
-            config = load_workspace_config(root, self.env, resolve_credentials=self.resolve_credentials)
+            config = load_workspace_config(
+                root, self.env, resolve_credentials=self.resolve_credentials, selection=self.selection
+            )
             _check_options(config)
             self._config = config
         return self._config
@@ -80,8 +86,11 @@ class Workspace:
         return self.config.root
 
     def kinds_of(self, provider: str) -> Mapping[str, KindInfo]:
-        settings = self.config.providers.get(provider)
-        return provider_class(provider, settings.factory if settings else None).kinds
+        kinds = self._kinds.get(provider)
+        if kinds is None:  # looked up for every document: the class is found once
+            settings = self.config.providers.get(provider)
+            kinds = self._kinds[provider] = provider_class(provider, settings.factory if settings else None).kinds
+        return kinds
 
     def kind_info(self, provider: str, kind: str) -> KindInfo | None:
         return self.kinds_of(provider).get(kind)
@@ -223,19 +232,24 @@ class Workspace:
         paths: Sequence[Path] = (),
         *,
         targets: Sequence[str] = (),
+        selectors: Sequence[str] = (),
         destroy: bool = False,
         skip_guardrails: bool = False,
     ) -> tuple[Plan, list[DesiredResource]]:
+        """The plan for the manifests (or for destroying what state holds). ``targets`` (address
+        patterns) and ``selectors`` (label selectors) narrow it: to what they pick and what that
+        needs (for destroy: and what depends on it)."""
         desired = self.desired(paths)
-        if targets:
-            target_addresses = {_parse_target(t) for t in targets}
-            known = {r.address for r in desired}
-            missing = sorted(str(t) for t in target_addresses - known)
-            if missing:
-                raise InputError(f"--target {missing[0]} is not an address in the manifests")
-            desired = graph.with_dependencies(desired, target_addresses)
+        selected = self.select(desired, targets, selectors)
+        if selected is not None:
+            if destroy:
+                selected = selected.union(*(graph.dependents(desired, a) for a in selected))
+                desired = [r for r in desired if r.address in selected]
+            else:
+                desired = graph.with_dependencies(desired, selected)
         moved = self.planned_moves(self.state.read(), paths)  # Moved documents, in memory
         snapshot = moved.snapshot
+        targets = tuple(str(a) for a in selected) if selected is not None else ()
         wanted = {str(r.address) for r in desired} if targets else None
         live = self.refresh(snapshot, wanted)
         found = self.look_up(snapshot, desired, wanted, live)
@@ -251,6 +265,45 @@ class Workspace:
             )
         )
         return self.guard(annotate_moves(plan, moved), skip_guardrails), desired
+
+    def select(
+        self, desired: Sequence[DesiredResource], targets: Sequence[str], selectors: Sequence[str]
+    ) -> set[Address] | None:
+        """The addresses ``--target`` patterns and ``-l`` selectors pick among ``desired`` (None:
+        no narrowing). Patterns (exact, glob, ``Kind/name`` without provider) add up; selectors add
+        up; given both, what both pick. A pattern or selector that picks nothing is an error."""
+        if not targets and not selectors:
+            return None
+        by_address = {str(r.address): r for r in desired}
+        chosen: set[str] | None = None
+        for pattern in targets:
+            try:
+                hit = match_addresses(pattern, by_address, self._providers_with_kind)
+            except ValueError as exc:
+                raise InputError(f"--target {exc}") from None
+            if not hit:
+                hint = did_you_mean(pattern, by_address)
+                raise InputError(f"--target {pattern} matches no address in the manifests{hint}")
+            chosen = (chosen or set()) | hit
+        if selectors:
+            labelled: set[str] = set()
+            for text in selectors:
+                try:
+                    selector = Selector.parse(text)
+                except ValueError as exc:
+                    raise InputError(f"-l {text}: {exc}") from None
+                hit = {a for a, r in by_address.items() if selector.matches(r.labels)}
+                if not hit:
+                    keys = sorted({k for r in desired for k in r.labels}) or ["none"]
+                    raise InputError(f"-l {text} matches no resource (label keys in the manifests: {', '.join(keys)})")
+                labelled |= hit
+            chosen = labelled if chosen is None else chosen & labelled
+            if not chosen:
+                raise InputError("--target and -l together match no resource")
+        return {by_address[a].address for a in chosen or ()}
+
+    def _providers_with_kind(self, kind: str) -> set[str]:
+        return {p for p in self.known_providers() if kind in self.kinds_of(p)}
 
     def planned_moves(self, snapshot: StateSnapshot, paths: Sequence[Path] = ()) -> PlannedMoves:
         """``snapshot`` as the manifests' ``Moved`` documents rename it, in memory only
@@ -351,13 +404,21 @@ class Workspace:
         return recover_unfinished(self.state, providers)
 
     # -- drift ---------------------------------------------------------------------------------
-    def drift(self, paths: Sequence[Path] = ()) -> DriftReport:
-        """Classify every managed object; ignore rules come from the workspace file and from
+    def drift(
+        self, paths: Sequence[Path] = (), *, targets: Sequence[str] = (), selectors: Sequence[str] = ()
+    ) -> DriftReport:
+        """Classify every managed object (or those ``targets``/``selectors`` pick: see
+        :meth:`select`); ignore rules come from the workspace file and from
         ``lifecycle.ignore_changes`` of the manifests. Objects are named as the manifests name
         them: ``Moved`` documents not applied yet rename state entries in memory, as in plan."""
-        snapshot = self.planned_moves(self.state.read(), paths).snapshot
-        live = self.refresh(snapshot)
         desired = self.desired(paths)
+        selected = self.select(desired, targets, selectors)
+        snapshot = self.planned_moves(self.state.read(), paths).snapshot
+        if selected is not None:
+            chosen = {str(a) for a in selected}
+            snapshot = _restrict(snapshot, chosen)
+            desired = [r for r in desired if str(r.address) in chosen]
+        live = self.refresh(snapshot)
         lifecycle_ignores = {str(r.address): set(r.lifecycle.ignore_changes) for r in desired}
 
         def ignored(address: str) -> set[str]:

@@ -38,12 +38,18 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Location:
-    """Where in the user's files something came from: ``file:line``."""
+    """Where in the user's files something came from: ``file:line``; for a generated document
+    also the instance (``origin``, e.g. the CSV row) and how it was made from ``file:line``:
+    ``strategies.csv:14 (for_each of strategies.yaml:9)``."""
 
     file: str
     line: int
+    origin: str = ""
+    how: str = ""
 
     def __str__(self) -> str:
+        if self.origin:
+            return f"{self.origin} ({self.how} {self.file}:{self.line})"
         return f"{self.file}:{self.line}"
 
 

@@ -9,6 +9,7 @@ Addresses are ``provider.Kind/name`` (``mediamath.Campaign/summer-sale``), uniqu
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -106,7 +107,8 @@ class DesiredResource:
     """One manifest document after loading, interpolation and validation.
 
     ``spec`` holds plain JSON values and :class:`Ref` objects. ``field_lines`` maps a dotted
-    field path (``spec.total_budget``) to its line, for messages.
+    field path (``spec.total_budget``) to its line, for messages; for a ``generated`` resource
+    the lines are the template's and ``location`` also names the instance (a CSV row).
     """
 
     address: Address
@@ -114,6 +116,9 @@ class DesiredResource:
     location: Location
     lifecycle: Lifecycle = Lifecycle()
     field_lines: Mapping[str, int] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    generated: bool = False  # made from a template (for_each, a group): no document of its own
+    defaulted: frozenset[str] = frozenset()  # top-level spec fields a Defaults filled in
 
     @property
     def references(self) -> tuple[Address, ...]:
@@ -152,7 +157,7 @@ class DesiredResource:
 
     def location_of(self, path: str) -> Location:
         line = self.field_lines.get(path)
-        return Location(self.location.file, line) if line else self.location
+        return dataclasses.replace(self.location, line=line) if line else self.location
 
 
 def iter_refs(value: Any) -> list[Ref]:

@@ -25,6 +25,7 @@ import click
 
 from reconciler.cli.console import Console
 from reconciler.errors import ReconcilerError
+from reconciler.manifest.workspace import Selection
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,15 +33,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Context:
     """Global options, the console and the workspace of one invocation."""
 
-    def __init__(self, directory: Path, debug: bool, no_color: bool) -> None:
+    def __init__(self, directory: Path, debug: bool, no_color: bool, selection: Selection = Selection()) -> None:
         self.directory = directory
         self.debug = debug
         self.console = Console.detect(no_color)
+        self.selection = selection
 
     def workspace(self, lock_timeout: float = 0.0, *, resolve_credentials: bool = True) -> Any:
         from reconciler.engine import Workspace
 
-        return Workspace(start=self.directory, lock_timeout=lock_timeout, resolve_credentials=resolve_credentials)
+        return Workspace(start=self.directory, lock_timeout=lock_timeout, resolve_credentials=resolve_credentials,
+                         selection=self.selection)
 
 
 def fail(ctx: Context, exc: BaseException, code: int) -> NoReturn:
@@ -85,12 +88,23 @@ paths_argument = click.argument("paths", nargs=-1, type=click.Path(path_type=Pat
 format_option = click.option(
     "--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True
 )
+def selection_options(fn: F) -> F:
+    """``--target`` and ``-l/--selector``: narrow a command to some resources (see
+    :meth:`reconciler.engine.Workspace.select`)."""
+    fn = click.option("-l", "--selector", "selectors", multiple=True, metavar="SELECTOR",
+                      help="Only resources whose labels match, e.g. 'market in (us,ca),team=ads' (repeat: any).")(fn)
+    return click.option("--target", "targets", multiple=True, metavar="ADDRESS",
+                        help="Only this address, glob (mediamath.Strategy/summer-*) or Kind/name (repeat), "
+                             "and what it needs.")(fn)
+
+
 lock_timeout_option = click.option(
     "--lock-timeout", type=float, default=0.0, show_default=True, help="Seconds to wait for the state lock."
 )
 
 
 GLOBAL_FLAGS = ("--debug", "--no-color")
+GLOBAL_VALUES = ("-C", "--env", "--var", "--var-file")  # global options that take a value
 
 
 def hoist_global_options(args: list[str]) -> list[str]:
@@ -106,13 +120,13 @@ def hoist_global_options(args: list[str]) -> list[str]:
             break
         if seen_command and arg in GLOBAL_FLAGS:
             head.append(arg)
-        elif seen_command and arg == "-C" and i + 1 < len(args):
+        elif seen_command and arg in GLOBAL_VALUES and i + 1 < len(args):
             head.extend(args[i : i + 2])
             i += 1
-        elif seen_command and arg.startswith("-C") and len(arg) > 2:
+        elif seen_command and (arg.startswith("-C") and len(arg) > 2 or arg.startswith(tuple(f"{o}=" for o in GLOBAL_VALUES[1:]))):
             head.append(arg)
         else:
-            if not arg.startswith("-") and not seen_command and not (rest and rest[-1] == "-C"):
+            if not arg.startswith("-") and not seen_command and not (rest and rest[-1] in GLOBAL_VALUES):
                 seen_command = True
             rest.append(arg)
         i += 1
@@ -147,11 +161,26 @@ class ReconcilerGroup(click.Group):
               help="Run as if started in DIR (before or after the command, like the other global options).")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @click.option("--no-color", is_flag=True, help="Never colour output (NO_COLOR is respected too).")
+@click.option("--env", "environment", envvar="RECONCILER_ENV", metavar="NAME",
+              help="Use the named environment of reconciler.yaml (its variables, provider settings and state).")
+@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="Set a variable (repeat; wins over files).")
+@click.option("--var-file", "var_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Variables from a YAML or JSON mapping (repeat; later files win).")
 @click.version_option(package_name="reconciler")
 @click.pass_context
-def cli(click_ctx: click.Context, directory: Path, debug: bool, no_color: bool) -> None:
+def cli(
+    click_ctx: click.Context, directory: Path, debug: bool, no_color: bool, environment: str | None,
+    variables: tuple[str, ...], var_files: tuple[Path, ...],
+) -> None:
     """Declarative infrastructure-as-code for ad-tech: MediaMath campaigns and clean rooms as YAML."""
-    click_ctx.obj = Context(directory.resolve(), debug, no_color)
+    given: dict[str, str] = {}
+    for item in variables:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"'{item}' is not NAME=VALUE", param_hint="--var")
+        given[name.strip()] = value
+    selection = Selection(environment=environment or None, var_files=var_files, variables=given)
+    click_ctx.obj = Context(directory.resolve(), debug, no_color, selection)
 
 
 # -- command groups (their commands: see the modules registered below) ----------------------------

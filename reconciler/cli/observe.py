@@ -9,22 +9,31 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.main import Context, cli, format_option, handle_errors, pass_ctx, paths_argument
+from reconciler.cli.main import (
+    Context,
+    cli,
+    format_option,
+    handle_errors,
+    pass_ctx,
+    paths_argument,
+    selection_options,
+)
 
 
 # -- drift -------------------------------------------------------------------------------------------
 @cli.command()
 @paths_argument
 @format_option
+@selection_options
 @pass_ctx
 @handle_errors
-def drift(ctx: Context, paths: tuple[Path, ...], fmt: str) -> None:
+def drift(ctx: Context, paths: tuple[Path, ...], fmt: str, targets: tuple[str, ...], selectors: tuple[str, ...]) -> None:
     """Report objects changed outside reconciler (exit 2 when there is drift)."""
     from reconciler.drift import render_drift_json, render_drift_markdown, render_drift_text
 
     ws = ctx.workspace()
     try:
-        report = ws.drift(paths)
+        report = ws.drift(paths, targets=targets, selectors=selectors)
     finally:
         ws.close()
     if fmt == "json":

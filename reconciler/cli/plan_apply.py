@@ -19,6 +19,7 @@ from reconciler.cli.main import (
     lock_timeout_option,
     pass_ctx,
     paths_argument,
+    selection_options,
 )
 
 
@@ -40,7 +41,7 @@ def validate(ctx: Context, paths: tuple[Path, ...]) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan for 'apply FILE'.")
 @format_option
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
-@click.option("--target", "targets", multiple=True, help="Only this address (and what it depends on).")
+@selection_options
 @click.option("--skip-guardrails", is_flag=True, help="Allow changes the providers' guardrails refuse (said in the plan).")
 @pass_ctx
 @handle_errors
@@ -51,6 +52,7 @@ def plan(
     fmt: str,
     detailed_exitcode: bool,
     targets: tuple[str, ...],
+    selectors: tuple[str, ...],
     skip_guardrails: bool,
 ) -> None:
     """Show what apply would change, field by field. Writes nothing."""
@@ -58,7 +60,7 @@ def plan(
 
     ws = ctx.workspace()
     try:
-        the_plan, _ = ws.plan(paths, targets=targets, skip_guardrails=skip_guardrails)
+        the_plan, _ = ws.plan(paths, targets=targets, selectors=selectors, skip_guardrails=skip_guardrails)
     finally:
         ws.close()
     emit_plan(ctx, the_plan, fmt)
@@ -88,7 +90,7 @@ def emit_plan(ctx: Context, the_plan: Any, fmt: str) -> None:
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True)
 @click.option("--force-conflicts", is_flag=True, help="Overwrite fields someone else changed since the plan.")
-@click.option("--target", "targets", multiple=True, help="Only this address (and what it depends on).")
+@selection_options
 @click.option("--skip-guardrails", is_flag=True, help="Allow changes the providers' guardrails refuse (said in the plan).")
 @lock_timeout_option
 @pass_ctx
@@ -100,6 +102,7 @@ def apply(
     parallelism: int,
     force_conflicts: bool,
     targets: tuple[str, ...],
+    selectors: tuple[str, ...],
     skip_guardrails: bool,
     lock_timeout: float,
 ) -> None:
@@ -109,24 +112,26 @@ def apply(
     apply does everything else, lists the pending steps last and exits 0 if nothing failed."""
     plan_file = paths[0] if len(paths) == 1 and paths[0].is_file() and is_plan_file(paths[0]) else None
     run_apply(ctx, paths, plan_file, auto_approve, parallelism, force_conflicts, targets, lock_timeout,
-              destroy=False, skip_guardrails=skip_guardrails)
+              destroy=False, skip_guardrails=skip_guardrails, selectors=selectors)
 
 
 @cli.command()
 @paths_argument
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True)
+@selection_options
 @click.option("--skip-guardrails", is_flag=True, help="Allow changes the providers' guardrails refuse (said in the plan).")
 @lock_timeout_option
 @pass_ctx
 @handle_errors
 def destroy(
-    ctx: Context, paths: tuple[Path, ...], auto_approve: bool, parallelism: int, skip_guardrails: bool, lock_timeout: float
+    ctx: Context, paths: tuple[Path, ...], auto_approve: bool, parallelism: int, targets: tuple[str, ...],
+    selectors: tuple[str, ...], skip_guardrails: bool, lock_timeout: float,
 ) -> None:
     """Delete (or abandon, per on_delete) everything the state manages. Money guardrails apply:
     deleting a budget flight or deactivating a campaign that has spend needs --skip-guardrails."""
-    run_apply(ctx, paths, None, auto_approve, parallelism, False, (), lock_timeout, destroy=True,
-              skip_guardrails=skip_guardrails)
+    run_apply(ctx, paths, None, auto_approve, parallelism, False, targets, lock_timeout, destroy=True,
+              skip_guardrails=skip_guardrails, selectors=selectors)
 
 
 def is_plan_file(path: Path) -> bool:
@@ -152,6 +157,7 @@ def run_apply(
     *,
     destroy: bool,
     skip_guardrails: bool = False,
+    selectors: tuple[str, ...] = (),
 ) -> None:
     from reconciler.apply import ApplyOptions
     from reconciler.apply.sources import point_home
@@ -175,7 +181,8 @@ def run_apply(
                 if saved.options.get("guardrails_skipped"):
                     ctx.console.warn(f"{plan_file} was made with --skip-guardrails: its guardrail findings are not enforced")
             else:
-                the_plan, desired = ws.plan(paths, targets=targets, destroy=destroy, skip_guardrails=skip_guardrails)
+                the_plan, desired = ws.plan(paths, targets=targets, selectors=selectors, destroy=destroy,
+                                            skip_guardrails=skip_guardrails)
                 emit_plan(ctx, the_plan, "text")
                 if not the_plan.has_changes:
                     # Nothing to send; lifecycle-only edits (prevent_destroy, on_delete) still

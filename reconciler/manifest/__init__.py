@@ -1,10 +1,13 @@
 """Manifests: the workspace file, YAML documents with source lines, interpolation, references,
 JSON Schema validation. The public API the CLI and engine use is re-exported here.
 
-Modules, one job each: ``yamlsource`` (line-tracking YAML), ``interpolate`` (``${env:}`` and
-``${var:}``), ``workspace`` (``reconciler.yaml``), ``schemacheck`` (JSON Schema errors as
-``file:line: path: message``), ``validate`` (checks of one document), ``loader`` (files in,
-ordered :class:`reconciler.model.DesiredResource` values out), ``moved`` (``Moved`` documents).
+Modules, one job each: ``yamlsource`` (line-tracking YAML), ``generate`` (``for_each`` and
+groups: templates into documents), ``expressions`` (``${...}`` expressions, safely),
+``interpolate`` (``${env:}``, ``${var:}`` and expressions in values), ``defaults`` (``Defaults``),
+``selectors`` (labels, ``-l`` selectors, address patterns), ``workspace`` (``reconciler.yaml``,
+environments, ``--var``), ``schemacheck`` (JSON Schema errors as ``file:line: path: message``),
+``validate`` (checks of one document), ``loader`` (files in, ordered
+:class:`reconciler.model.DesiredResource` values out), ``moved`` (``Moved`` documents).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from reconciler.manifest.moved import MovedEntry
 from reconciler.manifest.workspace import (
     DriftIgnoreRule,
     ProviderSettings,
+    Selection,
     WorkspaceConfig,
     find_workspace,
     load_workspace_config,
@@ -33,6 +37,7 @@ __all__ = [
     "KindTable",
     "MovedEntry",
     "ProviderSettings",
+    "Selection",
     "WorkspaceConfig",
     "discover",
     "find_workspace",

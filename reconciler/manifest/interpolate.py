@@ -4,7 +4,11 @@
 - ``${var:name}`` is ``variables.name`` from ``reconciler.yaml``. A string that is exactly one
   ``${var:name}`` takes the variable's own type (number, boolean, list, mapping); inside a
   longer string the variable is rendered as text (JSON spelling for numbers, booleans, null).
-- ``$${`` writes a literal ``${``. Any other ``${...}`` is an error, so typos do not pass silently.
+- ``$${`` writes a literal ``${``.
+- Anything else in ``${...}`` is an expression (:mod:`reconciler.manifest.expressions`) over the
+  names the caller gives in ``scope`` (``each``, ``var``, ``param``); a value that is exactly one
+  expression takes the expression's type. An expression that does not evaluate is an error
+  naming it, so typos do not pass silently.
 - Keys are never interpolated, only values.
 - A string that is exactly one ``${env:NAME}`` (or one ``${var:name}`` holding a string) is
   *typed* by the caller: its path is recorded in ``typed`` and the manifest loader turns it into
@@ -28,11 +32,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import InterpolationError, Location
+from reconciler.manifest.expressions import ExpressionError, evaluate
 
 TOKEN_RE = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 VAR_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 ENV_ONLY_RE = re.compile(r"^\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}$")
+_ENV_OR_VAR = re.compile(r"^\s*(env|var)\s*:")  # a malformed ${env:...}/${var:...}: not an expression
 
 Locate = Callable[[str], Location]
 
@@ -79,8 +85,10 @@ def interpolate_string(
     path: str,
     secrets: Secrets = NO_SECRETS,
     typed: set[str] | None = None,
+    scope: Mapping[str, Any] | None = None,
 ) -> Any:
-    """Interpolate one string value. ``variables=None`` forbids ``${var:...}`` (e.g. in variables).
+    """Interpolate one string value. ``variables=None`` forbids ``${var:...}`` (e.g. in variables);
+    ``scope=None`` allows no expressions (only ``${env:}``/``${var:}``).
 
     ``typed`` collects ``path`` when the value is exactly one ``${...}`` that gave a string."""
     if "${" not in text:
@@ -89,7 +97,7 @@ def interpolate_string(
     whole = matches[0] if len(matches) == 1 and matches[0].span() == (0, len(text)) else None
     if whole is not None and whole.group(1) is not None:
         secrets.check(whole.group(1), location, path)
-        value = _lookup(whole.group(1), env, variables, location, path)
+        value = _lookup(whole.group(1), env, variables, location, path, scope)
         if typed is not None and isinstance(value, str):
             typed.add(path)
         if whole.group(1).startswith("var:"):
@@ -109,7 +117,7 @@ def interpolate_string(
                 "unterminated '${' (write '$${' for a literal '${')", location=location, path=path
             )
         secrets.check(m.group(1), location, path)
-        value = _lookup(m.group(1), env, variables, location, path)
+        value = _lookup(m.group(1), env, variables, location, path, scope)
         out.append(_as_text(value, m.group(1), location, path))
     out.append(text[pos:])
     return "".join(out)
@@ -124,17 +132,21 @@ def interpolate_tree(
     path: str = "",
     secrets: Secrets = NO_SECRETS,
     typed: set[str] | None = None,
+    scope: Mapping[str, Any] | None = None,
 ) -> Any:
     """Interpolate every string value in a JSON-like tree (keys are left alone)."""
     if isinstance(value, str):
+        if "${" not in value:  # the common case: nothing to do, no location to compute
+            return value
         return interpolate_string(
-            value, env=env, variables=variables, location=locate(path), path=path, secrets=secrets, typed=typed
+            value, env=env, variables=variables, location=locate(path), path=path, secrets=secrets, typed=typed,
+            scope=scope,
         )
     if isinstance(value, dict):
         return {
             k: interpolate_tree(
                 v, env=env, variables=variables, locate=locate, path=f"{path}.{k}" if path else k,
-                secrets=secrets, typed=typed,
+                secrets=secrets, typed=typed, scope=scope,
             )
             for k, v in value.items()
         }
@@ -142,7 +154,7 @@ def interpolate_tree(
         return [
             interpolate_tree(
                 v, env=env, variables=variables, locate=locate, path=f"{path}.{i}" if path else str(i),
-                secrets=secrets, typed=typed,
+                secrets=secrets, typed=typed, scope=scope,
             )
             for i, v in enumerate(value)
         ]
@@ -173,6 +185,7 @@ def _lookup(
     variables: Mapping[str, Any] | None,
     location: Location,
     path: str,
+    scope: Mapping[str, Any] | None = None,
 ) -> Any:
     source, sep, name = expression.partition(":")
     if sep and source == "env" and ENV_NAME_RE.match(name):
@@ -198,6 +211,11 @@ def _lookup(
                 path=path,
             )
         return variables[name]
+    if scope is not None and expression.strip() and not _ENV_OR_VAR.match(expression):
+        try:
+            return evaluate(expression, scope)
+        except ExpressionError as exc:
+            raise InterpolationError(str(exc), location=location, path=path) from None
     raise InterpolationError(
         f"'${{{expression}}}' is not ${{env:NAME}} or ${{var:name}} (write '$${{' for a literal '${{')",
         location=location,

@@ -31,17 +31,18 @@ import difflib
 import os
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from jsonschema import Draft202012Validator
 
 from reconciler import graph
-from reconciler.errors import InputError, Location, ManifestError, MultipleInputErrors, ReferenceError_
+from reconciler.errors import InputError, ManifestError, MultipleInputErrors, ReferenceError_
 from reconciler.gcpause import gc_paused
-from reconciler.manifest import moved, schemacheck, validate
+from reconciler.manifest import defaults, generate, moved, schemacheck, validate
 from reconciler.manifest.interpolate import interpolate_tree
+from reconciler.manifest.selectors import label_problems
 from reconciler.manifest.workspace import WORKSPACE_FILE, WorkspaceConfig
 from reconciler.manifest.yamlsource import SourceDocument, load_documents, read_text
 from reconciler.model import Address, DesiredResource, Ref
@@ -84,12 +85,12 @@ def load_manifests(
 ) -> list[DesiredResource]:
     """Every resource under ``paths`` (default: the workspace's paths), validated and ordered."""
     files = discover(paths or config.paths, config.root)
-    loader = _Loader(config, kind_lookup, known_providers, env)
     ours = None if config.file is not None else _ours_pattern(known_providers)
-    resources: list[DesiredResource] = []
-    invalid: set[Address] = set()  # addresses of documents that failed: refs to them are not dangling
     errors: list[InputError] = []
     moves: list[moved.MovedEntry] = []
+    templates = generate.Templates(config.root)
+    found_defaults: list[defaults.Default] = list(config.defaults)
+    documents: list[SourceDocument] = []
     for file in files:
         display = display_name(file, config.root)
         try:
@@ -101,14 +102,35 @@ def load_manifests(
             errors.append(exc)
             continue
         for doc in docs:
-            if doc is None:
-                continue
-            if moved.is_moved(doc.value):
-                try:
+            try:
+                if doc is None:
+                    continue
+                if generate.is_template_kind(doc.value, generate.GROUP):
+                    templates.add(doc)
+                elif defaults.is_defaults(doc.value):
+                    found_defaults.append(defaults.from_document(doc))
+                elif moved.is_moved(doc.value) and not generate.is_template_kind(doc.value, generate.USE):
                     moves.append(moved.parse_moved(doc))
-                except InputError as exc:
-                    errors.append(exc)
-                continue
+                else:
+                    documents.append(doc)
+            except InputError as exc:
+                errors.append(exc)
+    errors.extend(templates.errors)
+    data = {display_name(f, config.root) for d in documents for f in generate.data_files(d, config.root)}
+    data |= {display_name(f if f.is_absolute() else Path.cwd() / f, config.root) for f in config.var_files}
+    if data:  # data files of for_each (and --var-file) among the manifests are data, not manifests
+        documents = [d for d in documents if d.file not in data]
+        errors = [e for e in errors if not (e.location and e.location.file in data and not e.location.origin)]
+    loader = _Loader(config, kind_lookup, known_providers, env, tuple(found_defaults))
+    variables = {k: v for k, v in config.variables.items() if k not in config.secrets.variables}
+    resources: list[DesiredResource] = []
+    invalid: set[Address] = set()  # addresses of documents that failed: refs to them are not dangling
+    failed_instances: list[str] = []  # group instances that could not be made: refs into them too
+    for template in documents:
+        expansion = generate.expand(template, templates, {"var": variables})
+        errors.extend(expansion.errors)
+        failed_instances.extend(n for n in expansion.failed_instances if n)
+        for doc in expansion.documents:
             try:
                 resources.append(loader.resource(doc))
             except InputError as exc:
@@ -117,7 +139,7 @@ def load_manifests(
     unique, duplicate_errors = _unique_addresses(resources)
     errors.extend(duplicate_errors)
     errors.extend(moved.check_entries(moves))
-    errors.extend(_dangling_references(unique, invalid))
+    errors.extend(_dangling_references(unique, invalid, tuple(f"{n}." for n in failed_instances)))
     errors.extend(_same_live_object(unique, kind_lookup))
     errors.extend(_semantic_problems(unique, kind_lookup))
     if errors:
@@ -126,10 +148,29 @@ def load_manifests(
 
 
 def sorted_errors(errors: Sequence[InputError]) -> InputError:
-    """One error, or all of them (each once) sorted by file and line."""
+    """One error, or all of them (each once) sorted by file and line. The same problem of many
+    instances of one template (36 CSV rows) is told once, naming the first and counting the rest."""
     unique = list({str(e): e for e in errors}.values())
     unique.sort(key=lambda e: (e.location.file, e.location.line) if e.location else ("", 0))
+    unique = _collapse_instances(unique)
     return unique[0] if len(unique) == 1 else MultipleInputErrors(unique)
+
+
+def _collapse_instances(errors: list[InputError]) -> list[InputError]:
+    same: dict[tuple[Any, ...], list[InputError]] = {}
+    for e in errors:
+        loc = e.location
+        key = (loc.file, loc.line, loc.how, e.path, e.detail, type(e)) if loc and loc.origin else (id(e),)
+        same.setdefault(key, []).append(e)
+    out: list[InputError] = []
+    for group in same.values():
+        first = group[0]
+        if len(group) < 3 or first.location is None:
+            out.extend(group)
+            continue
+        origin = f"{first.location.origin} and {len(group) - 1} more instances"
+        out.append(type(first)(first.detail, location=replace(first.location, origin=origin), path=first.path))
+    return out
 
 
 def load_moves(paths: Sequence[Path], *, config: WorkspaceConfig) -> list[moved.MovedEntry]:
@@ -196,11 +237,13 @@ class _Loader:
         lookup: KindLookup,
         known_providers: Collection[str],
         env: Mapping[str, str],
+        defaults: Sequence[defaults.Default] = (),
     ) -> None:
         self.config = config
         self.lookup = lookup
         self.known_providers = known_providers
         self.env = env
+        self.defaults = defaults
         self.validators: dict[tuple[str, str], Draft202012Validator] = {}
 
     def resource(self, raw: SourceDocument) -> DesiredResource:
@@ -208,15 +251,15 @@ class _Loader:
         if not isinstance(raw.value, dict):
             validate.check_envelope(raw)  # raises: not a mapping
         typed: set[str] = set()
-        if raw.plain:  # nothing to interpolate, every path located
+        if raw.plain and not raw.origin:  # nothing to interpolate, every path located
             doc = raw
             value = raw.value
         else:
             value = interpolate_tree(
                 raw.value, env=self.env, variables=self.config.variables, locate=raw.location,
-                secrets=self.config.secrets, typed=typed,
+                secrets=self.config.secrets, typed=typed, scope=raw.scope,
             )
-            doc = SourceDocument(raw.file, raw.line, value, _fill_lines(value, raw.lines))
+            doc = replace(raw, value=value, lines=_fill_lines(value, raw.lines))
         validate.check_envelope(doc)
         provider = validate.check_api_version(doc, self.known_providers)
         info = self.lookup(provider, value["kind"])
@@ -224,7 +267,10 @@ class _Loader:
             known = self.lookup.known_kinds(provider) if isinstance(self.lookup, KindCatalog) else None
             info = validate.check_kind(doc, provider, self.lookup, known)
         validator = self._validator(provider, info)
-        spec = validate.coerce_typed(validate.parse_refs(value["spec"], doc, provider, "spec"), typed, validator)
+        address = Address(provider, value["kind"], value["metadata"]["name"])
+        labels = value["metadata"].get("labels") or {}
+        raw_spec, defaulted = defaults.apply(self.defaults, address, labels, value["spec"])
+        spec = validate.coerce_typed(validate.parse_refs(raw_spec, doc, provider, "spec"), typed, validator)
         problems: list[InputError] = [
             *validate.spec_errors(spec, info, validator, doc),
             *validate.ref_kind_errors(spec, info, provider, doc),
@@ -233,15 +279,18 @@ class _Loader:
             lifecycle = validate.parse_lifecycle(doc, info)
         except InputError as exc:
             problems.append(exc)
+        problems += [ManifestError(message, location=doc.location(path), path=path) for path, message in label_problems(labels)]
         if problems:
             raise sorted_errors(problems)
-        address = Address(provider, value["kind"], value["metadata"]["name"])
         return DesiredResource(
             address=address,
             spec=spec,
-            location=Location(doc.file, doc.line),
+            location=doc.location(),
             lifecycle=lifecycle,
             field_lines=doc.lines,
+            labels=dict(labels),
+            generated=bool(doc.origin),
+            defaulted=defaulted,
         )
 
     def _validator(self, provider: str, info: KindInfo) -> Draft202012Validator:
@@ -348,7 +397,9 @@ def _claimed_address(value: Any, known_providers: Collection[str]) -> list[Addre
     return [address] if provider in known_providers and isinstance(address.name, str) else []
 
 
-def _dangling_references(resources: list[DesiredResource], invalid: set[Address]) -> list[InputError]:
+def _dangling_references(
+    resources: list[DesiredResource], invalid: set[Address], failed_prefixes: tuple[str, ...] = ()
+) -> list[InputError]:
     known = {r.address for r in resources}
     known_text = sorted(str(a) for a in known)
     errors: list[InputError] = []
@@ -356,7 +407,7 @@ def _dangling_references(resources: list[DesiredResource], invalid: set[Address]
         if resource.ref_keys == ():  # holds no reference (computed once, reused by the plan)
             continue
         for path, ref in graph.ref_fields(resource.spec):
-            if ref.target in known or ref.target in invalid:
+            if ref.target in known or ref.target in invalid or ref.target.name.startswith(failed_prefixes or ("\0",)):
                 continue
             close = difflib.get_close_matches(str(ref.target), known_text, n=1)
             hint = f"; did you mean {close[0]}?" if close else ""

@@ -92,7 +92,7 @@ def parse_moved(doc: SourceDocument) -> MovedEntry:
     if value.get("kind") != KIND:
         raise ManifestError(
             f"kind {value.get('kind')!r} is not a manifest kind of apiVersion {API_VERSION} "
-            f"(only '{KIND}'; the workspace file must be named reconciler.yaml)",
+            f"(kinds: Defaults, Group, {KIND}, Use; the workspace file must be named reconciler.yaml)",
             location=doc.location("kind"),
             path="kind",
         )

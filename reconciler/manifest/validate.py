@@ -65,6 +65,8 @@ def check_envelope(doc: SourceDocument, *, fast: bool = True) -> None:
     if error is None:
         return
     path = schemacheck.field_path(error)
+    if path.startswith("metadata.labels"):
+        return  # the loader says what a label key or value must look like (selectors.label_problems)
     text = schemacheck.message(error)
     if path == "apiVersion" and error.validator == "pattern":
         text = f"{text.split(' does not match')[0]} is not a valid apiVersion (expected <provider>/v1, e.g. mediamath/v1)"
@@ -188,20 +190,65 @@ def spec_errors(
 
 def coerce_typed(spec: dict[str, Any], paths: Collection[str], validator: Draft202012Validator) -> dict[str, Any]:
     """``spec`` with each string at ``paths`` (spec paths of values that were exactly one
-    ``${var:}`` or ``${env:}``) turned into the number, integer or boolean the schema wants
-    there, when the text reads as one; anything else is left for the schema check to report."""
-    if not paths:
-        return spec
-    wanted = {tuple(p.split(".")[1:]) for p in paths if p.startswith("spec.")}
-    for error in validator.iter_errors(_with_placeholders(spec, (), set(), [])):
-        position = tuple(str(p) for p in error.absolute_path)
-        if error.validator != "type" or position not in wanted or not isinstance(error.instance, str):
+    ``${var:}``, ``${env:}`` or expression giving text, e.g. a CSV cell) turned into the number,
+    integer or boolean the schema wants there, when the text reads as one; anything else is left
+    for the schema check to report."""
+    for path in paths:
+        if not path.startswith("spec."):
             continue
-        types = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
-        value = _typed(error.instance, types)
-        if value is not None:
-            _set(spec, list(error.absolute_path), value)
+        parts = path.split(".")[1:]
+        value = _get(spec, parts)
+        if not isinstance(value, str):
+            continue
+        types = wanted_types(validator.schema, validator.schema, parts)
+        if "string" in types:
+            continue  # text is what it wants (too)
+        typed = _typed(value, types)
+        if typed is not None:
+            _set(spec, [int(p) if p.isdigit() and isinstance(_get(spec, parts[:-1]), list) else p for p in parts], typed)
     return spec
+
+
+def wanted_types(schema: Any, root: Mapping[str, Any], parts: list[str], depth: int = 0) -> set[str]:
+    """The JSON types ``schema`` allows at ``parts`` (through properties, items, local ``$ref``,
+    the *Of combinators and ``else``); empty when it cannot tell."""
+    if not isinstance(schema, Mapping) or depth > 32:
+        return set()
+    found: set[str] = set()
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for step in ref[2:].split("/"):
+            target = target.get(step) if isinstance(target, Mapping) else None
+        found |= wanted_types(target, root, parts, depth + 1)
+    for keyword in ("allOf", "anyOf", "oneOf"):
+        for sub in schema.get(keyword) or ():
+            found |= wanted_types(sub, root, parts, depth + 1)
+    if isinstance(schema.get("else"), Mapping):
+        found |= wanted_types(schema["else"], root, parts, depth + 1)
+    if not parts:
+        kind = schema.get("type")
+        found |= set(kind) if isinstance(kind, list) else {kind} if isinstance(kind, str) else set()
+        return found
+    head, rest = parts[0], parts[1:]
+    if head in (schema.get("properties") or {}):
+        found |= wanted_types(schema["properties"][head], root, rest, depth + 1)
+    elif head.isdigit() and isinstance(schema.get("items"), Mapping):
+        found |= wanted_types(schema["items"], root, rest, depth + 1)
+    elif isinstance(schema.get("additionalProperties"), Mapping):
+        found |= wanted_types(schema["additionalProperties"], root, rest, depth + 1)
+    return found
+
+
+def _get(tree: Any, parts: list[str]) -> Any:
+    for part in parts:
+        if isinstance(tree, list) and part.isdigit() and int(part) < len(tree):
+            tree = tree[int(part)]
+        elif isinstance(tree, dict) and part in tree:
+            tree = tree[part]
+        else:
+            return None
+    return tree
 
 
 _INTEGER = re.compile(r"^[+-]?[0-9]+$")

@@ -35,6 +35,8 @@ from typing import Any
 
 from reconciler.errors import Location, WorkspaceError
 from reconciler.manifest import schemacheck
+from reconciler.manifest.defaults import Default
+from reconciler.manifest.defaults import parse as parse_default
 from reconciler.manifest.interpolate import (
     Secrets,
     env_names,
@@ -103,6 +105,9 @@ class WorkspaceConfig:
     adopt_existing: bool = True
     guardrails: GuardrailPolicy = GuardrailPolicy()
     secrets: Secrets = Secrets()  # what manifests may not interpolate (names only)
+    defaults: tuple[Default, ...] = ()  # ``defaults:`` of the file (and of its environment)
+    environment: str | None = None  # the environment selected (--env / RECONCILER_ENV)
+    var_files: tuple[Path, ...] = ()  # --var-file files (data, never manifests)
 
     def ignored_drift_fields(self, address: str) -> set[str]:
         """Fields the workspace's drift rules ignore for ``address``."""
@@ -121,18 +126,37 @@ def find_workspace(start: Path) -> Path | None:
     return None
 
 
+@dataclass(frozen=True)
+class Selection:
+    """How a command chose its workspace: a named environment (``--env``, else
+    ``$RECONCILER_ENV``), and variables from ``--var-file`` (in order) and ``--var``."""
+
+    environment: str | None = None
+    var_files: tuple[Path, ...] = ()
+    variables: Mapping[str, Any] = field(default_factory=dict)
+
+
 def load_workspace_config(
-    root: Path, env: Mapping[str, str], *, resolve_credentials: bool = True
+    root: Path, env: Mapping[str, str], *, resolve_credentials: bool = True, selection: Selection = Selection()
 ) -> WorkspaceConfig:
-    """Load ``root/reconciler.yaml`` (defaults when there is none).
+    """Load ``root/reconciler.yaml`` (defaults when there is none), in the selected environment.
 
     ``resolve_credentials=False`` leaves every ``credentials`` mapping empty and does not
     require the environment variables they name (for ``validate`` in CI without secrets).
+
+    Variables, the later winning: the file's ``variables``, the environment's, each
+    ``--var-file``, each ``--var``. An environment's ``providers`` settings are laid over the
+    file's (per provider, key by key); its ``state`` replaces the file's, and defaults to
+    ``.reconciler/<environment>/state.json`` so that two environments never share a state.
     """
     root = root.resolve()
     path = root / WORKSPACE_FILE
     if not path.is_file():
-        return WorkspaceConfig(root=root, file=None, paths=(root,))
+        if selection.environment:
+            raise WorkspaceError(f"--env {selection.environment}: there is no {WORKSPACE_FILE} to define environments in")
+        extra = _extra_variables(selection, root)
+        return WorkspaceConfig(root=root, file=None, paths=(root,), variables=MappingProxyType(extra),
+                               var_files=selection.var_files)
     display = WORKSPACE_FILE
     docs = [d for d in load_documents(read_text(path, display), display) if d is not None]
     if not docs:
@@ -152,6 +176,7 @@ def load_workspace_config(
         )
     _check_credentials(doc)
     _check_schema(doc)
+    doc = _in_environment(doc, selection.environment)
     data: dict[str, Any] = doc.value
 
     variables = interpolate_tree(
@@ -159,6 +184,7 @@ def load_workspace_config(
     )
     if not isinstance(variables, dict):  # pragma: no cover - the schema guarantees a mapping
         raise WorkspaceError("variables must be a mapping", location=doc.location("variables"))
+    variables.update(_extra_variables(selection, root))
 
     providers = {
         name: _provider(doc, name, block, env, variables, resolve_credentials)
@@ -202,7 +228,68 @@ def load_workspace_config(
         adopt_existing=bool(data.get("adopt_existing", True)),
         guardrails=_guardrails(data.get("guardrails") or {}),
         secrets=_secrets(data),
+        defaults=tuple(
+            parse_default({**d}, doc.location(f"defaults.{i}"), lambda p, i=i: doc.location(f"defaults.{i}.{p.removeprefix('spec.')}"))
+            for i, d in enumerate(data.get("defaults") or [])
+        ),
+        environment=selection.environment,
+        var_files=selection.var_files,
     )
+
+
+def _in_environment(doc: SourceDocument, name: str | None) -> SourceDocument:
+    """The workspace document as the environment ``name`` sees it (lines follow the values)."""
+    environments = doc.value.get("environments") or {}
+    if name is None:
+        return doc
+    if name not in environments:
+        known = ", ".join(sorted(environments)) or "none are defined"
+        raise WorkspaceError(f"no environment '{name}' in {WORKSPACE_FILE} (environments: {known})",
+                             location=doc.location("environments"))
+    block = environments[name] or {}
+    data = dict(doc.value)
+    lines = dict(doc.lines)
+    prefix = f"environments.{name}"
+
+    def moved(target: str, source: str) -> None:
+        for path, line in doc.lines.items():
+            if path == source or path.startswith(source + "."):
+                lines[target + path[len(source):]] = line
+
+    if "variables" in block:
+        data["variables"] = {**(data.get("variables") or {}), **block["variables"]}
+        for key in block["variables"]:
+            moved(f"variables.{key}", f"{prefix}.variables.{key}")
+    if "providers" in block:
+        providers = {k: dict(v) for k, v in (data.get("providers") or {}).items()}
+        for pname, settings in block["providers"].items():
+            providers[pname] = {**providers.get(pname, {}), **(settings or {})}
+            for key in settings or {}:
+                moved(f"providers.{pname}.{key}", f"{prefix}.providers.{pname}.{key}")
+        data["providers"] = providers
+    data["state"] = block.get("state") or {**(data.get("state") or {}), "path": f".reconciler/{name}/state.json"}
+    if "state" in block:
+        moved("state", f"{prefix}.state")
+    if "defaults" in block:
+        data["defaults"] = [*(data.get("defaults") or []), *block["defaults"]]
+    return SourceDocument(doc.file, doc.line, data, lines, doc.plain)
+
+
+def _extra_variables(selection: Selection, root: Path) -> dict[str, Any]:
+    """Variables of ``--var-file`` files (YAML or JSON mappings), then of ``--var NAME=VALUE``."""
+    out: dict[str, Any] = {}
+    for file in selection.var_files:
+        path = file if file.is_absolute() else Path.cwd() / file
+        display = str(file)
+        if not path.is_file():
+            raise WorkspaceError(f"--var-file {display}: no such file")
+        docs = [d for d in load_documents(read_text(path, display), display) if d is not None]
+        if len(docs) != 1 or not isinstance(docs[0].value, dict):
+            raise WorkspaceError(f"--var-file {display}: expected one mapping of variable names to values",
+                                 location=Location(display, 1))
+        out.update(docs[0].value)
+    out.update(selection.variables)
+    return out
 
 
 def _secrets(data: Mapping[str, Any]) -> Secrets:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,15 +104,20 @@ class SourceDocument:
     # False when no string value holds "${" and no merge key (<<) was used: then interpolation
     # changes nothing and ``lines`` already has every path of ``value``.
     plain: bool = False
+    # a document generated from a template (:mod:`reconciler.manifest.generate`): the names its
+    # expressions read (``each``, ``param``...), its instance and how it was made (for messages)
+    scope: Mapping[str, Any] = field(default_factory=dict)
+    origin: str = ""
+    how: str = ""
 
     def location(self, path: str = "") -> Location:
         """The location of ``path`` (or of its nearest located ancestor, or the document)."""
         probe = path
         while probe:
             if probe in self.lines:
-                return Location(self.file, self.lines[probe])
+                return Location(self.file, self.lines[probe], self.origin, self.how)
             probe = probe.rpartition(".")[0]
-        return Location(self.file, self.line)
+        return Location(self.file, self.line, self.origin, self.how)
 
 
 def join(path: str, key: str | int) -> str:

@@ -69,8 +69,10 @@ def copy_example(
     server_url: str,
     credentials: Mapping[str, str],
     extra_env: Mapping[str, str] | None = None,
+    provider: str | None = None,
 ) -> ExampleWorkspace:
-    """Copy ``examples/<name>`` to ``dest`` and point its provider at ``server_url/<name>``.
+    """Copy ``examples/<name>`` to ``dest`` and point its provider (``provider``, by default
+    ``name``) at ``server_url/<provider>``.
 
     The example's own file must use ``endpoint: sandbox`` (what the README's quick start runs);
     every other provider setting is kept. Endpoint and credentials become ``${env:...}``.
@@ -78,11 +80,12 @@ def copy_example(
     shutil.copytree(EXAMPLES / name, dest, ignore=shutil.ignore_patterns(".reconciler"))
     config_path = dest / "reconciler.yaml"
     config: dict[str, Any] = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-    block: dict[str, Any] = config["providers"][name]
+    provider = provider or name
+    block: dict[str, Any] = config["providers"][provider]
     assert block.get("endpoint") == "sandbox", f"examples/{name}/reconciler.yaml no longer uses the sandbox"
-    prefix = f"RECONCILER_E2E_{name.upper()}"
+    prefix = f"RECONCILER_E2E_{provider.upper()}"
     env = {
-        f"{prefix}_ENDPOINT": f"{server_url}/{name}",
+        f"{prefix}_ENDPOINT": f"{server_url}/{provider}",
         "CI": "true",
         "NO_COLOR": "1",
         **dict(extra_env or {}),

@@ -293,7 +293,7 @@ CASES = [
         {"a.yaml": ADV.replace("name: Acme", "name: 'Acme ${brand}'")},
         {},
         InterpolationError,
-        ["a.yaml:6: spec.name: '${brand}' is not ${env:NAME} or ${var:name}"],
+        ["a.yaml:6: spec.name: '${brand}': unknown name 'brand' (names: var;"],
         id="unknown-interpolation",
     ),
     pytest.param(
@@ -327,7 +327,7 @@ CASES = [
         {"reconciler.yaml": "apiVersion: reconciler/v1\nkind: Workspace\nprovider: {}\n"},
         {},
         WorkspaceError,
-        ["reconciler.yaml:3: provider: unknown top-level key 'provider'", "allowed: adopt_existing, apiVersion, drift, guardrails, kind"],
+        ["reconciler.yaml:3: provider: unknown top-level key 'provider'", "allowed: adopt_existing, apiVersion, defaults, drift, environments, guardrails, kind"],
         id="workspace-unknown-key",
     ),
     pytest.param(

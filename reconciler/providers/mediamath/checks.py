@@ -22,13 +22,23 @@ from reconciler.providers.mediamath.normalize import ValueProblem, canonical_dat
 
 def checks_for(spec: KindSpec) -> tuple[SpecCheck, ...]:
     """The checks of one kind (none for kinds without date-times)."""
-    if not any(t is FieldType.DATETIME for t in spec.fields.values()):
+    if not _datetime_fields(spec):
         return ()
 
     def dates(values: Mapping[str, Any], related: RelatedSpec) -> Iterable[SpecProblem]:
         return check_dates(spec, values)
 
     return (dates,)
+
+
+_DATETIME_FIELDS: dict[str, tuple[str, ...]] = {}
+
+
+def _datetime_fields(spec: KindSpec) -> tuple[str, ...]:
+    found = _DATETIME_FIELDS.get(spec.kind)
+    if found is None:
+        found = _DATETIME_FIELDS[spec.kind] = tuple(f for f, t in spec.fields.items() if t is FieldType.DATETIME)
+    return found
 
 
 def check_dates(spec: KindSpec, values: Mapping[str, Any]) -> list[SpecProblem]:
@@ -44,9 +54,9 @@ def check_dates(spec: KindSpec, values: Mapping[str, Any]) -> list[SpecProblem]:
             problems.append(SpecProblem(spec.zone_field or "zone_name", str(exc)))
             zone = None
     moments: dict[str, str] = {}
-    for field, ftype in spec.fields.items():
+    for field in _datetime_fields(spec):
         value = values.get(field)
-        if ftype is not FieldType.DATETIME or value is None or isinstance(value, Ref):
+        if value is None or isinstance(value, Ref):
             continue
         try:
             moment = canonical_datetime(value, zone if isinstance(zone, str) else None)
