@@ -1,6 +1,6 @@
 """The Reporting API v2 datasets: their dimensions, metrics, time windows and rollups.
 
-The facts come from the vendor's OpenAPI (``vendor-specs/mediamath-reporting-api-v2.openapi.yaml``),
+The facts come from the vendor's OpenAPI (``tests/vendor/mediamath-reporting-api-v2.openapi.yaml``),
 where each dataset's field list is a Markdown table inside the operation's ``description``. They are
 extracted once into ``datasets.json`` beside this module (the sandbox never reads the vendor file at
 run time); ``python -m reconciler.sandbox.mediamath_reporting.catalog SPEC.yaml`` regenerates it and

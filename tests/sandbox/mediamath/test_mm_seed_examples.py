@@ -33,8 +33,7 @@ from tests.sandbox.mediamath.mmclient import MM, seed
 from tests.sandbox.mediamath.seedpage import Example, compare, examples, harvest, seed_text
 
 TEXT = seed_text()
-pytestmark = pytest.mark.skipif(TEXT is None, reason="shared/seeds/003_*.txt is not beside the checkout")
-EXAMPLES = examples(TEXT or "")
+EXAMPLES = examples(TEXT)
 LOGIN_USER = {"id": 7001, "name": "seeduser", "password": "seed-password"}
 DEFAULT_ORG = 100048
 KNOWN_ORGS = {100048, 100050}
