@@ -37,9 +37,11 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from reconciler.sandbox.base import Emulator, EmulatorError, json_response
+from reconciler.sandbox.info import EmulatorInfo, Entry, SeedInfo
 from reconciler.sandbox.liveramp import reference as ref
 from reconciler.sandbox.liveramp.auth import AuthMixin
-from reconciler.sandbox.liveramp.common import LiveRampError, bad_request, page, public
+from reconciler.sandbox.liveramp.common import DEFAULT_SETTINGS, LiveRampError, bad_request, page, public
+from reconciler.sandbox.liveramp.estate import DEFAULTS as ESTATE_DEFAULTS
 from reconciler.sandbox.liveramp.estate import load_estate
 from reconciler.sandbox.liveramp.questions import QuestionsMixin, parse_json_param
 
@@ -138,6 +140,31 @@ class LiveRampEmulator(Emulator):
         if name == "estate":  # a large estate for benchmarks (see .estate)
             return load_estate(self.backend, data if isinstance(data, dict) else {})
         return super().seed(name, data)
+
+    def describe(self) -> EmulatorInfo:
+        entries = [
+            Entry("organization", ref.ORG_ID, ref.ORG_NAME, "the API client's organisation: it owns the rooms the client creates"),
+            Entry("api_client", ref.DEMO_CLIENT_ID, ref.API_USER_EMAIL, "the demo credentials"),
+            *(Entry("org_user", u["user"]["id"], u["user"]["email"], f"{u['user']['name']}, {u['roleName']}")
+              for u in (ref.org_user(*user) for user in ref.ORG_USERS)),
+            *(Entry("cleanroom_type", t["id"], t["name"], t["displayName"]) for t in ref.cleanroom_types()),
+            *(Entry("data_source", s["id"], s["name"], s["displayName"]) for s in ref.data_sources()),
+        ]
+        limits = (
+            f"{DEFAULT_SETTINGS['token_limit']} OAuth tokens per API client per "
+            f"{DEFAULT_SETTINGS['token_window_seconds'] // 3600} h (as the real API); reconciler caches and reuses one",
+            "invitations stay PENDING until POST /_sandbox/liveramp/invitations/<id>/accept",
+        )
+        estate = ", ".join(f'"{k}": {v}' for k, v in sorted(ESTATE_DEFAULTS.items()))
+        return EmulatorInfo(
+            self.name, "/liveramp/v1", "LiveRamp Clean Room API (formerly Habu)", "https://api.habu.com/v1",
+            tuple(self.demo_credentials.items()),
+            (
+                SeedInfo("default", "loaded by every reset (no clean rooms yet)", tuple(entries)),
+                SeedInfo("estate", f'a large clean-room estate for benchmarks: data {{{estate}, "prefix": "Estate"}}'),
+            ),
+            limits,
+        )
 
     def error_response(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
         try:

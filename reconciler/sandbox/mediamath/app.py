@@ -40,6 +40,7 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from reconciler.sandbox.base import Emulator, EmulatorError, RateLimit, json_response
+from reconciler.sandbox.info import EmulatorInfo
 from reconciler.sandbox.mediamath.models import DT_FORMAT, ENTITY_TYPES, EntityType
 from reconciler.sandbox.mediamath.query import (
     ListParams,
@@ -56,7 +57,7 @@ from reconciler.sandbox.mediamath.render import (
     error_body,
 )
 from reconciler.sandbox.mediamath.repo import API, Repo, ValidationFailed
-from reconciler.sandbox.mediamath.seeds import load_default, load_entities, load_estate
+from reconciler.sandbox.mediamath.seeds import describe_seeds, load_default, load_entities, load_estate
 
 P = "/api/v2.0"
 SESSION_COOKIE = "adama_session"
@@ -123,6 +124,13 @@ class MediaMathEmulator(Emulator):
         if name in ("entities", None) and isinstance(data, dict):
             return {"created": load_entities(self.repo, data)}
         raise EmulatorError(404, "not_found", f"mediamath has no seed {name!r}")
+
+    def describe(self) -> EmulatorInfo:
+        return EmulatorInfo(
+            self.name, "/mediamath/api/v2.0", "MediaMath Execution & Management API v2.0 (XML; JSON on request)",
+            "https://api.mediamath.com/api/v2.0", tuple(self.demo_credentials.items()), describe_seeds(),
+            ("POST /login?api_key=... with user/password sets the adama_session cookie; every call carries api_key",),
+        )
 
     def control(self, action: str, request: Request) -> Any:
         body: dict[str, Any] = request.get_json(silent=True) or {}
@@ -219,6 +227,10 @@ class MediaMathEmulator(Emulator):
             fmt = Format.JSON
             code = "error" if status >= 500 else code
         return self._respond(error_body(fmt, code, message), status, headers, fmt)
+
+    def internal_error(self, request: Request) -> Response:
+        fmt = negotiate(request)
+        return self._respond(error_body(fmt, "error", "Internal error (the sandbox failed; see its log)"), 500, fmt=fmt)
 
     def _rate_limited(self, message: str, headers: dict[str, str]) -> Response:
         limit = self.rate_limit

@@ -46,6 +46,7 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from reconciler.sandbox.base import Emulator, EmulatorError, json_response
+from reconciler.sandbox.info import EmulatorInfo, SeedInfo
 from reconciler.sandbox.mediamath_reporting.auth import TokenRejected, check_bearer, issue_jwt
 from reconciler.sandbox.mediamath_reporting.catalog import datasets
 from reconciler.sandbox.mediamath_reporting.entities import EntitySource, live_end
@@ -100,6 +101,18 @@ class ReportingEmulator(Emulator):
     rules = [Rule("/reporting/v2/<dataset>", methods=["POST"], endpoint="query")]
 
     # -- lifecycle ----------------------------------------------------------------------------------
+    def describe(self) -> EmulatorInfo:
+        return EmulatorInfo(
+            self.name, "/mediamath/reporting/v2", "MediaMath Reporting API v2 (ten datasets, paged or NDJSON stream)",
+            "https://api.mediamath.com/reporting/v2", (("Authorization", "Bearer <token from /mediamath-auth/oauth/token>"),),
+            (
+                SeedInfo("default", "synthetic, deterministic metrics for the MediaMath emulator's campaigns and strategies"),
+                SeedInfo("synthetic", 'virtual strategies for benchmarks: data {"campaigns", "strategies_per_campaign", '
+                         '"start_date", "end_date", "total_budget", "strategy_budget"}'),
+            ),
+            ("the adama_session cookie is refused, as by the real API",),
+        )
+
     def seed(self, name: str | None, data: Any) -> Any:
         if name == "default":
             self.reset()
