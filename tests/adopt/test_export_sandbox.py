@@ -74,7 +74,7 @@ def test_mediamath_export_then_plan_is_empty(
     first = campaigns["estate-campaign-1"]
     assert first["name"] == "Estate Campaign 1"
     if option == "--campaign":
-        assert first["advertiser_id"] == str(created["advertisers"][0])  # outside the scope: literal
+        assert first["advertiser_id"] == created["advertisers"][0]  # outside the scope: a literal integer
     else:
         assert first["advertiser_id"] == {"ref": "Advertiser/estate-advertiser-1"}
     for strategy in specs(out / "strategy.yaml").values():

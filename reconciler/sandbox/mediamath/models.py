@@ -257,7 +257,7 @@ CAMPAIGN = EntityType(
         Field("impression_cap_automatic", B, default=False),
         Field("impression_cap_type", enum=FREQ_TYPES, default="no-limit"),
         Field("spend_cap_amount", DEC, minimum=D("0"), maximum=BIG),
-        Field("spend_cap_automatic", B, default=False),
+        Field("spend_cap_automatic", B, default=True),  # v3 OpenAPI: default true
         Field("spend_cap_enabled", B, default=False),
         Field("spend_cap_type", enum=FREQ_TYPES, default="no-limit"),
         Field("pacing_alert", DEC, minimum=D("0"), maximum=D("999.99")),
