@@ -40,6 +40,8 @@ from reconciler.sandbox.base import Emulator, EmulatorError, json_response
 from reconciler.sandbox.info import EmulatorInfo, Entry, SeedInfo
 from reconciler.sandbox.liveramp import reference as ref
 from reconciler.sandbox.liveramp.auth import AuthMixin
+from reconciler.sandbox.liveramp.bodies import check as check_body
+from reconciler.sandbox.liveramp.bodies import operation_key
 from reconciler.sandbox.liveramp.common import DEFAULT_SETTINGS, LiveRampError, bad_request, page, public
 from reconciler.sandbox.liveramp.estate import DEFAULTS as ESTATE_DEFAULTS
 from reconciler.sandbox.liveramp.estate import load_estate
@@ -107,6 +109,16 @@ _ROUTES: list[tuple[str, str, tuple[str, ...]]] = [
     ("/v1/cleanroom-question-runs/<run>/data", "run_data", ("GET",)),
     ("/v1/cleanroom-question-runs/<run>/data/count", "run_data_count", ("GET",)),
 ]
+
+
+ENDPOINT_PATHS = {f"op_{endpoint}": path for path, endpoint, _ in _ROUTES}
+
+
+def body_operations() -> list[str]:
+    """Every write operation the emulator serves, as :func:`.bodies.operation_key` names it."""
+    return sorted({
+        operation_key(method, path) for path, _, methods in _ROUTES for method in methods if method != "GET"
+    })
 
 
 EDITABLE = frozenset(
@@ -184,10 +196,13 @@ class LiveRampEmulator(Emulator):
 
     def dispatch(self, request: Request, path: str) -> Response:
         self._local.path = path
+        route = self.route_of(path, request.method)
+        self._local.operation = operation_key(request.method, ENDPOINT_PATHS[route[0]]) if route else None
         try:
             response = super().dispatch(request, path)
         finally:
             self._local.path = "/"
+            self._local.operation = None
         response.headers.setdefault("x-request-id", str(uuid.uuid4()))
         return response
 
@@ -252,8 +267,8 @@ class LiveRampEmulator(Emulator):
     def _client(self, request: Request) -> dict[str, Any]:
         return self.backend.authenticate(request.headers.get("Authorization"))
 
-    @staticmethod
-    def _body(request: Request) -> Any:
+    def _body(self, request: Request) -> Any:
+        """The JSON body, type-checked against the vendor's schema for this operation (:mod:`.bodies`)."""
         if not request.get_data(cache=True):
             return None
         if "json" not in (request.mimetype or ""):
@@ -261,7 +276,7 @@ class LiveRampEmulator(Emulator):
         data = request.get_json(silent=True)
         if data is None:
             raise bad_request("JSON parse error: the request body is not valid JSON")
-        return data
+        return check_body(self._local.operation, data)
 
     # -- health and auth -------------------------------------------------------------------------
     def op_health(self, request: Request) -> Response:
@@ -499,6 +514,7 @@ class LiveRampEmulator(Emulator):
             body = self._body(request)
             if body is None:  # the spec (wrongly) documents the list as a query parameter
                 body = parse_json_param(request.args.get("cleanroomQuestionPermissions"), "cleanroomQuestionPermissions")
+                body = None if body is None else check_body(self._local.operation, body)
             return json_response(self.backend.set_permissions(crq, body))
         return json_response(self.backend.permissions(crq))
 
@@ -513,6 +529,7 @@ class LiveRampEmulator(Emulator):
         body = self._body(request)
         if body is None:  # the spec (wrongly) documents the list as a query parameter
             body = parse_json_param(request.args.get("AssignCleanroomQuestionDatasetRequests"), "AssignCleanroomQuestionDatasetRequests")
+            body = None if body is None else check_body(self._local.operation, body)
         return json_response(self.backend.assign_ownership(crq, body))
 
     def op_crq_datasets(self, request: Request, crq: str) -> Response:
