@@ -91,6 +91,9 @@ class EntityType:
     updatable: bool = True
     zoned: bool = False  # datetimes carry <local_time> in the campaign's zone
     derived: tuple[str, ...] = ()  # fields computed at read time (not stored)
+    # relations the vendor's client asks for with ``with=`` whose entity the reference names but
+    # does not describe (currency, time_zone, seats): accepted, nothing nested (see query.parse_withs)
+    unmodelled_relations: tuple[str, ...] = ()
     by_name: dict[str, Field] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -148,9 +151,13 @@ ORGANIZATION = EntityType(
         Field("use_evidon_optout", B, default=False),
         *TS,
     ),
-    relations=(Relation("agencies", RelationKind.PLURAL, "agencies", "organization_id"),),
+    relations=(
+        Relation("agencies", RelationKind.PLURAL, "agencies", "organization_id"),
+        Relation("contracts", RelationKind.PLURAL, "contracts", "organization_id"),
+    ),
     owner="",
     creatable=False,
+    unmodelled_relations=("currency", "seats"),
 )
 
 AGENCY = EntityType(
@@ -172,6 +179,9 @@ AGENCY = EntityType(
     relations=(
         Relation("organization", RelationKind.SINGLE, "organizations", "organization_id"),
         Relation("advertisers", RelationKind.PLURAL, "advertisers", "agency_id"),
+        Relation("billing_contact", RelationKind.SINGLE, "contacts", "billing_contact_id"),
+        Relation("sales_contact", RelationKind.SINGLE, "contacts", "sales_contact_id"),
+        Relation("traffic_contact", RelationKind.SINGLE, "contacts", "traffic_contact_id"),
     ),
     owner="organization_id",
     owner_collection="organizations",
@@ -209,6 +219,9 @@ ADVERTISER = EntityType(
         Relation("ad_server", RelationKind.SINGLE, "ad_servers", "ad_server_id"),
         Relation("vertical", RelationKind.SINGLE, "verticals", "vertical_id"),
         Relation("campaigns", RelationKind.PLURAL, "campaigns", "advertiser_id"),
+        Relation("billing_contact", RelationKind.SINGLE, "contacts", "billing_contact_id"),
+        Relation("sales_contact", RelationKind.SINGLE, "contacts", "sales_contact_id"),
+        Relation("pixel_bundles", RelationKind.PLURAL, "pixel_bundles", "advertiser_id"),
     ),
     owner="agency_id",
     owner_collection="agencies",
@@ -282,10 +295,13 @@ CAMPAIGN = EntityType(
         Relation("ad_server", RelationKind.SINGLE, "ad_servers", "ad_server_id"),
         Relation("strategies", RelationKind.PLURAL, "strategies", "campaign_id"),
         Relation("budget_flights", RelationKind.PLURAL, "budget_flights", "campaign_id"),
+        Relation("merit_pixel", RelationKind.SINGLE, "pixel_bundles", "merit_pixel_id"),
+        Relation("vendor_contracts", RelationKind.PLURAL, "vendor_contracts", "campaign_id"),
     ),
     owner="advertiser_id",
     owner_collection="advertisers",
     zoned=True,
+    unmodelled_relations=("currency", "time_zone"),
 )
 
 SEG_OPS = ("AND", "OR")
@@ -352,6 +368,7 @@ STRATEGY = EntityType(
     owner_collection="campaigns",
     zoned=True,
     derived=("currency_code", "zone_name", "effective_goal_value"),
+    unmodelled_relations=("currency", "time_zone"),
 )
 
 BUDGET_FLIGHT = EntityType(
@@ -376,6 +393,67 @@ BUDGET_FLIGHT = EntityType(
     derived=("currency_code", "zone_name", "is_relevant"),
 )
 
+# Read-only entities the relations above reach (fields: reference §5 and the SDK's models); the
+# sandbox holds them as seeded data (``entities`` seed), the API creates none of them here.
+CONTACT = EntityType(
+    "contact",
+    "contacts",
+    (*(Field(n) for n in ("first_name", "last_name", "title", "phone", "mobile", "fax", "email", "address_1",
+                          "address_2", "city", "state", "zip", "country")), *TS),
+    creatable=False,
+    updatable=False,
+)
+CONTRACT = EntityType(
+    "contract",
+    "contracts",
+    (Field("organization_id", INT, ref="organizations"), Field("effective_start_date", DT),
+     Field("effective_end_date", DT), *TS),
+    relations=(Relation("organization", RelationKind.SINGLE, "organizations", "organization_id"),),
+    owner="organization_id",
+    owner_collection="organizations",
+    creatable=False,
+    updatable=False,
+)
+PIXEL_BUNDLE = EntityType(
+    "pixel_bundle",
+    "pixel_bundles",
+    (
+        Field("name", max_length=256),
+        Field("advertiser_id", INT, ref="advertisers"),
+        Field("agency_id", INT, ref="agencies"),
+        Field("pixel_type", enum=("creative", "data", "event", "segment"), default="event"),
+        Field("tag_type", enum=("dfa", "iframe", "image", "js", "uat"), default="image"),
+        Field("eligible", B, default=False),
+        Field("status", B, default=True),
+        *TS,
+    ),
+    relations=(Relation("advertiser", RelationKind.SINGLE, "advertisers", "advertiser_id"),),
+    owner="advertiser_id",
+    owner_collection="advertisers",
+    creatable=False,
+    updatable=False,
+)
+VENDOR = EntityType(
+    "vendor",
+    "vendors",
+    (Field("name"), Field("vendor_type", default="OTHER"), Field("is_eligible", B, default=True),
+     Field("mm_contract_available", B, default=False), Field("rate_card_type"), Field("rate_card_price", DEC), *TS),
+    relations=(Relation("vendor_contracts", RelationKind.PLURAL, "vendor_contracts", "vendor_id"),),
+    creatable=False,
+    updatable=False,
+)
+VENDOR_CONTRACT = EntityType(  # a linkage entity: campaign <-> vendor (``/limit/vendor_contracts.vendor=ID``)
+    "vendor_contract",
+    "vendor_contracts",
+    (Field("campaign_id", INT, ref="campaigns"), Field("vendor_id", INT, ref="vendors"), Field("price", DEC),
+     Field("rate_card_type"), Field("use_mm_contract", B, default=False), *TS),
+    relations=(Relation("campaign", RelationKind.SINGLE, "campaigns", "campaign_id"),
+               Relation("vendor", RelationKind.SINGLE, "vendors", "vendor_id")),
+    owner="campaign_id",
+    owner_collection="campaigns",
+    creatable=False,
+    updatable=False,
+)
 AD_SERVER = EntityType("ad_server", "ad_servers", (*TS, Field("name")), creatable=False, updatable=False)
 VERTICAL = EntityType("vertical", "verticals", (*TS, Field("name")), creatable=False, updatable=False)
 
@@ -401,7 +479,8 @@ USER = EntityType(
 
 ENTITY_TYPES: dict[str, EntityType] = {
     t.collection: t
-    for t in (ORGANIZATION, AGENCY, ADVERTISER, CAMPAIGN, STRATEGY, BUDGET_FLIGHT, AD_SERVER, VERTICAL, USER)
+    for t in (ORGANIZATION, AGENCY, ADVERTISER, CAMPAIGN, STRATEGY, BUDGET_FLIGHT, AD_SERVER, VERTICAL, USER,
+              CONTACT, CONTRACT, PIXEL_BUNDLE, VENDOR, VENDOR_CONTRACT)
 }
 BY_TYPE: dict[str, EntityType] = {t.type: t for t in ENTITY_TYPES.values()}
 HISTORY_COLLECTIONS = frozenset({"organizations", "agencies", "advertisers", "campaigns", "strategies",

@@ -37,8 +37,8 @@ OTHER_AGENCY_ID = 104000
 DEMO_API_KEY = "demo-api-key"
 REFERENCE_TIME = "2010-05-05T16:13:12"
 SEED_TIME = "2024-01-02T03:04:05"
-LOAD_ORDER = ("organizations", "users", "ad_servers", "verticals", "agencies", "advertisers", "campaigns",
-              "strategies", "budget_flights")
+LOAD_ORDER = ("organizations", "contracts", "users", "contacts", "ad_servers", "verticals", "vendors", "agencies",
+              "advertisers", "pixel_bundles", "campaigns", "strategies", "budget_flights", "vendor_contracts")
 USER_SECRETS = ("password", "api_key")
 
 _ORG_FIELDS = {
