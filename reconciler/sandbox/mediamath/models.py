@@ -6,19 +6,15 @@ enums, lengths and numeric ranges from the research notes (``reference/mediamath
 v3 OpenAPI limits). Stored values are JSON-native: ``str``, ``int``, ``bool``, decimals and money
 as quantised decimal strings, datetimes as UTC ``YYYY-MM-DDTHH:MM:SS`` strings; ``None`` is null.
 
-:func:`coerce` turns one form value into its stored form (or raises :class:`FieldError`);
-:func:`wire_value` turns a stored value into the XML ``value`` text.
+How a value is coerced, stored and sent is in :mod:`.values`.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from enum import Enum
 from typing import Any
-from zoneinfo import ZoneInfo
 
 DT_FORMAT = "%Y-%m-%dT%H:%M:%S"
 DEFAULT_ZONE = "Etc/GMT"
@@ -485,129 +481,3 @@ ENTITY_TYPES: dict[str, EntityType] = {
 BY_TYPE: dict[str, EntityType] = {t.type: t for t in ENTITY_TYPES.values()}
 HISTORY_COLLECTIONS = frozenset({"organizations", "agencies", "advertisers", "campaigns", "strategies",
                                  "budget_flights"})
-
-
-# -- values ------------------------------------------------------------------------------------------
-_INT = re.compile(r"^[+-]?\d+$")
-_DT = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$"
-)
-
-
-def parse_datetime(text: str) -> datetime:
-    """``YYYY-MM-DD[THH:MM[:SS]][Z|+HHMM|+HH:MM]`` -> aware UTC datetime (naive input is UTC)."""
-    m = _DT.match(text.strip())
-    if not m:
-        raise ValueError(f"invalid date {text!r}")
-    year, month, day, hour, minute, second, offset = m.groups()
-    tz: timezone = UTC
-    if offset and offset != "Z":
-        sign = -1 if offset[0] == "-" else 1
-        digits = offset[1:].replace(":", "")
-        tz = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
-    value = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
-                     tzinfo=tz)
-    return value.astimezone(UTC)
-
-
-def format_datetime(value: datetime) -> str:
-    return value.astimezone(UTC).strftime(DT_FORMAT)
-
-
-def quantize(value: Decimal, places: int) -> str:
-    return str(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
-
-
-def _zone(name: str) -> ZoneInfo | None:
-    # any failure means "unknown zone": for a name missing from the system database zoneinfo falls back
-    # to importing the tzdata package, which can fail in odd ways (import hooks of other libraries)
-    try:
-        return ZoneInfo(name)
-    except Exception:
-        return None
-
-
-def valid_zone(name: str) -> bool:
-    return _zone(name) is not None
-
-
-def coerce(f: Field, raw: Any) -> Any:
-    """One submitted value (form text or JSON-native) -> stored value. ``""`` means null."""
-    if raw is None or (isinstance(raw, str) and raw == "" and f.type is not FieldType.STR):
-        return None
-    if f.type is FieldType.STR:
-        value = str(raw)
-        if f.enum is not None and value not in f.enum:
-            raise FieldError(f.name, f"must be one of {', '.join(f.enum)}")
-        if f.max_length is not None and len(value) > f.max_length:
-            raise FieldError(f.name, f"must be at most {f.max_length} characters")
-        if f.min_length is not None and len(value) < f.min_length:
-            raise FieldError(f.name, f"must be at least {f.min_length} characters")
-        return value
-    if f.type is FieldType.BOOL:
-        text = str(raw).strip().lower()
-        if isinstance(raw, bool):
-            return raw
-        if text in ("1", "true"):
-            return True
-        if text in ("0", "false"):
-            return False
-        raise FieldError(f.name, "must be 0 or 1")
-    if f.type is FieldType.INT:
-        if isinstance(raw, bool) or not _INT.match(str(raw).strip()):
-            raise FieldError(f.name, "must be an integer")
-        number = int(str(raw).strip())
-        _check_range(f, Decimal(number))
-        return number
-    if f.is_decimal:
-        try:
-            dec = Decimal(str(raw).strip())
-        except InvalidOperation:
-            raise FieldError(f.name, "must be a number") from None
-        if not dec.is_finite():
-            raise FieldError(f.name, "must be a number")
-        _check_range(f, dec)
-        return quantize(dec, f.places)
-    if f.type is FieldType.DATETIME:
-        try:
-            return format_datetime(parse_datetime(str(raw)))
-        except ValueError:
-            raise FieldError(f.name, "must be a date (YYYY-MM-DDTHH:MM:SS)") from None
-    raise AssertionError(f.type)  # pragma: no cover
-
-
-def _check_range(f: Field, value: Decimal) -> None:
-    if f.minimum is not None and value < f.minimum:
-        raise FieldError(f.name, f"must be at least {f.minimum}")
-    if f.maximum is not None and value > f.maximum:
-        raise FieldError(f.name, f"must be at most {f.maximum}")
-
-
-def wire_value(f: Field, value: Any) -> str:
-    """Stored value -> XML ``value`` text (booleans 0/1)."""
-    if value is None:
-        return ""
-    if f.type is FieldType.BOOL:
-        return "1" if value else "0"
-    return str(value)
-
-
-def typed(f: Field, value: Any) -> Any:
-    """Stored value -> comparable Python value (for sort and q)."""
-    if value is None:
-        return None
-    if f.is_decimal:
-        return Decimal(str(value))
-    if f.type is FieldType.BOOL:
-        return int(bool(value))
-    return value
-
-
-def local_time(utc_text: str, zone: str) -> str:
-    value = datetime.strptime(utc_text, DT_FORMAT).replace(tzinfo=UTC)
-    tz = _zone(zone) or ZoneInfo(DEFAULT_ZONE)
-    return value.astimezone(tz).strftime(DT_FORMAT)
-
-
-def now_text() -> str:
-    return datetime.now(UTC).strftime(DT_FORMAT)

@@ -31,11 +31,9 @@ from reconciler.sandbox.mediamath.models import (
     FieldError,
     FieldType,
     RelationKind,
-    format_datetime,
-    parse_datetime,
-    wire_value,
 )
 from reconciler.sandbox.mediamath.repo import Repo, ValidationFailed
+from reconciler.sandbox.mediamath.values import format_datetime, parse_datetime, wire_value
 
 MAX_PAGE = 100
 ID_FIELD = Field("id", FieldType.INT)

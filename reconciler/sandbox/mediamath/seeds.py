@@ -21,15 +21,9 @@ from typing import Any
 
 from reconciler.sandbox.base import EmulatorError
 from reconciler.sandbox.info import Entry, SeedInfo
-from reconciler.sandbox.mediamath.models import (
-    DT_FORMAT,
-    ENTITY_TYPES,
-    FieldError,
-    FieldType,
-    coerce,
-    now_text,
-)
+from reconciler.sandbox.mediamath.models import DT_FORMAT, ENTITY_TYPES, FieldError, FieldType
 from reconciler.sandbox.mediamath.repo import Repo
+from reconciler.sandbox.mediamath.values import coerce, now_text
 
 DEFAULT_ORG_ID = 100048
 OTHER_ORG_ID = 100050
