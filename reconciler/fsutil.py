@@ -37,13 +37,8 @@ def atomic_write(path: Path, payload: bytes, default_mode: int = 0o600) -> os.st
     except OSError:
         mode = default_mode
     directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    tmp = _temporary_copy(path, payload, mode)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -51,6 +46,24 @@ def atomic_write(path: Path, payload: bytes, default_mode: int = 0o600) -> os.st
         raise
     fsync_dir(directory)
     return os.stat(path)
+
+
+def _temporary_copy(path: Path, payload: bytes, mode: int) -> str:
+    """``payload`` in a new, unpredictably named file beside ``path`` (created exclusively,
+    flushed and fsynced, mode ``mode``); its name. Removed again if anything fails."""
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+            os.fchmod(handle.fileno(), mode)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp
 
 
 def create_new(path: Path, payload: bytes, mode: int = 0o644) -> None:
@@ -64,13 +77,8 @@ def create_new(path: Path, payload: bytes, mode: int = 0o644) -> None:
     nothing has the name.
     """
     directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    tmp = _temporary_copy(path, payload, mode)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-            os.fchmod(handle.fileno(), mode)
         try:
             os.link(tmp, path, follow_symlinks=False)
         except FileExistsError:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,14 @@ from jsonschema import Draft202012Validator
 from reconciler.manifest.yamlsource import load_documents
 from reconciler.providers.base import schemas_dir
 from reconciler.sandbox import SandboxServer
-from tests.adopt.conftest import REPO, SANDBOX_ENV, Workspace, changed, sandbox_workspace, seed
+from tests.adopt.conftest import (
+    SANDBOX_ENV,
+    Workspace,
+    applied_liveramp_example,
+    changed,
+    sandbox_workspace,
+    seed,
+)
 
 ESTATE = {"agencies": 1, "advertisers": 1, "campaigns": 1, "strategies": 2, "budget_flights": 2}
 SCHEMA_LINE = "# yaml-language-server: $schema="
@@ -130,12 +136,7 @@ def test_a_written_workspace_file_points_at_its_own_copy(sandbox: SandboxServer,
 
 
 def test_liveramp_export_has_no_defaults(sandbox: SandboxServer, tmp_path: Path) -> None:
-    origin = Workspace(tmp_path / "origin", dict(SANDBOX_ENV))
-    origin.root.mkdir()
-    origin.write("reconciler.yaml", sandbox_workspace(sandbox.url))
-    for path in sorted((REPO / "examples" / "liveramp").glob("0*.yaml")):
-        shutil.copy(path, origin.root / path.name)
-    origin.ok("apply", "--auto-approve")
+    origin = applied_liveramp_example(sandbox, tmp_path / "origin")
     room = origin.snapshot().resources["liveramp.Cleanroom/retail-insights"].remote_id
     adopter = Workspace(tmp_path / "adopter", dict(SANDBOX_ENV))
     adopter.root.mkdir()

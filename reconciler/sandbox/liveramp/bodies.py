@@ -31,6 +31,7 @@ from jsonschema import Draft4Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 
 from reconciler.sandbox.liveramp.common import bad_request
+from reconciler.sandbox.specdata import regenerate
 
 BODIES_FILE = Path(__file__).with_name("request_bodies.json")
 WRITE_METHODS = ("post", "put", "patch", "delete")
@@ -157,19 +158,9 @@ def _message(error: ValidationError) -> str:
 
 
 def main(argv: list[str]) -> int:  # pragma: no cover - maintenance tool
-    import yaml
+    from reconciler.sandbox.liveramp.app import body_operations  # the app imports this module
 
-    from reconciler.sandbox.liveramp.app import body_operations
-
-    if len(argv) != 1:
-        print("usage: python -m reconciler.sandbox.liveramp.bodies SPEC.yml", file=sys.stderr)
-        return 2
-    with open(argv[0], encoding="utf-8") as fh:
-        spec = yaml.safe_load(fh)
-    shapes = extract(spec, body_operations())
-    BODIES_FILE.write_text(json.dumps(shapes, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"wrote {BODIES_FILE}")
-    return 0
+    return regenerate(argv, __name__, BODIES_FILE, lambda spec: extract(spec, body_operations()))
 
 
 if __name__ == "__main__":  # pragma: no cover

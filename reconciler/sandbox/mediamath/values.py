@@ -2,7 +2,7 @@
 
 :func:`coerce` turns one submitted form value into its stored form (or raises
 :class:`~reconciler.sandbox.mediamath.models.FieldError`); :func:`wire_value` turns a stored value
-into the XML ``value`` text and :func:`typed` into a comparable value (sort, ``q``); dates travel
+into the XML ``value`` text; dates travel
 as UTC ``YYYY-MM-DDTHH:MM:SS`` (:func:`parse_datetime`, :func:`format_datetime`,
 :func:`local_time` for ``<local_time>`` in the campaign's zone). The field declarations themselves
 are in :mod:`.models`.
@@ -120,17 +120,6 @@ def wire_value(f: Field, value: Any) -> str:
     if f.type is FieldType.BOOL:
         return "1" if value else "0"
     return str(value)
-
-
-def typed(f: Field, value: Any) -> Any:
-    """Stored value -> comparable Python value (for sort and q)."""
-    if value is None:
-        return None
-    if f.is_decimal:
-        return Decimal(str(value))
-    if f.type is FieldType.BOOL:
-        return int(bool(value))
-    return value
 
 
 def local_time(utc_text: str, zone: str) -> str:
