@@ -62,7 +62,7 @@ def test_info_as_json_and_filtered(tmp_path: Path) -> None:
 @pytest.mark.parametrize("port", ["-1", "65536", "70000"])
 def test_serve_refuses_ports_outside_the_tcp_range(tmp_path: Path, port: str) -> None:
     result = invoke(tmp_path, "sandbox", "serve", "--port", port, "--data", str(tmp_path / "s.sqlite"))
-    assert result.code == 2, result
+    assert result.code == 1, result  # a usage error (DESIGN §6: usage errors exit 1)
     assert "Invalid value for '--port'" in result.err and "0<=x<=65535" in result.err
     assert not (tmp_path / "s.sqlite").exists()
 
