@@ -128,6 +128,7 @@ class Workspace:
                 )
             endpoint = settings.endpoint
             credentials = dict(settings.credentials)
+            identity = ""
             if endpoint == SANDBOX:
                 from reconciler.sandbox.embedded import endpoint_for
 
@@ -137,6 +138,7 @@ class Workspace:
                     raise WorkspaceError(f"provider '{name}': the sandbox has no emulator for it") from None
                 endpoint = embedded.url
                 credentials = credentials or embedded.credentials
+                identity = embedded.identity
             cls = provider_class(name, settings.factory)
             config = ProviderConfig(
                 name=name,
@@ -144,6 +146,7 @@ class Workspace:
                 credentials=credentials,
                 options=dict(settings.options),
                 workspace_dir=self.root,
+                endpoint_identity=identity,
             )
             self._providers[name] = cls(config)
         return self._providers[name]

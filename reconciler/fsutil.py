@@ -1,9 +1,11 @@
-"""Durable file writes shared by the state backend and plan files.
+"""Durable file writes shared by the state backend, plan files, the token cache and export.
 
 ``atomic_write`` replaces a file so that a reader (or a crash) sees either the old content or
 the whole new one: temp file in the same directory, flush, fsync, ``os.replace``, fsync the
 directory. New files get mode 0600 (state and plans may name live objects); an existing file
-keeps its mode.
+keeps its mode. ``create_new`` creates a file that must not exist yet (export's manifests),
+through an exclusively created temporary file, and never replaces or follows anything.
+Temporary names are always unpredictable (``mkstemp``) and created exclusively.
 """
 
 from __future__ import annotations
@@ -35,13 +37,8 @@ def atomic_write(path: Path, payload: bytes, default_mode: int = 0o600) -> os.st
     except OSError:
         mode = default_mode
     directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    tmp = _temporary_copy(path, payload, mode)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -49,3 +46,48 @@ def atomic_write(path: Path, payload: bytes, default_mode: int = 0o600) -> os.st
         raise
     fsync_dir(directory)
     return os.stat(path)
+
+
+def _temporary_copy(path: Path, payload: bytes, mode: int) -> str:
+    """``payload`` in a new, unpredictably named file beside ``path`` (created exclusively,
+    flushed and fsynced, mode ``mode``); its name. Removed again if anything fails."""
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+            os.fchmod(handle.fileno(), mode)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
+def create_new(path: Path, payload: bytes, mode: int = 0o644) -> None:
+    """Create ``path`` holding ``payload``; never replace or write through anything already there.
+
+    The bytes go to an unpredictable temporary file created exclusively in the same directory
+    (``mkstemp``: ``O_CREAT | O_EXCL``, so a planted file or symbolic link under any name is never
+    opened), are flushed and fsynced, then the file is hard-linked to ``path``, which fails with
+    :class:`FileExistsError` if anything (a dangling symbolic link included) has that name. Where
+    hard links are not supported, the temporary file is renamed instead, after checking that
+    nothing has the name.
+    """
+    directory = path.parent if str(path.parent) else Path(".")
+    tmp = _temporary_copy(path, payload, mode)
+    try:
+        try:
+            os.link(tmp, path, follow_symlinks=False)
+        except FileExistsError:
+            raise
+        except OSError:  # no hard links here (some network or FAT file systems)
+            if os.path.lexists(path):
+                raise FileExistsError(path) from None
+            os.rename(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    fsync_dir(directory)

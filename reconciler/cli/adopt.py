@@ -57,7 +57,7 @@ def _scope_options(fn: click.decorators.FC) -> click.decorators.FC:
 @click.option(
     "--schema-base",
     metavar="URL",
-    help="Prefix of the '$schema=' line (default: a relative path to the installed schemas/).",
+    help="Published URL of the schemas for the '$schema=' line (default: a relative path to the workspace's own copy in schemas/, which export writes).",
 )
 @lock_timeout_option
 @pass_ctx

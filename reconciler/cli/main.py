@@ -195,7 +195,7 @@ def sandbox() -> None:
 
 
 # the command modules register themselves on the groups above
-from reconciler.cli import adopt, observe, plan_apply, sandbox_commands, state_commands  # noqa: E402,F401
+from reconciler.cli import adopt, observe, plan_apply, sandbox_commands, sandbox_info, state_commands  # noqa: E402,F401
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from reconciler.cli.main import Context, handle_errors, pass_ctx, sandbox
 
 # -- sandbox -----------------------------------------------------------------------------------------
 @sandbox.command("serve")
-@click.option("--port", type=int, default=8787, show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True, help="0 picks a free port.")
 @click.option("--data", type=click.Path(dir_okay=False, path_type=Path), default=Path(".reconciler/sandbox.sqlite"), show_default=True)
 @click.option("--seed", "seeds", multiple=True, help="Load a named seed, as API:NAME (e.g. mediamath:estate).")
 @click.option("--latency-ms", type=float, default=0.0, show_default=True)
@@ -34,7 +34,8 @@ def sandbox_serve(ctx: Context, port: int, data: Path, seeds: tuple[str, ...], l
             app.emulators[api].seed(name, None)
     app.set_faults(latency_ms=latency_ms, fault_rate=fault_rate)
     server = SandboxServer(app, port=port)
-    ctx.console.print(f"Sandbox on {server.url} ({', '.join('/' + (e.mount or e.name) for e in app.emulators.values())}); Ctrl+C stops it.")
+    mounts = dict.fromkeys("/" + (e.mount or e.name) for e in app.emulators.values())
+    ctx.console.print(f"Sandbox on {server.url} ({', '.join(mounts)}); for this machine only. Ctrl+C stops it.")
     try:
         server.serve_forever()
     finally:

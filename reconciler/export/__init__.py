@@ -21,7 +21,9 @@ Given a provider and one or more scopes (``--advertiser 10``, ``--cleanroom <uui
    (kept literal when it would be ambiguous or make a reference cycle). A field whose live value
    the schema rejects is left out, with a warning;
 5. writes one file per kind (``<out>/<kind-in-kebab-case>.yaml``, documents sorted by name, each
-   starting with the ``# yaml-language-server: $schema=...`` line); it never overwrites a file;
+   starting with the ``# yaml-language-server: $schema=...`` line pointing into the workspace's
+   own copy of the schemas, which it writes where missing); it never overwrites a file nor
+   writes through a planted one (:mod:`.files`);
 6. records a :class:`ResourceState` per object under the state lock (applied spec = the exported
    spec with references resolved, exactly what ``apply`` would have recorded), so that the next
    ``plan`` shows no changes. Objects already in the state are not exported again; references to
@@ -36,6 +38,7 @@ Modules: ``scope`` (scopes, the walk), ``naming``, ``spec`` (fields, references,
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +50,9 @@ from reconciler.export.files import (
     check_out_dir,
     render_document,
     render_files,
-    write_atomically,
+    schema_copies,
+    schema_source,
+    write_new,
     write_workspace_file,
 )
 from reconciler.export.naming import assign_names, related_labels, slugify
@@ -100,14 +105,17 @@ def export(ws: Workspace, request: ExportRequest) -> ExportResult:
     with ws.state.locked("export", ws.lock_timeout):
         snapshot = ws.state.read()
         plan = _build(ws, provider, objects, snapshot)
-        files = render_files(provider.name, plan.resources, out, request.schema_base)
-        clash = sorted(str(p) for p in files if p.exists())
+        files = render_files(provider.name, plan.resources, out, request.schema_base, ws.root)
+        clash = sorted(str(p) for p in files if os.path.lexists(p))
         if clash:
             raise InputError(
                 f"{clash[0]} exists already; export writes new files only (choose another --out, or move it away)"
             )
+        if request.schema_base is None:
+            sources = {schema_source(provider.name, r.address.kind) for r in plan.resources}
+            files.update(schema_copies(sources, ws.root))
         for path, text in sorted(files.items()):
-            write_atomically(path, text)
+            write_new(path, text)
         for resource in plan.resources:
             ws.state.record(resource.state)
     return ExportResult(

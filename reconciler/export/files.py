@@ -1,11 +1,19 @@
 """The files export writes: manifests (one per kind) and, where there is none, ``reconciler.yaml``.
 
 Manifests: ``<out>/<kind-in-kebab-case>.yaml``, documents sorted by name, each starting with the
-``# yaml-language-server: $schema=...`` line (a relative path to the installed ``schemas/``, or
-``--schema-base``) and a ``# remote id`` comment. Strings are quoted wherever the manifest
-loader's YAML 1.2 core schema would read them as something else; every file is read back through
-that loader before it is written (a round-trip check). Files are written atomically and an
-existing file is never overwritten (the caller checks).
+``# yaml-language-server: $schema=...`` line and a ``# remote id`` comment. Strings are quoted
+wherever the manifest loader's YAML 1.2 core schema would read them as something else; every file
+is read back through that loader before it is written (a round-trip check).
+
+The ``$schema`` line must work for everyone who clones the workspace, so it never points into the
+exporter's own installation: it is a path relative to the manifest into the workspace's own copy
+of the schemas, ``<workspace>/schemas/<provider>/<Kind>.schema.json``, which export writes beside
+``reconciler.yaml`` (the files it needs and that are missing; an existing copy is left alone). With
+``--schema-base URL`` it is ``URL/<provider>/<Kind>.schema.json`` instead, and no copy is written.
+
+Every file is created through :func:`reconciler.fsutil.create_new`: an unpredictable,
+exclusively created temporary file, then linked to its name, so a file (or a planted symbolic
+link) that already has the name is never overwritten nor written through.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from reconciler.errors import InputError, ProviderError, WorkspaceError
 from reconciler.export.naming import kebab
 from reconciler.export.scope import Scope, squash, variants
 from reconciler.export.spec import ExportedResource
+from reconciler.fsutil import create_new
 from reconciler.manifest.workspace import WORKSPACE_FILE
 from reconciler.manifest.yamlsource import load_documents
 from reconciler.model import Ref
@@ -88,18 +97,40 @@ def _scalar(value: Any) -> str:
     return _dump({"k": value})[3:].strip()
 
 
-def schema_reference(provider: str, kind: str, file: Path, base: str | None) -> str:
-    """What follows ``$schema=``: ``base/<provider>/<Kind>.schema.json``, or a relative path to the
-    installed schema (the envelope schema when the kind has no file of its own)."""
+SCHEMAS_COPY = "schemas"  # the workspace's own copy of the schemas, beside reconciler.yaml
+
+
+def schema_source(provider: str, kind: str) -> str:
+    """The schema file (relative to ``schemas/``) of a kind: its own, else the envelope schema."""
     relative = f"{provider}/{kind}.schema.json"
-    if base:
-        return f"{base.rstrip('/')}/{relative}"
     try:
-        root = schemas_dir()
+        installed = schemas_dir()
     except ProviderError:
-        return f"schemas/{relative}"
-    target = root / relative if (root / relative).is_file() else root / "manifest.schema.json"
+        return relative
+    return relative if (installed / relative).is_file() else "manifest.schema.json"
+
+
+def schema_reference(provider: str, kind: str, file: Path, base: str | None, root: Path) -> str:
+    """What follows ``$schema=``: ``base/<provider>/<Kind>.schema.json``, or the path from ``file``
+    to the workspace's own copy, ``<root>/schemas/...`` (see :func:`schema_copies`)."""
+    if base:
+        return f"{base.rstrip('/')}/{provider}/{kind}.schema.json"
+    target = root / SCHEMAS_COPY / schema_source(provider, kind)
     return Path(os.path.relpath(target, file.parent)).as_posix()
+
+
+def schema_copies(sources: Iterable[str], root: Path) -> dict[Path, str]:
+    """The schema files (relative to ``schemas/``) the workspace's copy lacks: path -> text."""
+    try:
+        installed = schemas_dir()
+    except ProviderError:
+        return {}
+    out: dict[Path, str] = {}
+    for source in sorted(set(sources)):
+        target = root / SCHEMAS_COPY / source
+        if not os.path.lexists(target) and (installed / source).is_file():
+            out[target] = (installed / source).read_text(encoding="utf-8")
+    return out
 
 
 def render_document(resource: ExportedResource, schema_ref: str) -> str:
@@ -115,7 +146,7 @@ def render_document(resource: ExportedResource, schema_ref: str) -> str:
 
 
 def render_files(
-    provider: str, resources: Sequence[ExportedResource], out: Path, schema_base: str | None
+    provider: str, resources: Sequence[ExportedResource], out: Path, schema_base: str | None, root: Path
 ) -> dict[Path, str]:
     by_kind: dict[str, list[ExportedResource]] = {}
     for resource in resources:
@@ -123,7 +154,7 @@ def render_files(
     files: dict[Path, str] = {}
     for kind, items in sorted(by_kind.items()):
         path = out / f"{kebab(kind)}.yaml"
-        schema_ref = schema_reference(provider, kind, path, schema_base)
+        schema_ref = schema_reference(provider, kind, path, schema_base, root)
         docs = [render_document(r, schema_ref) for r in sorted(items, key=lambda r: r.address.name)]
         text = "---\n".join(docs)
         _check_round_trip(text, items, path)
@@ -152,14 +183,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def write_atomically(path: Path, text: str) -> None:
+def write_new(path: Path, text: str) -> None:
+    """Create ``path`` (and its directory) with ``text``; an existing name is a clear error."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        create_new(path, text.encode("utf-8"))
+    except FileExistsError:
+        raise InputError(
+            f"{path} exists already; export writes new files only (choose another --out, or move it away)"
+        ) from None
 
 
 def check_out_dir(ws: Workspace, out: Path) -> None:
@@ -190,8 +222,10 @@ def write_workspace_file(
             f"there is no {WORKSPACE_FILE} and provider '{provider}' has no default endpoint: write one "
             f"(providers.{provider}.endpoint, and factory for a third-party provider) or pass --endpoint"
         )
+    for copy, text in schema_copies(["workspace.schema.json"], directory).items():
+        write_new(copy, text)
     lines = [
-        f"{SCHEMA_LINE}{schema_reference_for_workspace(path)}",
+        f"{SCHEMA_LINE}{SCHEMAS_COPY}/workspace.schema.json",
         "# Written by 'reconciler export'. Credentials come from the environment; see the README.",
         "apiVersion: reconciler/v1",
         "kind: Workspace",
@@ -208,12 +242,5 @@ def write_workspace_file(
         chosen = [s for s in scopes if squash(word) in variants(s.word)]
         if chosen:
             lines.append(f"    {option}: {_scalar(chosen[0].remote_id)}")
-    write_atomically(path, "\n".join(lines) + "\n")
+    write_new(path, "\n".join(lines) + "\n")
     return path
-
-
-def schema_reference_for_workspace(path: Path) -> str:
-    try:
-        return Path(os.path.relpath(schemas_dir() / "workspace.schema.json", path.parent)).as_posix()
-    except ProviderError:
-        return "schemas/workspace.schema.json"

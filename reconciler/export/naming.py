@@ -2,9 +2,11 @@
 
 The slug of the object's name (``name``, ``title``, ``display_name``, ``email`` or a string part
 of the natural key); for objects without one, the name of an object they point at (a clean-room
-dataset is named after its data connection); else kind and short id. Within a kind, objects
-sharing a slug are ordered by remote id: the first keeps it, the others get ``-<short id>``;
-addresses the workspace already has are never reused. The result does not depend on input order.
+dataset is named after its data connection); an object whose natural key is its parent and a
+date (a MediaMath budget flight: campaign + start) is named after its parent and that day
+(``winter-sale-2026-2026-12-09``); else kind and short id. Within a kind, objects sharing a slug
+are ordered by remote id: the first keeps it, the others get ``-<short id>``; addresses the
+workspace already has are never reused. The result does not depend on input order.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.errors import ProviderError
-from reconciler.export.scope import squash
+from reconciler.export.scope import parent_kind, squash
 from reconciler.model import LiveObject
 from reconciler.providers.base import KindInfo, Provider
 
@@ -41,16 +43,29 @@ def _id_key(remote_id: str) -> tuple[int, str]:
 LABEL_FIELDS = ("name", "title", "display_name", "email")
 
 
+_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ]\d{2}:\d{2}.*)?$")
+
+
 def label(fields: Mapping[str, Any], info: KindInfo | None = None) -> str:
     """The slug of an object's human name (``name``, ``title``, ``display_name``, ``email`` or a
-    string part of its natural key), or "" when it has none."""
+    string part of its natural key that is not a date), or "" when it has none."""
     keys = (*LABEL_FIELDS, *(info.natural_key if info else ()))
     for key in keys:
         value = fields.get(key)
-        if isinstance(value, str) and not key.endswith("_id"):
+        if isinstance(value, str) and not key.endswith("_id") and not _DATE.match(value):
             slug = slugify(value)
             if slug:
                 return slug
+    return ""
+
+
+def key_date(fields: Mapping[str, Any], info: KindInfo) -> str:
+    """The day (``YYYY-MM-DD``) of the first date in the natural key (a flight's start), or ""."""
+    for key in info.natural_key:
+        value = fields.get(key)
+        match = _DATE.match(value) if isinstance(value, str) else None
+        if match:
+            return match.group(1)
     return ""
 
 
@@ -76,10 +91,19 @@ def related_labels(provider: Provider, objects: Sequence[LiveObject]) -> dict[tu
     that are not among ``objects`` (one batched read per kind); a failed read only loses names."""
     known = {(o.kind, o.remote_id): o for o in objects}
     choice: dict[tuple[str, str], tuple[str, str]] = {}
+    dated: dict[tuple[str, str], str] = {}
     for obj in objects:
         info = provider.kinds[obj.kind]
         if label(obj.fields, info):
             continue
+        day = key_date(obj.fields, info)
+        parent = obj.fields.get(info.parent_field) if info.parent_field else None
+        if day and isinstance(parent, (str, int)) and not isinstance(parent, bool):
+            kind = parent_kind(provider, info)
+            if kind is not None:
+                choice[(obj.kind, obj.remote_id)] = (kind, str(parent))
+                dated[(obj.kind, obj.remote_id)] = day
+                continue
         for key in sorted(obj.fields):
             value = obj.fields[key]
             if key == info.parent_field or not key.endswith("_id") or isinstance(value, bool):
@@ -104,15 +128,16 @@ def related_labels(provider: Provider, objects: Sequence[LiveObject]) -> dict[tu
         other = fetched.get(pointed)
         text = label(other.fields, provider.kinds.get(other.kind)) if other is not None else ""
         if text:
-            out[which] = text
+            out[which] = f"{text[: MAX_SLUG - 11].rstrip('-')}-{dated[which]}" if which in dated else text
     return out
 
 
 def _base_name(obj: LiveObject, info: KindInfo, related: Mapping[tuple[str, str], str]) -> str:
+    day = key_date(obj.fields, info)
     return (
         label(obj.fields, info)
         or related.get((obj.kind, obj.remote_id), "")
-        or f"{kebab(obj.kind)}-{short_id(obj.remote_id)}"
+        or (f"{kebab(obj.kind)}-{day}" if day else f"{kebab(obj.kind)}-{short_id(obj.remote_id)}")
     )
 
 

@@ -2,7 +2,9 @@
 
 Only what a user would write: the kind schema's properties (``name`` and the parent field first,
 then schema order) without nulls, ``readOnly`` fields, values equal to the property's
-``default``, and empty strings/lists/maps the schema does not require. Parent ids and other
+``default`` (the schemas declare the vendors' documented defaults), and empty strings/lists/maps
+the schema does not require. Values keep the schema's type: an id the schema types as an integer
+(MediaMath's ``ad_server_id``) is written ``9``, not the ``'9'`` providers compare. Parent ids and other
 ``*_id``/``*_ids`` fields (at any depth) whose value is the remote id of an exported or managed
 object become :class:`~reconciler.model.Ref` values (kept literal when ambiguous, or when the
 reference would close a cycle). A field whose live value the schema rejects is left out, with a
@@ -80,8 +82,23 @@ def user_fields(info: KindInfo, live: LiveObject) -> dict[str, Any]:
                 continue
             if isinstance(value, (list, dict, str)) and not value:
                 continue  # an empty list, map or string is what the server holds when nobody set it
-        out[name] = value
+        out[name] = schema_typed(prop, value)
     return out
+
+
+_CANONICAL_INT = re.compile(r"^(0|[1-9][0-9]{0,17})$")
+
+
+def schema_typed(prop: Mapping[str, Any], value: Any) -> Any:
+    """``value`` as the schema types it: an integer where the schema allows one and the value is
+    an integer's canonical text (``'9'`` -> ``9``; ids that are not numbers stay text)."""
+    declared = prop.get("type")
+    types = declared if isinstance(declared, list) else [declared]
+    if "integer" in types and isinstance(value, str) and _CANONICAL_INT.match(value):
+        number = int(value)
+        if prop.get("maximum") is None or number <= prop["maximum"]:
+            return number
+    return value
 
 
 @dataclass

@@ -177,6 +177,9 @@ class ProviderConfig:
     ``endpoint`` is a base URL, or ``sandbox`` for the embedded emulators. ``credentials``
     holds already-interpolated secrets: never log, print or persist them. ``options`` holds the
     rest of the provider block (``writes: enabled``, ``ca_bundle``, ``rate_limit``...).
+    ``endpoint_identity`` names the endpoint for what is cached between runs (tokens): the
+    endpoint itself unless set, which the engine does where the URL changes from run to run
+    while what it stands for does not (the embedded sandbox listens on a new port each time).
     """
 
     name: str
@@ -184,6 +187,7 @@ class ProviderConfig:
     credentials: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
     workspace_dir: Path = Path(".")
+    endpoint_identity: str = ""
 
     def __repr__(self) -> str:  # never show credentials
         return f"ProviderConfig(name={self.name!r}, endpoint={self.endpoint!r})"

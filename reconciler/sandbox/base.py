@@ -7,8 +7,10 @@
   vendor's own shape (``error_response``). It never imports providers or the engine.
 - :class:`Sandbox`: the WSGI app serving every emulator under ``/<name>`` (the prefix stands for
   the vendor's host; below it the paths are the real ones), plus control endpoints under
-  ``/_sandbox/``: ``reset``, ``seed``, ``faults``, ``counters``, ``rate-limits`` and
-  ``/_sandbox/<api>/<action>`` for emulator-specific hooks (accept an invitation, ...).
+  ``/_sandbox/`` (:mod:`.control`: ``reset``, ``seed``, ``faults``, ``counters``, ``rate-limits``
+  and ``/_sandbox/<api>/<action>`` for emulator-specific hooks; loopback callers only). A handler
+  that fails unexpectedly rolls back its writes and answers the API's own 500
+  (:meth:`Emulator.internal_error`), never an HTML page.
 - Fault injection (latency, 429 with ``Retry-After``, 5xx, dropped connections) and a per-API
   token-bucket rate limiter with a concurrent-writes cap, applied before an emulator sees a request.
 - :class:`SandboxServer`: a threaded HTTP(S) server on any port (0 picks a free one).
@@ -34,7 +36,10 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
+from reconciler.sandbox.info import EmulatorInfo
+
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+log = logging.getLogger(__name__)
 
 
 class Store:
@@ -197,10 +202,20 @@ class Emulator:
         """``/_sandbox/<api>/<action>`` hooks (accept an invitation, out-of-band edits...)."""
         raise EmulatorError(404, "not_found", f"{self.name} has no control action '{action}'")
 
+    def describe(self) -> EmulatorInfo:
+        """What a newcomer needs: mount, demo credentials, seeds (``reconciler sandbox info``)."""
+        credentials = getattr(self, "demo_credentials", {}) or {}
+        return EmulatorInfo(self.name, f"/{self.mount or self.name}{self.subpath}", self.name, "", tuple(credentials.items()), ())
+
     def error_response(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
         """Render an error in the vendor's shape. Subclasses override."""
         body = json.dumps({"status": status, "code": code, "message": message})
         return Response(body, status=status, headers=headers, content_type="application/json")
+
+    def internal_error(self, request: Request) -> Response:
+        """The answer to a request whose handler failed unexpectedly: a 500 in the API's own error
+        shape (never an HTML page), so a client sees a server fault, not a garbled answer."""
+        return self.error_response(500, "internal_error", "Internal Server Error (the sandbox failed; see its log)")
 
     def is_write(self, request: Request) -> bool:
         return request.method in WRITE_METHODS
@@ -310,45 +325,6 @@ class Sandbox:
                 total += n
         return total
 
-    def _control(self, request: Request, path: str) -> Response:
-        parts = [p for p in path.split("/") if p]
-        action = parts[0] if parts else ""
-        body: Any = request.get_json(silent=True) if request.data else None
-        if action == "reset" and request.method == "POST":
-            self.reset()
-            return json_response({"reset": True})
-        if action == "faults":
-            if request.method == "POST":
-                return json_response(asdict(self.set_faults(**(body or {}))))
-            return json_response(asdict(self.faults))
-        if action == "counters":
-            if request.method == "DELETE":
-                with self.lock:
-                    self.counters.clear()
-            with self.lock:
-                return json_response({"total": sum(self.counters.values()), "routes": dict(sorted(self.counters.items()))})
-        if action == "rate-limits" and len(parts) == 2 and parts[1] in self.emulators:
-            if request.method == "POST":
-                return json_response(asdict(self.set_rate_limit(parts[1], **(body or {}))))
-            return json_response(asdict(self.emulators[parts[1]].rate_limit))
-        if action == "seed" and request.method == "POST":
-            body = body or {}
-            emulator = self.emulators.get(body.get("api", ""))
-            if emulator is None:
-                return json_response({"error": f"unknown api {body.get('api')!r}"}, 404)
-            try:
-                with self.store.transaction():
-                    return json_response(emulator.seed(body.get("name"), body.get("data")))
-            except EmulatorError as exc:
-                return json_response({"error": exc.message}, exc.status)
-        if action in self.emulators and len(parts) >= 2:
-            try:
-                with self.store.transaction():
-                    return json_response(self.emulators[action].control("/".join(parts[1:]), request))
-            except EmulatorError as exc:
-                return json_response({"error": exc.message}, exc.status)
-        return json_response({"error": f"unknown control endpoint {request.method} /_sandbox/{path}"}, 404)
-
     # -- faults and limits -------------------------------------------------------------------------
     def _pick_fault(self, request: Request) -> str | None:
         f = self.faults
@@ -415,6 +391,9 @@ class Sandbox:
         try:
             with self.store.transaction() if is_write else contextlib.nullcontext():
                 return emulator.dispatch(request, path)
+        except Exception:  # a bug: its writes are rolled back; the client gets the API's own 500
+            log.exception("%s: %s %s failed", emulator.name, request.method, path)
+            return emulator.internal_error(request)
         finally:
             if is_write and limit.max_concurrent_writes:
                 with self.lock:
@@ -426,7 +405,9 @@ class Sandbox:
         path = request.path
         try:
             if path.startswith("/_sandbox/") or path == "/_sandbox":
-                response = self._control(request, path[len("/_sandbox") :])
+                from reconciler.sandbox.control import handle
+
+                response = handle(self, request, path[len("/_sandbox") :])
             else:
                 mount, _, rest = path.lstrip("/").partition("/")
                 emulator = self.emulator_for(mount, "/" + rest)
@@ -440,6 +421,9 @@ class Sandbox:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
             response = Response(b"", status=500)
+        except Exception:  # never werkzeug's HTML error page
+            log.exception("sandbox: %s %s failed", request.method, path)
+            response = json_response({"error": "internal error in the sandbox (see its log)"}, 500)
         return response(environ, start_response)
 
 

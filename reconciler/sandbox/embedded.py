@@ -25,19 +25,23 @@ _servers: dict[str, SandboxServer] = {}
 
 @dataclass(frozen=True)
 class EmbeddedEndpoint:
-    url: str  # base URL standing for the vendor's host
+    url: str  # base URL standing for the vendor's host (a new port every run)
     credentials: dict[str, str]  # the emulator's demo credentials
+    identity: str  # stable across runs: the data file and the mount (what tokens stay valid for)
 
 
 def endpoint_for(api: str, data_file: Path) -> EmbeddedEndpoint:
-    """URL and demo credentials of emulator ``api`` in the embedded sandbox over ``data_file``."""
+    """URL, demo credentials and stable identity of emulator ``api`` in the embedded sandbox over
+    ``data_file``. The URL's port changes with every process; the identity does not, so that a
+    token cached by one command is found by the next (the emulator keeps its tokens in the file)."""
     server = _server(data_file)
     emulator = server.app.emulators.get(api)
     if emulator is None:
         raise KeyError(api)
     mount = emulator.mount or emulator.name
     credentials = dict(getattr(emulator, "demo_credentials", {}) or {})
-    return EmbeddedEndpoint(url=f"{server.url}/{mount}", credentials=credentials)
+    identity = f"sandbox+{data_file.resolve().as_uri()}#/{mount}"
+    return EmbeddedEndpoint(url=f"{server.url}/{mount}", credentials=credentials, identity=identity)
 
 
 def _server(data_file: Path) -> SandboxServer:

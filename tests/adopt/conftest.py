@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -159,3 +160,14 @@ def writes(server: SandboxServer) -> dict[str, int]:
         if method != "GET" and route not in AUTH_ROUTES:
             out[key] = count
     return out
+
+
+def applied_liveramp_example(sandbox: SandboxServer, root: Path) -> Workspace:
+    """A workspace at ``root`` on the sandbox with ``examples/liveramp``'s manifests applied."""
+    origin = Workspace(root, dict(SANDBOX_ENV))
+    origin.root.mkdir()
+    origin.write("reconciler.yaml", sandbox_workspace(sandbox.url))
+    for path in sorted((REPO / "examples" / "liveramp").glob("0*.yaml")):
+        shutil.copy(path, origin.root / path.name)
+    origin.ok("apply", "--auto-approve")
+    return origin

@@ -16,14 +16,21 @@ change a no-op, and the sandbox saw no write request from export or plan, logins
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from reconciler.manifest.yamlsource import load_documents
 from reconciler.sandbox import SandboxServer
-from tests.adopt.conftest import REPO, SANDBOX_ENV, Workspace, changed, sandbox_workspace, seed, writes
+from tests.adopt.conftest import (
+    SANDBOX_ENV,
+    Workspace,
+    applied_liveramp_example,
+    changed,
+    sandbox_workspace,
+    seed,
+    writes,
+)
 
 ESTATE = {"agencies": 1, "advertisers": 2, "campaigns": 3, "strategies": 5, "budget_flights": 3}
 
@@ -74,7 +81,7 @@ def test_mediamath_export_then_plan_is_empty(
     first = campaigns["estate-campaign-1"]
     assert first["name"] == "Estate Campaign 1"
     if option == "--campaign":
-        assert first["advertiser_id"] == str(created["advertisers"][0])  # outside the scope: literal
+        assert first["advertiser_id"] == created["advertisers"][0]  # outside the scope: a literal integer
     else:
         assert first["advertiser_id"] == {"ref": "Advertiser/estate-advertiser-1"}
     for strategy in specs(out / "strategy.yaml").values():
@@ -87,12 +94,7 @@ def test_mediamath_export_then_plan_is_empty(
 
 
 def test_liveramp_clean_room_export_then_plan_is_empty(sandbox: SandboxServer, tmp_path: Path) -> None:
-    origin = Workspace(tmp_path / "origin", dict(SANDBOX_ENV))
-    origin.root.mkdir()
-    origin.write("reconciler.yaml", sandbox_workspace(sandbox.url))
-    for path in sorted((REPO / "examples" / "liveramp").glob("0*.yaml")):
-        shutil.copy(path, origin.root / path.name)
-    origin.ok("apply", "--auto-approve")
+    origin = applied_liveramp_example(sandbox, tmp_path / "origin")
     room = origin.snapshot().resources["liveramp.Cleanroom/retail-insights"].remote_id
     connection = origin.snapshot().resources["liveramp.DataConnection/crm-upload"].remote_id
 

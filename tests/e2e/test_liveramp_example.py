@@ -15,12 +15,15 @@ demo client credentials through ``${env:...}``; the token cache in a temporary
   (exit 3, both values shown, theirs kept live); an edit that touches no field the plan sets
   (through the control ``objects`` hook) is rebased (exit 0, both values live);
 - ``reconciler plan`` in many separate processes (8 at a time; 20 always, 100 marked slow)
-  obtains exactly one token from the sandbox (the emulator's token counter) and none refused.
+  obtains exactly one token from the sandbox (the emulator's token counter) and none refused;
+- the example as shipped (``endpoint: sandbox``, the embedded emulator) survives ten commands in
+  a row, each a new process on a new port, with one token (issue 15).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,9 +32,10 @@ from typing import Any
 import pytest
 import requests
 
-from reconciler.sandbox import SandboxServer
+from reconciler.sandbox import SandboxServer, create_sandbox
 from reconciler.sandbox.liveramp.app import LiveRampEmulator
-from tests.e2e.conftest import TIMEOUT, ExampleWorkspace, Result, Sandbox, copy_example
+from tests.e2e.conftest import EXAMPLES, TIMEOUT, ExampleWorkspace, Result, Sandbox, copy_example
+from tests.support.cli import spawn
 
 CREDENTIALS = dict(LiveRampEmulator.demo_credentials)
 CLIENT_ID = CREDENTIALS["client_id"]
@@ -274,3 +278,27 @@ def test_plans_in_separate_processes_obtain_exactly_one_token(
     issued_after, refused_after = tokens_issued(lr)
     assert issued_after - issued_before == 1
     assert refused_after == {}
+
+
+# -- the quick start: the example as shipped, on the embedded sandbox ------------------------------
+def test_the_example_on_the_embedded_sandbox_survives_ten_commands(tmp_path: Path) -> None:
+    """``cp -r examples/liveramp x`` and ten commands in a row, each its own process (so each
+    starts the embedded sandbox on a new port): the third used to die with "429 Token limit
+    exceeded" because the token cache was keyed by the URL. The sandbox still enforces the
+    limit (``tests/providers/liveramp/test_token_cache.py``); one token serves every run."""
+    root = tmp_path / "x"
+    shutil.copytree(EXAMPLES / "liveramp", root, ignore=shutil.ignore_patterns(".reconciler"))
+    env = {"RECONCILER_CACHE_DIR": str(tmp_path / "cache"), "NO_COLOR": "1"}
+    commands = [
+        ("apply", "--auto-approve"), ("plan", "--detailed-exitcode"), ("drift",), ("validate",),
+        ("plan", "--format", "json"), ("state", "list"), ("drift", "--format", "markdown"),
+        ("plan", "--detailed-exitcode"), ("apply", "--auto-approve"), ("drift",),
+    ]
+    for args in commands:
+        process = spawn(root, *args, env=env)
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, (args, out[-2000:], err[-2000:])
+        assert "Token limit" not in out + err and "Traceback" not in err, (args, err)
+    with SandboxServer(create_sandbox(str(root / ".reconciler" / "sandbox.sqlite"), names=["liveramp"])) as server:
+        issued = Sandbox(server.url).control("GET", "liveramp/counters")["tokens_issued"]
+    assert issued == {CLIENT_ID: 1}

@@ -68,9 +68,9 @@ class MediaMathApi:
         self.base = f"{url}/mediamath/api/v2.0"
         self.session = requests.Session()
         self.session.headers.update(JSON)
+        self.session.params = {"api_key": CREDENTIALS["api_key"]}  # type: ignore[assignment]  # every call, as the SDK
         login = self.session.post(
             f"{self.base}/login",
-            params={"api_key": CREDENTIALS["api_key"]},
             data={"user": CREDENTIALS["username"], "password": CREDENTIALS["password"]},
             timeout=TIMEOUT,
         )

@@ -43,8 +43,8 @@ from reconciler.providers.mediamath.reporting import (
 )
 from tests.sandbox.mediamath_reporting.fixtures import ESTATE, NOW, Reporting
 
-SEED_REQUEST = ReportRequest(
-    dataset="performance",
+SEED_REQUEST = ReportRequest(  # seed 002's example, on the dataset whose table lists by_hour
+    dataset="performance-hourly",
     fields=("campaign_id", "impressions"),
     filters=(Filter("organization_id", "=", 123456), Filter("advertiser_id", "=", 123456),
              Filter("campaign_name", "=~", "Test Campaign")),
@@ -70,7 +70,7 @@ def test_stream_yields_rows_and_skips_meta_lines(rep: Reporting) -> None:
         assert stream.total_items_count == 456
         rows = list(stream)
     assert len(rows) == 456 and stream.rows_read == 456 and stream.meta_lines == 152
-    assert rows == rep.rows(SEED_REQUEST.body())
+    assert rows == rep.rows(SEED_REQUEST.body(), SEED_REQUEST.dataset)
     assert seen == [(100, 456), (200, 456), (300, 456), (400, 456), (456, 456)]
     assert rep.checker.counts["requests"] >= 1  # our request body validated against the spec
 
@@ -136,7 +136,7 @@ def test_bad_requests_raise_api_errors_with_the_vendor_message(rep: Reporting) -
 def test_page(rep: Reporting) -> None:
     page = client_for(rep).page(SEED_REQUEST, page_index=2, page_size=100)
     assert (page.page_index, page.total_pages, page.items_count, page.total_items_count) == (2, 5, 100, 456)
-    assert page.results == rep.rows(SEED_REQUEST.body())[200:300]
+    assert page.results == rep.rows(SEED_REQUEST.body(), SEED_REQUEST.dataset)[200:300]
     with pytest.raises(ValueError):
         client_for(rep).page(SEED_REQUEST, page_size=1001)
 

@@ -70,8 +70,9 @@ class LiveRampProvider(Provider):
         options = config.options
         cache = TokenCache(
             default_cache_dir(options.get("token_cache_dir"), config.workspace_dir),
-            endpoint,
+            config.endpoint_identity or endpoint,
             config.credentials["client_id"],
+            config.credentials["client_secret"],
         )
         self.client = LiveRampClient(
             endpoint,

@@ -37,9 +37,13 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from reconciler.sandbox.base import Emulator, EmulatorError, json_response
+from reconciler.sandbox.info import EmulatorInfo, Entry, SeedInfo
 from reconciler.sandbox.liveramp import reference as ref
 from reconciler.sandbox.liveramp.auth import AuthMixin
-from reconciler.sandbox.liveramp.common import LiveRampError, bad_request, page, public
+from reconciler.sandbox.liveramp.bodies import check as check_body
+from reconciler.sandbox.liveramp.bodies import operation_key
+from reconciler.sandbox.liveramp.common import DEFAULT_SETTINGS, LiveRampError, bad_request, page, public
+from reconciler.sandbox.liveramp.estate import DEFAULTS as ESTATE_DEFAULTS
 from reconciler.sandbox.liveramp.estate import load_estate
 from reconciler.sandbox.liveramp.questions import QuestionsMixin, parse_json_param
 
@@ -107,6 +111,16 @@ _ROUTES: list[tuple[str, str, tuple[str, ...]]] = [
 ]
 
 
+ENDPOINT_PATHS = {f"op_{endpoint}": path for path, endpoint, _ in _ROUTES}
+
+
+def body_operations() -> list[str]:
+    """Every write operation the emulator serves, as :func:`.bodies.operation_key` names it."""
+    return sorted({
+        operation_key(method, path) for path, _, methods in _ROUTES for method in methods if method != "GET"
+    })
+
+
 EDITABLE = frozenset(
     {"cleanrooms", "connections", "datasets", "invitations", "partners", "cr_users", "questions", "crqs", "schedules", "runs"}
 )
@@ -139,6 +153,31 @@ class LiveRampEmulator(Emulator):
             return load_estate(self.backend, data if isinstance(data, dict) else {})
         return super().seed(name, data)
 
+    def describe(self) -> EmulatorInfo:
+        entries = [
+            Entry("organization", ref.ORG_ID, ref.ORG_NAME, "the API client's organisation: it owns the rooms the client creates"),
+            Entry("api_client", ref.DEMO_CLIENT_ID, ref.API_USER_EMAIL, "the demo credentials"),
+            *(Entry("org_user", u["user"]["id"], u["user"]["email"], f"{u['user']['name']}, {u['roleName']}")
+              for u in (ref.org_user(*user) for user in ref.ORG_USERS)),
+            *(Entry("cleanroom_type", t["id"], t["name"], t["displayName"]) for t in ref.cleanroom_types()),
+            *(Entry("data_source", s["id"], s["name"], s["displayName"]) for s in ref.data_sources()),
+        ]
+        limits = (
+            f"{DEFAULT_SETTINGS['token_limit']} OAuth tokens per API client per "
+            f"{DEFAULT_SETTINGS['token_window_seconds'] // 3600} h (as the real API); reconciler caches and reuses one",
+            "invitations stay PENDING until POST /_sandbox/liveramp/invitations/<id>/accept",
+        )
+        estate = ", ".join(f'"{k}": {v}' for k, v in sorted(ESTATE_DEFAULTS.items()))
+        return EmulatorInfo(
+            self.name, "/liveramp/v1", "LiveRamp Clean Room API (formerly Habu)", "https://api.habu.com/v1",
+            tuple(self.demo_credentials.items()),
+            (
+                SeedInfo("default", "loaded by every reset (no clean rooms yet)", tuple(entries)),
+                SeedInfo("estate", f'a large clean-room estate for benchmarks: data {{{estate}, "prefix": "Estate"}}'),
+            ),
+            limits,
+        )
+
     def error_response(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
         try:
             name = HTTPStatus(status).name
@@ -157,10 +196,13 @@ class LiveRampEmulator(Emulator):
 
     def dispatch(self, request: Request, path: str) -> Response:
         self._local.path = path
+        route = self.route_of(path, request.method)
+        self._local.operation = operation_key(request.method, ENDPOINT_PATHS[route[0]]) if route else None
         try:
             response = super().dispatch(request, path)
         finally:
             self._local.path = "/"
+            self._local.operation = None
         response.headers.setdefault("x-request-id", str(uuid.uuid4()))
         return response
 
@@ -225,8 +267,8 @@ class LiveRampEmulator(Emulator):
     def _client(self, request: Request) -> dict[str, Any]:
         return self.backend.authenticate(request.headers.get("Authorization"))
 
-    @staticmethod
-    def _body(request: Request) -> Any:
+    def _body(self, request: Request) -> Any:
+        """The JSON body, type-checked against the vendor's schema for this operation (:mod:`.bodies`)."""
         if not request.get_data(cache=True):
             return None
         if "json" not in (request.mimetype or ""):
@@ -234,7 +276,7 @@ class LiveRampEmulator(Emulator):
         data = request.get_json(silent=True)
         if data is None:
             raise bad_request("JSON parse error: the request body is not valid JSON")
-        return data
+        return check_body(self._local.operation, data)
 
     # -- health and auth -------------------------------------------------------------------------
     def op_health(self, request: Request) -> Response:
@@ -472,6 +514,7 @@ class LiveRampEmulator(Emulator):
             body = self._body(request)
             if body is None:  # the spec (wrongly) documents the list as a query parameter
                 body = parse_json_param(request.args.get("cleanroomQuestionPermissions"), "cleanroomQuestionPermissions")
+                body = None if body is None else check_body(self._local.operation, body)
             return json_response(self.backend.set_permissions(crq, body))
         return json_response(self.backend.permissions(crq))
 
@@ -486,6 +529,7 @@ class LiveRampEmulator(Emulator):
         body = self._body(request)
         if body is None:  # the spec (wrongly) documents the list as a query parameter
             body = parse_json_param(request.args.get("AssignCleanroomQuestionDatasetRequests"), "AssignCleanroomQuestionDatasetRequests")
+            body = None if body is None else check_body(self._local.operation, body)
         return json_response(self.backend.assign_ownership(crq, body))
 
     def op_crq_datasets(self, request: Request, crq: str) -> Response:

@@ -5,13 +5,19 @@ ones under ``/api/v2.0``:
 
 - ``POST /login`` (form ``user``, ``password``; ``api_key`` in the query) and ``GET /session``
   (cookie or ``Authorization: Bearer``) answer the user and a ``<session>`` and set the
-  ``adama_session`` cookie; ``POST /logout`` ends the session.
+  ``adama_session`` cookie; ``POST /logout`` ends the session. Every call made with the cookie
+  must carry a known ``api_key`` too (401 ``auth_error`` otherwise); bearer calls need none.
 - ``GET /{collection}[/limit/{rel.chain}={id}]`` with ``page_limit``, ``page_offset``, ``sort_by``,
   ``full``, ``with``, ``q``; ``GET /{collection}/{id}[?with=..]``; ``POST /{collection}`` creates;
   ``POST /{collection}/{id}`` updates (``version`` required); ``GET /{collection}/{id}/history``.
 - ``/campaigns/{cid}/budget_flights[/{id}[/delete|/history]]`` and the top-level ``/budget_flights``.
 - Collections: organizations, agencies, advertisers, campaigns, strategies, budget_flights,
-  ad_servers, verticals (reference data, read-only) and users (read-only).
+  ad_servers, verticals (reference data, read-only) and users (read-only); contacts, contracts,
+  pixel_bundles, vendors and vendor_contracts (read-only, seeded) for the relations the vendor's SDK
+  asks for with ``with=`` (billing/sales/traffic contacts, an organisation's contracts, a
+  campaign's ``merit_pixel`` and ``vendor_contracts``) and ``/limit/vendor_contracts.vendor=ID``.
+  ``with=currency``, ``time_zone`` and ``seats`` (named by the reference, entity undescribed) are
+  accepted and nest nothing.
 
 Answers are XML unless ``Accept`` mentions json (``application/vnd.mediamath.v1+json``). Errors:
 400 ``invalid`` (with ``field-error``s), 401 ``auth_required`` / ``auth_error``, 403 ``denied``
@@ -40,6 +46,7 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from reconciler.sandbox.base import Emulator, EmulatorError, RateLimit, json_response
+from reconciler.sandbox.info import EmulatorInfo
 from reconciler.sandbox.mediamath.models import DT_FORMAT, ENTITY_TYPES, EntityType
 from reconciler.sandbox.mediamath.query import (
     ListParams,
@@ -56,7 +63,7 @@ from reconciler.sandbox.mediamath.render import (
     error_body,
 )
 from reconciler.sandbox.mediamath.repo import API, Repo, ValidationFailed
-from reconciler.sandbox.mediamath.seeds import load_default, load_entities, load_estate
+from reconciler.sandbox.mediamath.seeds import describe_seeds, load_default, load_entities, load_estate
 
 P = "/api/v2.0"
 SESSION_COOKIE = "adama_session"
@@ -123,6 +130,13 @@ class MediaMathEmulator(Emulator):
         if name in ("entities", None) and isinstance(data, dict):
             return {"created": load_entities(self.repo, data)}
         raise EmulatorError(404, "not_found", f"mediamath has no seed {name!r}")
+
+    def describe(self) -> EmulatorInfo:
+        return EmulatorInfo(
+            self.name, "/mediamath/api/v2.0", "MediaMath Execution & Management API v2.0 (XML; JSON on request)",
+            "https://api.mediamath.com/api/v2.0", tuple(self.demo_credentials.items()), describe_seeds(),
+            ("POST /login?api_key=... with user/password sets the adama_session cookie; every call carries api_key",),
+        )
 
     def control(self, action: str, request: Request) -> Any:
         body: dict[str, Any] = request.get_json(silent=True) or {}
@@ -220,6 +234,10 @@ class MediaMathEmulator(Emulator):
             code = "error" if status >= 500 else code
         return self._respond(error_body(fmt, code, message), status, headers, fmt)
 
+    def internal_error(self, request: Request) -> Response:
+        fmt = negotiate(request)
+        return self._respond(error_body(fmt, "error", "Internal error (the sandbox failed; see its log)"), 500, fmt=fmt)
+
     def _rate_limited(self, message: str, headers: dict[str, str]) -> Response:
         limit = self.rate_limit
         retry = headers.get("Retry-After", "1")
@@ -255,6 +273,7 @@ class MediaMathEmulator(Emulator):
             sid = request.cookies.get(SESSION_COOKIE)
             if not sid:
                 raise EmulatorError(401, "auth_required", "Authentication required")
+            self._check_api_key(request)
             record = self.store.get(API, "_sessions", _hash(sid))
             if record is None or record["expires"] < now:
                 raise EmulatorError(401, "auth_required", "Authentication required (session expired or unknown)")
@@ -282,11 +301,17 @@ class MediaMathEmulator(Emulator):
         response.set_cookie(SESSION_COOKIE, sid, max_age=int(SESSION_TTL), path="/", httponly=True)
         return response
 
-    def login(self, request: Request) -> Response:
+    def _check_api_key(self, request: Request) -> None:
+        """Calls with the session cookie carry the application's ``api_key`` (query or form), as the
+        vendor's SDK sends it on every request; the API gateway refuses any call without a known
+        one. Bearer-token calls (the OAuth modes) carry none."""
         api_key = request.args.get("api_key") or request.form.get("api_key")
         known_keys = {u.get("api_key") for u in self.repo.all("users")}
         if not api_key or api_key not in known_keys:
             raise EmulatorError(401, "auth_error", "Invalid or missing api_key")
+
+    def login(self, request: Request) -> Response:
+        self._check_api_key(request)
         name, password = request.form.get("user", ""), request.form.get("password", "")
         for user in self.repo.all("users"):
             if user.get("name") == name and user.get("active", True) and secrets.compare_digest(

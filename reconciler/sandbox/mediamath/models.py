@@ -6,19 +6,15 @@ enums, lengths and numeric ranges from the research notes (``reference/mediamath
 v3 OpenAPI limits). Stored values are JSON-native: ``str``, ``int``, ``bool``, decimals and money
 as quantised decimal strings, datetimes as UTC ``YYYY-MM-DDTHH:MM:SS`` strings; ``None`` is null.
 
-:func:`coerce` turns one form value into its stored form (or raises :class:`FieldError`);
-:func:`wire_value` turns a stored value into the XML ``value`` text.
+How a value is coerced, stored and sent is in :mod:`.values`.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from enum import Enum
 from typing import Any
-from zoneinfo import ZoneInfo
 
 DT_FORMAT = "%Y-%m-%dT%H:%M:%S"
 DEFAULT_ZONE = "Etc/GMT"
@@ -91,6 +87,9 @@ class EntityType:
     updatable: bool = True
     zoned: bool = False  # datetimes carry <local_time> in the campaign's zone
     derived: tuple[str, ...] = ()  # fields computed at read time (not stored)
+    # relations the vendor's client asks for with ``with=`` whose entity the reference names but
+    # does not describe (currency, time_zone, seats): accepted, nothing nested (see query.parse_withs)
+    unmodelled_relations: tuple[str, ...] = ()
     by_name: dict[str, Field] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -148,9 +147,13 @@ ORGANIZATION = EntityType(
         Field("use_evidon_optout", B, default=False),
         *TS,
     ),
-    relations=(Relation("agencies", RelationKind.PLURAL, "agencies", "organization_id"),),
+    relations=(
+        Relation("agencies", RelationKind.PLURAL, "agencies", "organization_id"),
+        Relation("contracts", RelationKind.PLURAL, "contracts", "organization_id"),
+    ),
     owner="",
     creatable=False,
+    unmodelled_relations=("currency", "seats"),
 )
 
 AGENCY = EntityType(
@@ -172,6 +175,9 @@ AGENCY = EntityType(
     relations=(
         Relation("organization", RelationKind.SINGLE, "organizations", "organization_id"),
         Relation("advertisers", RelationKind.PLURAL, "advertisers", "agency_id"),
+        Relation("billing_contact", RelationKind.SINGLE, "contacts", "billing_contact_id"),
+        Relation("sales_contact", RelationKind.SINGLE, "contacts", "sales_contact_id"),
+        Relation("traffic_contact", RelationKind.SINGLE, "contacts", "traffic_contact_id"),
     ),
     owner="organization_id",
     owner_collection="organizations",
@@ -209,6 +215,9 @@ ADVERTISER = EntityType(
         Relation("ad_server", RelationKind.SINGLE, "ad_servers", "ad_server_id"),
         Relation("vertical", RelationKind.SINGLE, "verticals", "vertical_id"),
         Relation("campaigns", RelationKind.PLURAL, "campaigns", "advertiser_id"),
+        Relation("billing_contact", RelationKind.SINGLE, "contacts", "billing_contact_id"),
+        Relation("sales_contact", RelationKind.SINGLE, "contacts", "sales_contact_id"),
+        Relation("pixel_bundles", RelationKind.PLURAL, "pixel_bundles", "advertiser_id"),
     ),
     owner="agency_id",
     owner_collection="agencies",
@@ -257,7 +266,7 @@ CAMPAIGN = EntityType(
         Field("impression_cap_automatic", B, default=False),
         Field("impression_cap_type", enum=FREQ_TYPES, default="no-limit"),
         Field("spend_cap_amount", DEC, minimum=D("0"), maximum=BIG),
-        Field("spend_cap_automatic", B, default=False),
+        Field("spend_cap_automatic", B, default=True),  # v3 OpenAPI: default true
         Field("spend_cap_enabled", B, default=False),
         Field("spend_cap_type", enum=FREQ_TYPES, default="no-limit"),
         Field("pacing_alert", DEC, minimum=D("0"), maximum=D("999.99")),
@@ -282,10 +291,13 @@ CAMPAIGN = EntityType(
         Relation("ad_server", RelationKind.SINGLE, "ad_servers", "ad_server_id"),
         Relation("strategies", RelationKind.PLURAL, "strategies", "campaign_id"),
         Relation("budget_flights", RelationKind.PLURAL, "budget_flights", "campaign_id"),
+        Relation("merit_pixel", RelationKind.SINGLE, "pixel_bundles", "merit_pixel_id"),
+        Relation("vendor_contracts", RelationKind.PLURAL, "vendor_contracts", "campaign_id"),
     ),
     owner="advertiser_id",
     owner_collection="advertisers",
     zoned=True,
+    unmodelled_relations=("currency", "time_zone"),
 )
 
 SEG_OPS = ("AND", "OR")
@@ -352,6 +364,7 @@ STRATEGY = EntityType(
     owner_collection="campaigns",
     zoned=True,
     derived=("currency_code", "zone_name", "effective_goal_value"),
+    unmodelled_relations=("currency", "time_zone"),
 )
 
 BUDGET_FLIGHT = EntityType(
@@ -376,6 +389,67 @@ BUDGET_FLIGHT = EntityType(
     derived=("currency_code", "zone_name", "is_relevant"),
 )
 
+# Read-only entities the relations above reach (fields: reference §5 and the SDK's models); the
+# sandbox holds them as seeded data (``entities`` seed), the API creates none of them here.
+CONTACT = EntityType(
+    "contact",
+    "contacts",
+    (*(Field(n) for n in ("first_name", "last_name", "title", "phone", "mobile", "fax", "email", "address_1",
+                          "address_2", "city", "state", "zip", "country")), *TS),
+    creatable=False,
+    updatable=False,
+)
+CONTRACT = EntityType(
+    "contract",
+    "contracts",
+    (Field("organization_id", INT, ref="organizations"), Field("effective_start_date", DT),
+     Field("effective_end_date", DT), *TS),
+    relations=(Relation("organization", RelationKind.SINGLE, "organizations", "organization_id"),),
+    owner="organization_id",
+    owner_collection="organizations",
+    creatable=False,
+    updatable=False,
+)
+PIXEL_BUNDLE = EntityType(
+    "pixel_bundle",
+    "pixel_bundles",
+    (
+        Field("name", max_length=256),
+        Field("advertiser_id", INT, ref="advertisers"),
+        Field("agency_id", INT, ref="agencies"),
+        Field("pixel_type", enum=("creative", "data", "event", "segment"), default="event"),
+        Field("tag_type", enum=("dfa", "iframe", "image", "js", "uat"), default="image"),
+        Field("eligible", B, default=False),
+        Field("status", B, default=True),
+        *TS,
+    ),
+    relations=(Relation("advertiser", RelationKind.SINGLE, "advertisers", "advertiser_id"),),
+    owner="advertiser_id",
+    owner_collection="advertisers",
+    creatable=False,
+    updatable=False,
+)
+VENDOR = EntityType(
+    "vendor",
+    "vendors",
+    (Field("name"), Field("vendor_type", default="OTHER"), Field("is_eligible", B, default=True),
+     Field("mm_contract_available", B, default=False), Field("rate_card_type"), Field("rate_card_price", DEC), *TS),
+    relations=(Relation("vendor_contracts", RelationKind.PLURAL, "vendor_contracts", "vendor_id"),),
+    creatable=False,
+    updatable=False,
+)
+VENDOR_CONTRACT = EntityType(  # a linkage entity: campaign <-> vendor (``/limit/vendor_contracts.vendor=ID``)
+    "vendor_contract",
+    "vendor_contracts",
+    (Field("campaign_id", INT, ref="campaigns"), Field("vendor_id", INT, ref="vendors"), Field("price", DEC),
+     Field("rate_card_type"), Field("use_mm_contract", B, default=False), *TS),
+    relations=(Relation("campaign", RelationKind.SINGLE, "campaigns", "campaign_id"),
+               Relation("vendor", RelationKind.SINGLE, "vendors", "vendor_id")),
+    owner="campaign_id",
+    owner_collection="campaigns",
+    creatable=False,
+    updatable=False,
+)
 AD_SERVER = EntityType("ad_server", "ad_servers", (*TS, Field("name")), creatable=False, updatable=False)
 VERTICAL = EntityType("vertical", "verticals", (*TS, Field("name")), creatable=False, updatable=False)
 
@@ -401,134 +475,9 @@ USER = EntityType(
 
 ENTITY_TYPES: dict[str, EntityType] = {
     t.collection: t
-    for t in (ORGANIZATION, AGENCY, ADVERTISER, CAMPAIGN, STRATEGY, BUDGET_FLIGHT, AD_SERVER, VERTICAL, USER)
+    for t in (ORGANIZATION, AGENCY, ADVERTISER, CAMPAIGN, STRATEGY, BUDGET_FLIGHT, AD_SERVER, VERTICAL, USER,
+              CONTACT, CONTRACT, PIXEL_BUNDLE, VENDOR, VENDOR_CONTRACT)
 }
 BY_TYPE: dict[str, EntityType] = {t.type: t for t in ENTITY_TYPES.values()}
 HISTORY_COLLECTIONS = frozenset({"organizations", "agencies", "advertisers", "campaigns", "strategies",
                                  "budget_flights"})
-
-
-# -- values ------------------------------------------------------------------------------------------
-_INT = re.compile(r"^[+-]?\d+$")
-_DT = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$"
-)
-
-
-def parse_datetime(text: str) -> datetime:
-    """``YYYY-MM-DD[THH:MM[:SS]][Z|+HHMM|+HH:MM]`` -> aware UTC datetime (naive input is UTC)."""
-    m = _DT.match(text.strip())
-    if not m:
-        raise ValueError(f"invalid date {text!r}")
-    year, month, day, hour, minute, second, offset = m.groups()
-    tz: timezone = UTC
-    if offset and offset != "Z":
-        sign = -1 if offset[0] == "-" else 1
-        digits = offset[1:].replace(":", "")
-        tz = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
-    value = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
-                     tzinfo=tz)
-    return value.astimezone(UTC)
-
-
-def format_datetime(value: datetime) -> str:
-    return value.astimezone(UTC).strftime(DT_FORMAT)
-
-
-def quantize(value: Decimal, places: int) -> str:
-    return str(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
-
-
-def _zone(name: str) -> ZoneInfo | None:
-    # any failure means "unknown zone": for a name missing from the system database zoneinfo falls back
-    # to importing the tzdata package, which can fail in odd ways (import hooks of other libraries)
-    try:
-        return ZoneInfo(name)
-    except Exception:
-        return None
-
-
-def valid_zone(name: str) -> bool:
-    return _zone(name) is not None
-
-
-def coerce(f: Field, raw: Any) -> Any:
-    """One submitted value (form text or JSON-native) -> stored value. ``""`` means null."""
-    if raw is None or (isinstance(raw, str) and raw == "" and f.type is not FieldType.STR):
-        return None
-    if f.type is FieldType.STR:
-        value = str(raw)
-        if f.enum is not None and value not in f.enum:
-            raise FieldError(f.name, f"must be one of {', '.join(f.enum)}")
-        if f.max_length is not None and len(value) > f.max_length:
-            raise FieldError(f.name, f"must be at most {f.max_length} characters")
-        if f.min_length is not None and len(value) < f.min_length:
-            raise FieldError(f.name, f"must be at least {f.min_length} characters")
-        return value
-    if f.type is FieldType.BOOL:
-        text = str(raw).strip().lower()
-        if isinstance(raw, bool):
-            return raw
-        if text in ("1", "true"):
-            return True
-        if text in ("0", "false"):
-            return False
-        raise FieldError(f.name, "must be 0 or 1")
-    if f.type is FieldType.INT:
-        if isinstance(raw, bool) or not _INT.match(str(raw).strip()):
-            raise FieldError(f.name, "must be an integer")
-        number = int(str(raw).strip())
-        _check_range(f, Decimal(number))
-        return number
-    if f.is_decimal:
-        try:
-            dec = Decimal(str(raw).strip())
-        except InvalidOperation:
-            raise FieldError(f.name, "must be a number") from None
-        if not dec.is_finite():
-            raise FieldError(f.name, "must be a number")
-        _check_range(f, dec)
-        return quantize(dec, f.places)
-    if f.type is FieldType.DATETIME:
-        try:
-            return format_datetime(parse_datetime(str(raw)))
-        except ValueError:
-            raise FieldError(f.name, "must be a date (YYYY-MM-DDTHH:MM:SS)") from None
-    raise AssertionError(f.type)  # pragma: no cover
-
-
-def _check_range(f: Field, value: Decimal) -> None:
-    if f.minimum is not None and value < f.minimum:
-        raise FieldError(f.name, f"must be at least {f.minimum}")
-    if f.maximum is not None and value > f.maximum:
-        raise FieldError(f.name, f"must be at most {f.maximum}")
-
-
-def wire_value(f: Field, value: Any) -> str:
-    """Stored value -> XML ``value`` text (booleans 0/1)."""
-    if value is None:
-        return ""
-    if f.type is FieldType.BOOL:
-        return "1" if value else "0"
-    return str(value)
-
-
-def typed(f: Field, value: Any) -> Any:
-    """Stored value -> comparable Python value (for sort and q)."""
-    if value is None:
-        return None
-    if f.is_decimal:
-        return Decimal(str(value))
-    if f.type is FieldType.BOOL:
-        return int(bool(value))
-    return value
-
-
-def local_time(utc_text: str, zone: str) -> str:
-    value = datetime.strptime(utc_text, DT_FORMAT).replace(tzinfo=UTC)
-    tz = _zone(zone) or ZoneInfo(DEFAULT_ZONE)
-    return value.astimezone(tz).strftime(DT_FORMAT)
-
-
-def now_text() -> str:
-    return datetime.now(UTC).strftime(DT_FORMAT)

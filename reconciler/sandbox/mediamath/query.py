@@ -31,11 +31,9 @@ from reconciler.sandbox.mediamath.models import (
     FieldError,
     FieldType,
     RelationKind,
-    format_datetime,
-    parse_datetime,
-    wire_value,
 )
 from reconciler.sandbox.mediamath.repo import Repo, ValidationFailed
+from reconciler.sandbox.mediamath.values import format_datetime, parse_datetime, wire_value
 
 MAX_PAGE = 100
 ID_FIELD = Field("id", FieldType.INT)
@@ -93,17 +91,24 @@ def _int_param(args: Mapping[str, str], name: str, default: int) -> int:
 
 
 def parse_withs(etype: EntityType, values: Sequence[str]) -> tuple[tuple[str, ...], ...]:
+    """``with`` chains; a relation the reference names without describing its entity (currency,
+    time_zone, seats: ``EntityType.unmodelled_relations``) is accepted at the end of a chain and
+    nests nothing, as a relation whose target is unset."""
     chains: list[tuple[str, ...]] = []
     for value in values:
         chain = tuple(part.strip() for part in value.split(",") if part.strip())
         current = etype
-        for rel_name in chain:
+        kept: list[str] = []
+        for i, rel_name in enumerate(chain):
             rel = current.relation(rel_name)
+            if rel is None and rel_name in current.unmodelled_relations and i == len(chain) - 1:
+                break
             if rel is None:
                 raise _bad("with", f"{current.type} has no relation {rel_name!r}")
+            kept.append(rel_name)
             current = ENTITY_TYPES[rel.target]
-        if chain:
-            chains.append(chain)
+        if kept:
+            chains.append(tuple(kept))
     return tuple(chains)
 
 

@@ -33,8 +33,9 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from reconciler.sandbox.mediamath.models import ENTITY_TYPES, FieldError, FieldType, local_time, wire_value
+from reconciler.sandbox.mediamath.models import ENTITY_TYPES, FieldError, FieldType
 from reconciler.sandbox.mediamath.query import Resolver
+from reconciler.sandbox.mediamath.values import local_time, wire_value
 
 XML_TYPE = "text/xml; charset=utf-8"
 JSON_TYPE = "application/vnd.mediamath.v1+json; charset=utf-8"

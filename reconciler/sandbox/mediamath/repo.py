@@ -29,11 +29,8 @@ from reconciler.sandbox.mediamath.models import (
     Field,
     FieldError,
     FieldType,
-    coerce,
-    now_text,
-    valid_zone,
-    wire_value,
 )
+from reconciler.sandbox.mediamath.values import coerce, now_text, valid_zone, wire_value
 
 API = "mediamath"
 ID_START = {

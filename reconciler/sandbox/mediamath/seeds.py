@@ -20,15 +20,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from reconciler.sandbox.base import EmulatorError
-from reconciler.sandbox.mediamath.models import (
-    DT_FORMAT,
-    ENTITY_TYPES,
-    FieldError,
-    FieldType,
-    coerce,
-    now_text,
-)
+from reconciler.sandbox.info import Entry, SeedInfo
+from reconciler.sandbox.mediamath.models import DT_FORMAT, ENTITY_TYPES, FieldError, FieldType
 from reconciler.sandbox.mediamath.repo import Repo
+from reconciler.sandbox.mediamath.values import coerce, now_text
 
 DEFAULT_ORG_ID = 100048
 OTHER_ORG_ID = 100050
@@ -36,8 +31,8 @@ OTHER_AGENCY_ID = 104000
 DEMO_API_KEY = "demo-api-key"
 REFERENCE_TIME = "2010-05-05T16:13:12"
 SEED_TIME = "2024-01-02T03:04:05"
-LOAD_ORDER = ("organizations", "users", "ad_servers", "verticals", "agencies", "advertisers", "campaigns",
-              "strategies", "budget_flights")
+LOAD_ORDER = ("organizations", "contracts", "users", "contacts", "ad_servers", "verticals", "vendors", "agencies",
+              "advertisers", "pixel_bundles", "campaigns", "strategies", "budget_flights", "vendor_contracts")
 USER_SECRETS = ("password", "api_key")
 
 _ORG_FIELDS = {
@@ -63,6 +58,35 @@ AD_SERVERS = ["DART", "Atlas", "MediaMind", "PointRoll", "Eyewonder", "Mediaplex
 VERTICALS = ["Arts & Entertainment", "Automotive", "Business", "Careers", "Education", "Family & Parenting",
              "Health & Fitness", "Home & Garden", "News", "Personal Finance", "Real Estate", "Retail",
              "Food & Beverages", "Technology & Computing", "Travel"]
+
+
+USER_NOTES = {
+    "demo": "the demo credentials log in as this user",
+    "jdoe": "writes out-of-band edits (/_sandbox/mediamath/edit); drift and plan name this user",
+    "outsider": "a user of the other organisation",
+}
+
+
+def describe_seeds() -> tuple[SeedInfo, ...]:
+    """What ``default`` loads (from the constants it loads) and what the other seeds take."""
+    orgs = {int(str(o["id"])): str(o["name"]) for o in ORGANIZATIONS}
+    entries = [
+        Entry("organization", str(DEFAULT_ORG_ID), orgs[DEFAULT_ORG_ID], "the demo user's: create agencies here"),
+        Entry("organization", str(OTHER_ORG_ID), orgs[OTHER_ORG_ID], "another organisation: its objects answer 403 denied"),
+        *(Entry("user", str(u["id"]), str(u["name"]), f"{orgs[int(str(u['organization_id']))]}; {USER_NOTES[str(u['name'])]}") for u in USERS),
+        Entry("agency", str(OTHER_AGENCY_ID), "Globex Agency", orgs[OTHER_ORG_ID]),
+        *(Entry("ad_server", str(i), name) for i, name in enumerate(AD_SERVERS, 1)),
+        *(Entry("vertical", str(i), name) for i, name in enumerate(VERTICALS, 1)),
+    ]
+    return (
+        SeedInfo("default", "loaded by every reset (no agencies, advertisers or campaigns of the demo organisation yet)", tuple(entries)),
+        SeedInfo(
+            "estate",
+            'a large hierarchy for benchmarks under organization 100048: data {"agencies", "advertisers", '
+            '"campaigns", "strategies", "budget_flights", "organization_id", "prefix"}; answers the created ids',
+        ),
+        SeedInfo("entities", 'explicit documents in wire form: data {"<collection>": [{"id", "name", <field>: <value>}]}'),
+    )
 
 
 def load_default(repo: Repo) -> dict[str, list[int]]:

@@ -46,11 +46,12 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from reconciler.sandbox.base import Emulator, EmulatorError, json_response
+from reconciler.sandbox.info import EmulatorInfo, SeedInfo
 from reconciler.sandbox.mediamath_reporting.auth import TokenRejected, check_bearer, issue_jwt
 from reconciler.sandbox.mediamath_reporting.catalog import datasets
 from reconciler.sandbox.mediamath_reporting.entities import EntitySource, live_end
 from reconciler.sandbox.mediamath_reporting.query import BadRequest, Query, parse_query
-from reconciler.sandbox.mediamath_reporting.rows import ResultSet
+from reconciler.sandbox.mediamath_reporting.rows import Partitioned, ResultSet, result_set
 from reconciler.sandbox.mediamath_reporting.windows import WindowError, parse_rfc3339
 
 CHUNK_ROWS = 512
@@ -100,6 +101,18 @@ class ReportingEmulator(Emulator):
     rules = [Rule("/reporting/v2/<dataset>", methods=["POST"], endpoint="query")]
 
     # -- lifecycle ----------------------------------------------------------------------------------
+    def describe(self) -> EmulatorInfo:
+        return EmulatorInfo(
+            self.name, "/mediamath/reporting/v2", "MediaMath Reporting API v2 (ten datasets, paged or NDJSON stream)",
+            "https://api.mediamath.com/reporting/v2", (("Authorization", "Bearer <token from /mediamath-auth/oauth/token>"),),
+            (
+                SeedInfo("default", "synthetic, deterministic metrics for the MediaMath emulator's campaigns and strategies"),
+                SeedInfo("synthetic", 'virtual strategies for benchmarks: data {"campaigns", "strategies_per_campaign", '
+                         '"start_date", "end_date", "total_budget", "strategy_budget"}'),
+            ),
+            ("the adama_session cookie is refused, as by the real API",),
+        )
+
     def seed(self, name: str | None, data: Any) -> Any:
         if name == "default":
             self.reset()
@@ -254,12 +267,12 @@ class ReportingEmulator(Emulator):
         except BadRequest as exc:
             raise EmulatorError(400, "BadRequest", str(exc)) from None
         entities = EntitySource(self.store, self.name).entities(now, campaign_ids=_campaign_scope(query))
-        result = ResultSet(query, entities, now)
+        result = result_set(query, entities, now)
         if query.page is not None:
             return self._paged(result)
         return self._stream(result)
 
-    def _paged(self, result: ResultSet) -> Response:
+    def _paged(self, result: ResultSet | Partitioned) -> Response:
         index, size = result.query.page or (0, 1)
         total = result.count()
         rows = []
@@ -273,7 +286,7 @@ class ReportingEmulator(Emulator):
                 "total_items_count": total, "status": "OK"}
         return Response(_dumps({"meta": meta, "results": rows}), status=200, content_type="application/json")
 
-    def _stream(self, result: ResultSet) -> Response:
+    def _stream(self, result: ResultSet | Partitioned) -> Response:
         faults = self.faults()
         query = result.query
         total = result.count()

@@ -33,6 +33,7 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from reconciler.sandbox.base import Emulator, EmulatorError, Store, json_response
+from reconciler.sandbox.info import EmulatorInfo, SeedInfo
 
 ISSUER = "https://auth.mediamath.com/"  # as the real tokens say; ``kid`` tells ours apart
 KEY_ID = "reconciler-sandbox"
@@ -125,6 +126,13 @@ class AuthEmulator(Emulator):
     name = "mediamath-auth"
     mount = "mediamath-auth"
     rules = [Rule("/oauth/token", methods=["POST"], endpoint="token")]
+
+    def describe(self) -> EmulatorInfo:
+        return EmulatorInfo(
+            self.name, "/mediamath-auth/oauth/token", "MediaMath OAuth (Auth0 password grant) for the Reporting API",
+            "https://auth.mediamath.com/oauth/token", (("username", "demo"), ("password", "demo-password")),
+            (SeedInfo("default", "the MediaMath emulator's users (any client_id/client_secret)"),),
+        )
 
     def error_response(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
         return json_response({"error": code, "error_description": message}, status, headers)

@@ -1,6 +1,6 @@
 """The Reporting API v2 datasets: their dimensions, metrics, time windows and rollups.
 
-The facts come from the vendor's OpenAPI (``vendor-specs/mediamath-reporting-api-v2.openapi.yaml``),
+The facts come from the vendor's OpenAPI (``tests/vendor/mediamath-reporting-api-v2.openapi.yaml``),
 where each dataset's field list is a Markdown table inside the operation's ``description``. They are
 extracted once into ``datasets.json`` beside this module (the sandbox never reads the vendor file at
 run time); ``python -m reconciler.sandbox.mediamath_reporting.catalog SPEC.yaml`` regenerates it and
@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from reconciler.sandbox.specdata import regenerate
 
 CATALOG_FILE = Path(__file__).with_name("datasets.json")
 ANY = "Any"
@@ -147,16 +149,7 @@ def datasets() -> dict[str, Dataset]:
 
 
 def main(argv: list[str]) -> int:  # pragma: no cover - maintenance tool
-    import yaml
-
-    if len(argv) != 1:
-        print("usage: python -m reconciler.sandbox.mediamath_reporting.catalog SPEC.yaml", file=sys.stderr)
-        return 2
-    with open(argv[0], encoding="utf-8") as fh:
-        spec = yaml.safe_load(fh)
-    CATALOG_FILE.write_text(json.dumps(extract(spec), indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"wrote {CATALOG_FILE}")
-    return 0
+    return regenerate(argv, __name__, CATALOG_FILE, extract)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,7 +8,13 @@ and the OpenAPI request schema:
   ``rollup`` (required), and ``time_window`` or ``start_time`` (``time_window`` wins when both
   come); ``end_time`` optional; ``order`` ``[{field, desc, nulls_last}]``; ``pagination``
   ``{page_size 1..1000, page_index >= 0}`` (seed 002 says 1000; the spec's 10000 is not used);
-  ``max_results`` (streaming only), ``time_zone``, ``full_entities`` (accepted, not used).
+  ``max_results`` (streaming only), ``full_entities`` (accepted, not used).
+- Rollups, time windows and fields are those of the dataset's tables in the spec (per field too:
+  ``agg_timestamp`` follows the dataset's rollups, ``performance.uniques`` lists its windows).
+- ``time_zone`` only where the dataset's table lists time zones (``performance-hourly``: ``UTC``,
+  ``campaign``, or an IANA name as the request schema says); elsewhere it is a 400. Days, weeks
+  and months of windows and rollups are then those of that zone, or of each campaign's
+  ``zone_name`` for ``campaign`` (see :mod:`.windows` and :mod:`.rows`).
 - Filter operators: ``=`` (IN when the value is an array, "contains" when the field holds an
   array), ``!=``, ``>``, ``>=``, ``<``, ``<=``, ``=~`` (case-insensitive contains), ``and`` /
   ``or`` (nested ``filters``, at least two), ``isNull`` / ``isNotNull``. Comparisons with a null
@@ -17,19 +23,19 @@ and the OpenAPI request schema:
   ``order`` and ``filters``.
 
 Spec quirks handled here: ``current_date`` (seed) and ``current_day`` (tables) are both accepted;
-``flight_to_date`` (seed prose only) is accepted where ``campaign_to_date`` is; ``by_hour`` is
-accepted on ``performance`` because seed 002's own example asks for it there.
+``flight_to_date`` (seed prose only) is accepted where ``campaign_to_date`` is. Seed 002's own
+example asks ``performance`` for ``by_hour``, which that dataset's table does not list: the
+tables win (400), as they are what the API's reference documents per dataset.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from reconciler.sandbox.mediamath_reporting.catalog import Dataset
+from reconciler.sandbox.mediamath_reporting.catalog import Dataset, datasets
 from reconciler.sandbox.mediamath_reporting.windows import (
     ROLLUPS,
     Window,
@@ -38,6 +44,7 @@ from reconciler.sandbox.mediamath_reporting.windows import (
     parse_rfc3339,
     resolve,
     window_name_matches,
+    zone_of,
 )
 
 AGG = "agg_timestamp"
@@ -162,6 +169,14 @@ class Query:
     page: tuple[int, int] | None  # (page_index, page_size)
     max_results: int | None
     extra: dict[str, Any] = field(default_factory=dict)
+    time_zone: str | None = None  # None: UTC days; "campaign": each campaign's zone; else a zone name
+    now: datetime | None = None
+
+    def window_in(self, zone: tzinfo) -> Window:
+        """The window with its days in ``zone`` (a named window; dates given are absolute)."""
+        if self.time_window is None or self.now is None:
+            return self.window
+        return resolve(self.time_window, self.now, zone)
 
     def needed_dimensions(self) -> set[str]:
         names = set(self.dimensions)
@@ -238,9 +253,7 @@ def _filter(dataset: Dataset, raw: Any, rollup: str, path: str) -> Filter:
 def _check_restrictions(dataset: Dataset, names: set[str], time_window: str | None, rollup: str) -> None:
     for name in sorted(names):
         info = dataset.fields[name]
-        # Spec quirk (seed 002): its performance example asks for by_hour with agg_timestamp.
-        seed_quirk = name == AGG and dataset.name == "performance" and rollup == "by_hour"
-        if info.rollups is not None and rollup not in info.rollups and not seed_quirk:
+        if info.rollups is not None and rollup not in info.rollups:
             raise BadRequest(f"field {name} does not support rollup {rollup} (supported: {', '.join(info.rollups)})")
         if time_window is not None and info.time_windows is not None and not window_name_matches(
             time_window, info.time_windows
@@ -256,8 +269,7 @@ def parse_query(dataset: Dataset, body: Any, now: datetime) -> Query:
         raise BadRequest("rollup is required")
     if rollup not in ROLLUPS:
         raise BadRequest(f"unknown rollup: {rollup}")
-    supported_rollups = dataset.rollups + (("by_hour",) if dataset.name == "performance" else ())
-    if rollup not in supported_rollups:
+    if rollup not in dataset.rollups:
         raise BadRequest(f"rollup {rollup} is not supported by this dataset (supported: {', '.join(dataset.rollups)})")
 
     fields = body.get("fields")
@@ -267,6 +279,20 @@ def parse_query(dataset: Dataset, body: Any, now: datetime) -> Query:
         raise BadRequest("fields must not repeat a field")
     requested = [_known(dataset, f, rollup) for f in fields]
 
+    time_zone = body.get("time_zone")
+    zone: tzinfo = UTC
+    if time_zone is not None:
+        if not dataset.time_zones:
+            supported = sorted(d for d, info in _zoned_datasets().items() if info)
+            raise BadRequest(f"time_zone is not supported by this dataset (only by: {', '.join(supported)})")
+        if not isinstance(time_zone, str) or not time_zone:
+            raise BadRequest("time_zone must be a string: campaign, UTC or a time zone name")
+        if time_zone != "campaign":
+            try:
+                zone = zone_of(time_zone)
+            except WindowError as exc:
+                raise BadRequest(str(exc)) from None
+
     time_window = body.get("time_window")
     try:
         if time_window is not None:
@@ -275,7 +301,7 @@ def parse_query(dataset: Dataset, body: Any, now: datetime) -> Query:
                     f"time window {time_window} is not supported by this dataset (supported: "
                     f"{', '.join(dataset.time_windows)})"
                 )
-            window = resolve(time_window, now)
+            window = resolve(time_window, now, zone)
         elif body.get("start_time") is not None:
             if not dataset.date_range:
                 raise BadRequest("this dataset needs a time_window; start_time/end_time are not supported")
@@ -318,15 +344,6 @@ def parse_query(dataset: Dataset, body: Any, now: datetime) -> Query:
     if max_results is not None:
         max_results = _int(max_results, "max_results", 1)
 
-    time_zone = body.get("time_zone")
-    if time_zone is not None:
-        if not isinstance(time_zone, str):
-            raise BadRequest("time_zone must be a string")
-        if time_zone not in ("UTC", "campaign"):
-            try:
-                ZoneInfo(time_zone)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise BadRequest(f"unknown time_zone: {time_zone}") from None
     full_entities = body.get("full_entities")
     if full_entities is not None and (
         not isinstance(full_entities, list) or not all(isinstance(x, str) for x in full_entities)
@@ -360,4 +377,10 @@ def parse_query(dataset: Dataset, body: Any, now: datetime) -> Query:
         time_window=time_window if isinstance(time_window, str) else None,
         page=page,
         max_results=max_results,
+        time_zone=time_zone,
+        now=now,
     )
+
+
+def _zoned_datasets() -> dict[str, tuple[str, ...]]:
+    return {name: d.time_zones for name, d in datasets().items()}

@@ -14,6 +14,12 @@ Memory stays proportional to the number of *entities*, never to the number of ro
   (as a database would);
 - the row count (for ``total_items_count`` and pages) comes from interval arithmetic when no
   row-level filter applies, else from a counting pass that keeps nothing.
+
+Time zones (:func:`result_set`): a :class:`ResultSet` cuts days, weeks and months in one zone
+(UTC, or the request's ``time_zone``); with ``time_zone: campaign`` the entities are split by
+their campaign's ``zone_name`` and each part is cut in its own zone (:class:`Partitioned`: the
+parts one after the other, or all rows sorted in memory when an order is requested, with
+``agg_timestamp`` compared as instants).
 """
 
 from __future__ import annotations
@@ -21,13 +27,13 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from reconciler.sandbox.mediamath_reporting.entities import Entity, live_end
 from reconciler.sandbox.mediamath_reporting.metrics import MetricPlan, plan_metrics
 from reconciler.sandbox.mediamath_reporting.query import AGG, Filter, OrderKey, Query
-from reconciler.sandbox.mediamath_reporting.windows import Bucket, buckets
+from reconciler.sandbox.mediamath_reporting.windows import Bucket, WindowError, buckets, zone_of
 
 Member = tuple[Entity, int, int]  # entity, first hour, hour after the last (within the window)
 
@@ -74,7 +80,7 @@ class Group:
 
 
 class ResultSet:
-    def __init__(self, query: Query, entities: Iterable[Entity], now: datetime) -> None:
+    def __init__(self, query: Query, entities: Iterable[Entity], now: datetime, zone: tzinfo = UTC) -> None:
         self.query = query
         dims = query.dimensions
         self._dim_index = {name: i for i, name in enumerate(dims)}
@@ -87,7 +93,7 @@ class ResultSet:
                 self.row_filters.append(f)
             else:
                 entity_filters.append(f)
-        window = query.window
+        window = query.window_in(zone)
         members: dict[tuple[Any, ...], list[Member]] = {}
         first_values: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         for entity in entities:
@@ -107,7 +113,7 @@ class ResultSet:
         if self.groups:
             lo = window.start if window.start is not None else min(g.span_start for g in self.groups)
             hi = window.end
-            self.buckets = buckets(query.rollup, lo, hi)
+            self.buckets = buckets(query.rollup, lo, hi, zone)
         else:
             self.buckets = []
         self._starts = [b.start for b in self.buckets]
@@ -234,3 +240,46 @@ class ResultSet:
     def _natural(self) -> Iterator[dict[str, Any]]:
         for group in self.groups:
             yield from self._group_rows(group)
+
+
+class Partitioned:
+    """Rows of several :class:`ResultSet` parts (one per campaign time zone), as one answer."""
+
+    def __init__(self, query: Query, parts: list[ResultSet]) -> None:
+        self.query = query
+        self.parts = parts
+
+    def count(self) -> int:
+        return sum(part.count() for part in self.parts)
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        if len(self.parts) == 1 or not self.query.order:
+            for part in self.parts:
+                yield from part.rows()
+            return
+        everything = [row for part in self.parts for row in part.rows()]
+        sort_in_place(everything, self.query.order, lambda row, f: _instant(row.get(f)) if f == AGG else row.get(f))
+        yield from everything
+
+
+def _instant(label: Any) -> Any:
+    return datetime.fromisoformat(label.replace("Z", "+00:00")).timestamp() if isinstance(label, str) else label
+
+
+def _campaign_zone(entity: Entity) -> tzinfo:
+    try:
+        return zone_of(str(entity.dim("campaign_zone_name") or "UTC"))
+    except WindowError:  # a campaign whose zone the sandbox does not know: UTC
+        return UTC
+
+
+def result_set(query: Query, entities: Iterable[Entity], now: datetime) -> ResultSet | Partitioned:
+    """The answer to ``query``, its calendar in the requested time zone (see the module docstring)."""
+    if query.time_zone == "campaign":
+        by_zone: dict[str, tuple[tzinfo, list[Entity]]] = {}
+        for entity in entities:
+            zone = _campaign_zone(entity)
+            by_zone.setdefault(str(zone), (zone, []))[1].append(entity)
+        parts = [ResultSet(query, members, now, zone) for _, (zone, members) in sorted(by_zone.items())]
+        return Partitioned(query, parts or [ResultSet(query, [], now)])
+    return ResultSet(query, entities, now, zone_of(query.time_zone) if query.time_zone else UTC)

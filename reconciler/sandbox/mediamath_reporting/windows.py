@@ -1,8 +1,12 @@
 """Time for the reporting emulator: RFC 3339 parsing, time windows and rollup buckets.
 
-Everything is in UTC and counted in whole hours since the Unix epoch ("hour indexes"): metrics
-accrue per hour, windows are half-open ``[start, end)`` hour ranges and rollups cut them into
-calendar buckets (``by_week`` starts on Monday, ``by_month`` on the 1st).
+Time is counted in whole hours since the Unix epoch ("hour indexes"): metrics accrue per hour,
+windows are half-open ``[start, end)`` hour ranges and rollups cut them into calendar buckets
+(``by_week`` starts on Monday, ``by_month`` on the 1st). Calendar days are UTC days unless a time
+zone is given (``time_zone`` of the datasets that support it): then "today", "yesterday", days,
+weeks and months are those of that zone (DST included; a local midnight that falls inside a UTC
+hour starts that hour), and ``agg_timestamp`` labels carry the zone's offset
+(``2026-03-08T00:00:00-05:00``) instead of ``Z``.
 
 Time windows (seed 002 and the spec's tables; both spellings are accepted):
 
@@ -17,7 +21,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo
 
 HOUR = 3600
 _RFC3339 = re.compile(
@@ -51,9 +56,22 @@ def ceil_hour(moment: datetime) -> int:
     return -(-seconds // HOUR)
 
 
-def hour_text(hour: int) -> str:
-    """RFC 3339 (``Z``) text of the start of hour ``hour``."""
-    return datetime.fromtimestamp(hour * HOUR, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def zone_of(name: str) -> tzinfo:
+    """``UTC`` or an IANA zone name -> tzinfo; :class:`WindowError` for an unknown name."""
+    if name == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except Exception:  # ZoneInfoNotFoundError, ValueError, and odd tzdata import failures
+        raise WindowError(f"unknown time_zone: {name}") from None
+
+
+def _midnight(day: date, zone: tzinfo) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=zone)
+
+
+def _label(moment: datetime, zone: tzinfo) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if zone is UTC else moment.isoformat()
 
 
 def stored_time_hour(text: str | None) -> int | None:
@@ -86,17 +104,17 @@ def window_name_matches(requested: str, supported: tuple[str, ...]) -> bool:
     return bool(match and f"last_X_{match.group(2)}" in supported)
 
 
-def resolve(time_window: str, now: datetime) -> Window:
-    """The hours a named time window covers at ``now``."""
+def resolve(time_window: str, now: datetime, zone: tzinfo = UTC) -> Window:
+    """The hours a named time window covers at ``now``, its days being those of ``zone``."""
     now_h = hour_of(now)
-    today = datetime(now.year, now.month, now.day, tzinfo=UTC)
-    today_h = hour_of(today)
+    today = now.astimezone(zone).date()
+    today_h = hour_of(_midnight(today, zone))
     if time_window in ("current_date", "current_day"):
         return Window(today_h, now_h + 1)
     if time_window == "yesterday":
-        return Window(today_h - 24, today_h)
+        return Window(hour_of(_midnight(today - timedelta(days=1), zone)), today_h)
     if time_window == "month_to_date":
-        return Window(hour_of(today.replace(day=1)), now_h + 1)
+        return Window(hour_of(_midnight(today.replace(day=1), zone)), now_h + 1)
     if time_window == "campaign_to_date":
         return Window(None, now_h + 1, "campaign")
     if time_window == "flight_to_date":
@@ -108,7 +126,7 @@ def resolve(time_window: str, now: datetime) -> Window:
             raise WindowError(f"time window {time_window}: N must be at least 1")
         if match.group(2) == "hours":
             return Window(now_h - n, now_h)
-        return Window(today_h - 24 * n, today_h)
+        return Window(hour_of(_midnight(today - timedelta(days=n), zone)), today_h)
     raise WindowError(f"unknown time window: {time_window}")
 
 
@@ -127,43 +145,44 @@ class Bucket:
     label: str | None  # agg_timestamp (None for rollup "all")
 
 
-def truncate(hour: int, rollup: str) -> int:
-    """Start hour of the rollup bucket containing ``hour``."""
+def _bucket_start(hour: int, rollup: str, zone: tzinfo) -> datetime:
+    """The local start of the rollup bucket containing ``hour``."""
+    moment = datetime.fromtimestamp(hour * HOUR, zone)
     if rollup == "by_hour":
-        return hour
-    moment = datetime.fromtimestamp(hour * HOUR, UTC)
-    day = datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
+        return moment
+    day = moment.date()
     if rollup == "by_day":
-        return hour_of(day)
+        return _midnight(day, zone)
     if rollup == "by_week":
-        return hour_of(day - timedelta(days=day.weekday()))
+        return _midnight(day - timedelta(days=day.weekday()), zone)
     if rollup == "by_month":
-        return hour_of(day.replace(day=1))
+        return _midnight(day.replace(day=1), zone)
     raise WindowError(f"unknown rollup: {rollup}")
 
 
-def _next_start(start: int, rollup: str) -> int:
+def _next_start(start: datetime, rollup: str, zone: tzinfo) -> datetime:
     if rollup == "by_hour":
-        return start + 1
+        return datetime.fromtimestamp((hour_of(start) + 1) * HOUR, zone)
+    day = start.date()
     if rollup == "by_day":
-        return start + 24
+        return _midnight(day + timedelta(days=1), zone)
     if rollup == "by_week":
-        return start + 24 * 7
-    moment = datetime.fromtimestamp(start * HOUR, UTC)
-    year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
-    return hour_of(datetime(year, month, 1, tzinfo=UTC))
+        return _midnight(day + timedelta(days=7), zone)
+    year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
+    return _midnight(date(year, month, 1), zone)
 
 
-def buckets(rollup: str, start: int, end: int) -> list[Bucket]:
-    """The rollup buckets covering ``[start, end)``, each clipped to it, oldest first."""
+def buckets(rollup: str, start: int, end: int, zone: tzinfo = UTC) -> list[Bucket]:
+    """The rollup buckets covering ``[start, end)``, each clipped to it, oldest first; calendar
+    buckets follow ``zone``'s days."""
     if end <= start:
         return []
     if rollup == "all":
         return [Bucket(start, end, None)]
     out: list[Bucket] = []
-    cursor = truncate(start, rollup)
-    while cursor < end:
-        nxt = _next_start(cursor, rollup)
-        out.append(Bucket(max(cursor, start), min(nxt, end), hour_text(cursor)))
+    cursor = _bucket_start(start, rollup, zone)
+    while hour_of(cursor) < end:
+        nxt = _next_start(cursor, rollup, zone)
+        out.append(Bucket(max(hour_of(cursor), start), min(hour_of(nxt), end), _label(cursor, zone)))
         cursor = nxt
     return out

@@ -77,6 +77,7 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from reconciler.sandbox.base import Emulator, EmulatorError, json_response
+from reconciler.sandbox.info import EmulatorInfo, Entry, SeedInfo
 from reconciler.sandbox.mediarithmics.data import ORGANISATIONS, USERS, docs_clean_rooms
 
 PURPOSES = ("INSIGHTS", "ACTIVATION")
@@ -137,6 +138,26 @@ class MediarithmicsEmulator(Emulator):
     ]
 
     # -- base hooks ------------------------------------------------------------------------------
+    def describe(self) -> EmulatorInfo:
+        entries = [
+            *(Entry("organisation", o["organisation_id"], o["organisation_name"]) for o in ORGANISATIONS),
+            *(Entry("user", str(u["user_id"]), str(u["email"]), f"token {', '.join(u['tokens'])}; acts for organisations "
+                    f"{', '.join(u['organisations'])}") for u in USERS),
+        ]
+        rooms = docs_clean_rooms()
+        docs = tuple(Entry("clean_room", r["clean_room_id"], r["name"], f"owned by {r['organisation_id']}") for r in rooms)
+        return EmulatorInfo(
+            self.name, "/mediarithmics/v1", "mediarithmics clean rooms (documented reads + sandbox-only writes)",
+            "https://api.mediarithmics.com/v1", tuple(self.demo_credentials.items()),
+            (
+                SeedInfo("default", "loaded by every reset (no clean rooms yet)", tuple(entries)),
+                SeedInfo("docs", "the two clean rooms of the vendor's documented list example, verbatim", docs),
+                SeedInfo("data", 'arbitrary data: {"organisations": [...], "users": [...], "clean_rooms": [...]}'),
+            ),
+            ("the token goes as-is in Authorization (no Bearer)",
+             "writes exist only in the sandbox (see README); POST /_sandbox/mediarithmics/accept answers an invitation"),
+        )
+
     def reset(self) -> None:
         super().reset()
         self._load({"organisations": ORGANISATIONS, "users": USERS})

@@ -7,24 +7,36 @@ Aspects covered:
   the budget and names the cache file.
 - reuse until 60 s before expiry, refetch after; a token the server refuses (401 after a
   sandbox reset) is dropped and replaced once.
-- the file: mode 0600, keyed by a hash of endpoint + client id, never holding the secret;
-  location from the option, ``RECONCILER_CACHE_DIR`` or the user cache directory.
+- the file: mode 0600, keyed by an HMAC of endpoint + client id keyed with the secret, never
+  holding the secret or the client id; location from the option, ``RECONCILER_CACHE_DIR`` or the
+  user cache directory.
+- hostile or broken files (issue 16, item 10): an entry whose ``expires_at`` is not a number is
+  ignored (one token over three runs, not one per run); a token planted under a key computable
+  without the secret, or cached for another secret, is never used; a cache file that belongs to
+  another user, is writable by others or is a symbolic link, and a directory others may write
+  into, are refused with an error naming the file (nothing fetched, nothing written).
+- the embedded sandbox (issue 15, item 2): its URL changes every run, its endpoint identity does
+  not, so every run after the first reuses the cached token.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
 import pytest
 
-from reconciler.errors import RateLimitedError
+from reconciler.errors import ProviderError, RateLimitedError
+from reconciler.providers.base import ProviderConfig
+from reconciler.providers.liveramp.provider import LiveRampProvider
 from reconciler.providers.liveramp.token_cache import (
     FILE_NAME,
     Token,
@@ -104,23 +116,125 @@ def test_reuse_until_sixty_seconds_before_expiry(tmp_path: Path) -> None:
         fetched.append(token)
         return token
 
-    cache = TokenCache(tmp_path, "https://api.example", "client-a")
+    cache = TokenCache(tmp_path, "https://api.example", "client-a", "secret-a")
     assert cache.get(lambda: fetch(3600)) == "token-0"
-    assert TokenCache(tmp_path, "https://api.example", "client-a").get(lambda: fetch(3600)) == "token-0"
+    assert TokenCache(tmp_path, "https://api.example", "client-a", "secret-a").get(lambda: fetch(3600)) == "token-0"
     assert len(fetched) == 1
-    short = TokenCache(tmp_path, "https://api.example", "client-b")
+    short = TokenCache(tmp_path, "https://api.example", "client-b", "secret-b")
     assert short.get(lambda: fetch(59)) == "token-1"
-    assert TokenCache(tmp_path, "https://api.example", "client-b").get(lambda: fetch(3600)) == "token-2"  # 59 s left: refetch
-    other_endpoint = TokenCache(tmp_path, "https://other.example", "client-a")
+    assert TokenCache(tmp_path, "https://api.example", "client-b", "secret-b").get(lambda: fetch(3600)) == "token-2"  # 59 s left: refetch
+    other_endpoint = TokenCache(tmp_path, "https://other.example", "client-a", "secret-a")
     assert other_endpoint.get(lambda: fetch(3600)) == "token-3"
     assert len(fetched) == 4
     data = json.loads((tmp_path / FILE_NAME).read_text())
-    assert set(data) == {cache_key("https://api.example", "client-a"), cache_key("https://api.example", "client-b"), cache_key("https://other.example", "client-a")}
-    assert "client-a" not in (tmp_path / FILE_NAME).read_text()
+    assert set(data) == {
+        cache_key("https://api.example", "client-a", "secret-a"),
+        cache_key("https://api.example", "client-b", "secret-b"),
+        cache_key("https://other.example", "client-a", "secret-a"),
+    }
+    text = (tmp_path / FILE_NAME).read_text()
+    assert "client-a" not in text and "secret-a" not in text
     assert stat.S_IMODE((tmp_path / FILE_NAME).stat().st_mode) == 0o600
     cache.invalidate("token-0")
-    assert TokenCache(tmp_path, "https://api.example", "client-a").get(lambda: fetch(3600)) == "token-4"
+    assert TokenCache(tmp_path, "https://api.example", "client-a", "secret-a").get(lambda: fetch(3600)) == "token-4"
     assert "token-" not in repr(cache) and "token-" not in repr(fetched[0])
+
+
+def _fetcher(fetched: list[str]) -> Callable[[], Token]:
+    def fetch() -> Token:
+        fetched.append(f"fresh-{len(fetched)}")
+        return Token(fetched[-1], time.time() + 3600)
+
+    return fetch
+
+
+def test_entries_that_are_not_well_formed_are_ignored(tmp_path: Path) -> None:
+    """A non-numeric ``expires_at`` broke every run and spent a token each time (6 in 3 runs)."""
+    later = time.time() + 3600
+    (tmp_path / FILE_NAME).write_text(json.dumps({
+        "broken": {"access_token": "x", "expires_at": "soon"},
+        "not-an-object": [1, 2],
+        "no-token": {"expires_at": later},
+        cache_key("https://api.example", "client", "secret"): {"access_token": {"nested": 1}, "expires_at": later},
+    }))
+    os.chmod(tmp_path / FILE_NAME, 0o600)
+    fetched: list[str] = []
+    for _ in range(3):  # three runs: one token
+        assert TokenCache(tmp_path, "https://api.example", "client", "secret").get(_fetcher(fetched)) == "fresh-0"
+    assert fetched == ["fresh-0"]
+    kept = json.loads((tmp_path / FILE_NAME).read_text())
+    assert set(kept) == {"no-token", cache_key("https://api.example", "client", "secret")}
+
+
+def test_a_planted_token_is_never_used(tmp_path: Path) -> None:
+    endpoint, client = "https://api.example", "client"
+    unkeyed = hashlib.sha256(f"{endpoint}\n{client}".encode()).hexdigest()[:32]  # needs no secret
+    later = time.time() + 3600
+    (tmp_path / FILE_NAME).write_text(json.dumps({
+        unkeyed: {"access_token": "planted-1", "expires_at": later},
+        cache_key(endpoint, client, "another-secret"): {"access_token": "planted-2", "expires_at": later},
+    }))
+    os.chmod(tmp_path / FILE_NAME, 0o600)
+    fetched: list[str] = []
+    assert TokenCache(tmp_path, endpoint, client, "the-secret").get(_fetcher(fetched)) == "fresh-0"
+    assert TokenCache(tmp_path, endpoint, client, "another-secret").get(_fetcher(fetched)) == "planted-2"
+
+
+@pytest.mark.parametrize("hostile", ["writable-file", "symlink", "writable-dir", "foreign-file"])
+def test_unsafe_cache_files_are_refused(tmp_path: Path, hostile: str) -> None:
+    directory = tmp_path / "cache"
+    directory.mkdir(mode=0o700)
+    path = directory / FILE_NAME
+    path.write_text("{}")
+    os.chmod(path, 0o600)
+    if hostile == "writable-file":
+        os.chmod(path, 0o666)
+    elif hostile == "symlink":
+        elsewhere = tmp_path / "elsewhere.json"
+        elsewhere.write_text("{}")
+        path.unlink()
+        path.symlink_to(elsewhere)
+    elif hostile == "writable-dir":
+        os.chmod(directory, 0o777)
+    else:
+        if os.geteuid() != 0:
+            pytest.skip("giving a file to another user needs root")
+        os.chown(path, 4242, -1)
+    fetched: list[str] = []
+    with pytest.raises(ProviderError) as refused:
+        TokenCache(directory, "https://api.example", "client", "secret").get(_fetcher(fetched))
+    message = str(refused.value)
+    assert "refusing the LiveRamp token cache" in message and str(directory) in message
+    assert fetched == [] and "secret" not in message.replace("token_cache_dir", "")
+    assert not [p for p in directory.iterdir() if p.name.startswith(".liveramp")]
+
+
+def test_a_sticky_shared_directory_is_accepted(tmp_path: Path) -> None:
+    directory = tmp_path / "shared"
+    directory.mkdir()
+    os.chmod(directory, 0o1777)  # like /tmp: others may create files, not replace ours
+    fetched: list[str] = []
+    assert TokenCache(directory, "https://api.example", "client", "secret").get(_fetcher(fetched)) == "fresh-0"
+
+
+def test_the_embedded_sandbox_keeps_one_cache_entry_across_runs(lr_server: SandboxServer, tmp_path: Path) -> None:
+    """Each run of the embedded sandbox listens on a new port: the identity, not the URL, keys the token."""
+    identity = "sandbox+file:///work/x/.reconciler/sandbox.sqlite#/liveramp"
+    before = Api(lr_server).control("GET", "counters")["tokens_issued"].get("demo-client", 0)
+    for port_path in ("/liveramp", "/liveramp/"):  # two "runs" whose URLs differ
+        config = ProviderConfig(
+            name="liveramp",
+            endpoint=f"{lr_server.url}{port_path}",
+            credentials={"client_id": "demo-client", "client_secret": "demo-secret"},
+            options={"token_cache_dir": str(tmp_path / "cache")},
+            workspace_dir=tmp_path,
+            endpoint_identity=identity,
+        )
+        provider = LiveRampProvider(config)
+        assert provider.list_children("Cleanroom", None) == []
+        assert provider.client.cache.key == cache_key(identity, "demo-client", "demo-secret")
+        provider.close()
+    assert Api(lr_server).control("GET", "counters")["tokens_issued"]["demo-client"] - before == 1
 
 
 def test_a_refused_token_is_replaced_once(lr_server: SandboxServer, tmp_path: Path) -> None:

@@ -75,7 +75,6 @@ class SandboxControl:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Any]:
-    pytest.importorskip("reconciler.sandbox.mediamath.app", reason="the MediaMath emulator is not there yet")
     from reconciler.sandbox import SandboxServer, create_sandbox
 
     sandbox = create_sandbox(":memory:", names=["mediamath"])
@@ -471,7 +470,8 @@ def test_rate_limit_option_sets_the_request_budget(make_provider: Make) -> None:
 
 # -- TLS ------------------------------------------------------------------------------------------
 def test_tls_is_verified_with_the_configured_ca_bundle(tmp_path: Any) -> None:
-    trustme = pytest.importorskip("trustme")
+    import trustme
+
     from reconciler.sandbox import SandboxServer, create_sandbox
 
     ca = trustme.CA()

@@ -1,4 +1,4 @@
-"""Check LiveRamp sandbox answers against the vendor's OpenAPI (``vendor-specs/
+"""Check LiveRamp sandbox answers against the vendor's OpenAPI (``tests/vendor/
 liveramp-clean-room-api.openapi.yml``): the ONE place that loads the spec for the tests.
 
 :class:`OpenAPIChecker` resolves the operation by method + path template (the most literal
@@ -43,7 +43,9 @@ from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
-SPEC_PATH = Path(__file__).resolve().parents[4] / "shared" / "vendor-specs" / "liveramp-clean-room-api.openapi.yml"
+from tests.vendor import LIVERAMP_OPENAPI, vendor_file
+
+SPEC_PATH = vendor_file(LIVERAMP_OPENAPI)
 SPEC_URI = "urn:liveramp-clean-room-api"
 API_PREFIX = "/liveramp/v1"
 

@@ -13,14 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from reconciler.sandbox.base import SandboxServer
-from tests.sandbox.liveramp.fixtures import DEMO, Api
-from tests.sandbox.liveramp.openapi_check import OpenAPIChecker
-
-sdk = pytest.importorskip("liveramp_cleanroom_sdk")
-from liveramp_cleanroom_sdk import Config, LiveRampCleanroomAPI, LiveRampCleanroomAPIError  # noqa: E402
-from liveramp_cleanroom_sdk.config import (  # noqa: E402
+from liveramp_cleanroom_sdk import Config, LiveRampCleanroomAPI, LiveRampCleanroomAPIError
+from liveramp_cleanroom_sdk.config import (
     CreateQuestionConfig,
     DataSetTypeField,
     QueryDetail,
@@ -34,6 +28,10 @@ from liveramp_cleanroom_sdk.config import (  # noqa: E402
     QuestionRunConfig,
     UpdateQuestionConfig,
 )
+
+from reconciler.sandbox.base import SandboxServer
+from tests.sandbox.liveramp.fixtures import DEMO, Api
+from tests.sandbox.liveramp.openapi_check import OpenAPIChecker
 
 pytestmark = pytest.mark.vendor_sdk
 

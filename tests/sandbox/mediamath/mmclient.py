@@ -23,11 +23,12 @@ class MM:
         self.server = server
         self.base = server.url + API
         self.http = requests.Session()
+        self.http.params = {"api_key": API_KEY}  # type: ignore[assignment]  # on every call, like the SDK
         if json:
             self.http.headers["Accept"] = JSON_ACCEPT
 
     def login(self, user: str = "demo", password: str = "demo-password") -> requests.Response:
-        r = self.http.post(f"{self.base}/login", params={"api_key": API_KEY}, data={"user": user, "password": password})
+        r = self.http.post(f"{self.base}/login", data={"user": user, "password": password})
         assert r.status_code == 200, r.text
         return r
 

@@ -1,4 +1,4 @@
-"""The MediaMath API's own page (``shared/seeds/003_*.txt``) as test material.
+"""The MediaMath API's own page (``tests/vendor/mediamath-api-v2.0.page.txt``) as test material.
 
 - :func:`examples`: every ``GET``/``POST https://api.mediamath.com/api/v2.0/...`` example with its
   form body and XML answer, cleaned so it parses: ``[ . . . ]`` / ``[ additional ... ]`` lines become
@@ -18,12 +18,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from defusedxml import ElementTree as SafeET
 
-SHARED = Path(__file__).resolve().parents[3].parent / "shared"
+from tests.vendor import MEDIAMATH_PAGE, vendor_file
+
 MORE = "_more_"
 _EXAMPLE = re.compile(r"^(GET|POST) https://api\.mediamath\.com(/api/v2\.0/\S*)$")
 _PLACEHOLDER = re.compile(r"^\s*\[[^\]]*\]\s*$")
@@ -55,9 +55,8 @@ class Example:
         return SafeET.fromstring(self.xml)
 
 
-def seed_text() -> str | None:
-    files = sorted((SHARED / "seeds").glob("003_*.txt"))
-    return files[0].read_text(encoding="utf-8") if files else None
+def seed_text() -> str:
+    return vendor_file(MEDIAMATH_PAGE).read_text(encoding="utf-8")
 
 
 def examples(text: str) -> dict[str, Example]:

@@ -85,8 +85,28 @@ def test_login_failures(sandbox: SandboxServer) -> None:
     assert (no_key.status_code, status_code(no_key.content)) == (401, "auth_error")
     anonymous = requests.get(f"{base}/campaigns")
     assert (anonymous.status_code, status_code(anonymous.content)) == (401, "auth_required")
-    forged = requests.get(f"{base}/campaigns", cookies={"adama_session": "0" * 40})
+    forged = requests.get(f"{base}/campaigns", params={"api_key": API_KEY}, cookies={"adama_session": "0" * 40})
     assert (forged.status_code, status_code(forged.content)) == (401, "auth_required")
+
+
+def test_every_cookie_call_carries_the_api_key(sandbox: SandboxServer) -> None:
+    """The key is checked on every call made with the session cookie, not only at login (the SDK
+    sends it on every request); calls with a bearer token carry none."""
+    client = MM(sandbox)
+    client.login()
+    cookies = {"adama_session": client.http.cookies["adama_session"]}
+    base = sandbox.url + "/mediamath/api/v2.0"
+    for params in ({}, {"api_key": "someone-elses-key"}):
+        for method, path in (("GET", "/organizations"), ("GET", "/session"), ("POST", "/agencies")):
+            r = requests.request(method, base + path, params=params, cookies=cookies, data={"name": "x", "organization_id": 100048})
+            assert (r.status_code, status_code(r.content)) == (401, "auth_error"), (params, path, r.text)
+            assert b"api_key" in r.content
+    with_key = requests.get(base + "/organizations", params={"api_key": API_KEY}, cookies=cookies)
+    assert with_key.status_code == 200
+    in_form = requests.post(base + "/agencies", cookies=cookies, data={"name": "Keyed", "organization_id": 100048, "api_key": API_KEY})
+    assert in_form.status_code == 200, in_form.text
+    token = control(sandbox, "token", {"user": "demo"}).json()["access_token"]
+    assert requests.get(base + "/organizations", headers={"Authorization": f"Bearer {token}"}).status_code == 200
 
 
 def test_bearer_token_and_session_cookie(sandbox: SandboxServer) -> None:
@@ -98,8 +118,9 @@ def test_bearer_token_and_session_cookie(sandbox: SandboxServer) -> None:
     assert r.status_code == 200
     assert SafeET.fromstring(r.content).find("entity").get("name") == "jdoe"
     cookie = r.cookies["adama_session"]
-    assert requests.get(f"{base}/organizations", cookies={"adama_session": cookie}).status_code == 200
-    assert requests.get(f"{base}/organizations", headers=headers).status_code == 200
+    key = {"api_key": API_KEY}
+    assert requests.get(f"{base}/organizations", params=key, cookies={"adama_session": cookie}).status_code == 200
+    assert requests.get(f"{base}/organizations", headers=headers).status_code == 200  # bearer: no api_key
     bad = requests.get(f"{base}/organizations", headers={"Authorization": "Bearer nope"})
     assert (bad.status_code, status_code(bad.content)) == (401, "auth_error")
     expired = control(sandbox, "token", {"user": "demo", "expires_in": -1}).json()["access_token"]
@@ -475,7 +496,7 @@ def test_data_and_sessions_survive_a_restart(tmp_path: Any) -> None:
         first.app.store.close()
     with SandboxServer(create_sandbox(path, names=["mediamath"])) as second:
         r = requests.get(f"{second.url}/mediamath/api/v2.0/agencies/{agency['id']}",
-                         cookies={"adama_session": cookie})
+                         params={"api_key": API_KEY}, cookies={"adama_session": cookie})
         assert r.status_code == 200
         assert entity_dict(SafeET.fromstring(r.content).find("entity"))["name"] == "Persistent"
         second.app.store.close()

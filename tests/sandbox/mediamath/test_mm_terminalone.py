@@ -14,7 +14,8 @@ shared requests session trusts the test CA. Aspects covered:
   ``ValidationError``; ``history()``; budget flights below a campaign (create, update, remove);
 - JSON mode (``Accept: application/vnd.mediamath.v1+json``).
 
-Skipped when terminalone is not installed (``pip install --no-deps terminalone`` plus ``pyjwt``).
+terminalone comes with the ``test`` extra (``pip install -e '.[test]'``): a missing SDK is an error,
+not a skip.
 """
 
 from __future__ import annotations
@@ -39,14 +40,14 @@ if not hasattr(collections, "Iterator"):  # terminalone 1.9.20 imports collectio
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", ImportWarning)
-    terminalone = pytest.importorskip("terminalone")
+    import terminalone
     from terminalone import filters
     from terminalone.errors import T1Error, ValidationError
 # terminalone's vendored six appends a legacy meta-path importer without find_spec: under the suite's
 # filterwarnings=error every later failed import (optional dependencies) would raise ImportWarning.
 # terminalone is fully imported now, so take it out again.
 sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "_SixMetaPathImporter"]
-trustme = pytest.importorskip("trustme")
+import trustme  # noqa: E402
 
 pytestmark = pytest.mark.vendor_sdk
 
@@ -211,3 +212,47 @@ def test_json_mode(server: tuple[SandboxServer, Path]) -> None:
     agency.name = "JSON renamed"
     agency.save()
     assert agency.version == 1
+
+
+def test_relations_the_sdk_asks_for(server: tuple[SandboxServer, Path]) -> None:
+    """The relations terminalone's models list (``_relations``) and a linkage ``limit`` all answer:
+    contacts, contracts, a campaign's merit pixel and vendor contracts are modelled; currency,
+    time_zone and seats (entities the reference does not describe) are accepted and nest nothing."""
+    srv, ca_file = server
+    t1 = connect(server)
+    made = build(t1)
+    campaign, advertiser, agency = made["campaign"], made["advertiser"], made["agency"]
+    seeded = requests.post(srv.url + "/_sandbox/seed", verify=str(ca_file), json={"api": "mediamath", "name": "entities", "data": {
+        "contacts": [{"id": 71, "first_name": "Bill", "last_name": "Ing", "email": "billing@acme.example"},
+                     {"id": 72, "first_name": "Sal", "last_name": "Es", "email": "sales@acme.example"}],
+        "contracts": [{"id": 81, "organization_id": 100048, "effective_start_date": "2025-01-01T00:00:00"}],
+        "pixel_bundles": [{"id": 91, "name": "Checkout", "advertiser_id": advertiser.id, "pixel_type": "event"}],
+        "vendors": [{"id": 515, "name": "Vendor 515"}],
+        "vendor_contracts": [{"id": 95, "campaign_id": campaign.id, "vendor_id": 515, "price": "0.10"}],
+    }})
+    assert seeded.status_code == 200, seeded.text
+    advertiser = t1.get("advertisers", advertiser.id)
+    advertiser.billing_contact_id, advertiser.sales_contact_id = 71, 72
+    advertiser.save()
+    campaign = t1.get("campaigns", campaign.id)
+    campaign.merit_pixel_id = 91
+    campaign.save()
+
+    got = t1.get("campaigns", campaign.id, include=["merit_pixel", "currency", "time_zone", "vendor_contracts"])
+    assert [p.name for p in got.merit_pixel] == ["Checkout"]
+    assert [v.vendor_id for v in got.vendor_contracts] == [515]
+    assert not hasattr(got, "currency") and not hasattr(got, "time_zone")
+    adv = t1.get("advertisers", advertiser.id, include=["billing_contact", "sales_contact"])
+    assert [c.email for c in adv.billing_contact] == ["billing@acme.example"]
+    assert [c.email for c in adv.sales_contact] == ["sales@acme.example"]
+    assert t1.get("agencies", agency.id, include=["billing_contact", "sales_contact", "traffic_contact"]).name == "SDK Agency"
+    org = t1.get("organizations", 100048, include=["contracts", "currency", "seats"])
+    assert [c.id for c in org.contracts] == [81]
+    strategy = t1.get("strategies", made["strategies"][0].id, include=["currency", "time_zone"])
+    assert strategy.campaign_id == campaign.id
+    linked = list(t1.get("campaigns", limit={"vendor_contracts.vendor": 515}))
+    assert [c.id for c in linked] == [campaign.id]
+    assert list(t1.get("campaigns", limit={"vendor_contracts.vendor": 999})) == []
+    with pytest.raises(T1Error) as unknown:
+        t1.get("campaigns", campaign.id, include=["weather"])
+    assert unknown.value.code == "invalid"

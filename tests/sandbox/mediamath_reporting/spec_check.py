@@ -1,5 +1,5 @@
 """Check Reporting API v2 sandbox answers against the vendor's OpenAPI
-(``vendor-specs/mediamath-reporting-api-v2.openapi.yaml``): the one place the tests load it.
+(``tests/vendor/mediamath-reporting-api-v2.openapi.yaml``): the one place the tests load it.
 
 :class:`SpecChecker` validates, with ``openapi-schema-validator`` (``OAS30Validator``):
 
@@ -34,7 +34,6 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from functools import cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,9 +41,9 @@ import requests
 import yaml
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
-SPEC_PATH = (
-    Path(__file__).resolve().parents[4] / "shared" / "vendor-specs" / "mediamath-reporting-api-v2.openapi.yaml"
-)
+from tests.vendor import REPORTING_OPENAPI, vendor_file
+
+SPEC_PATH = vendor_file(REPORTING_OPENAPI)
 PREFIX = "/mediamath/reporting/v2/"
 
 HEADER_SCHEMA: dict[str, Any] = {

@@ -1,7 +1,7 @@
 """mediarithmics emulator over real HTTP (SandboxServer on 127.0.0.1).
 
 Covers:
-- the documented list example (seeds/000): seeded with ``docs``, the list answer equals the page's
+- the documented list example (``tests/vendor/mediarithmics-clean-rooms.page.txt``): seeded with ``docs``, the list answer equals the page's
   JSON value for value and key for key (order included); the single-room GET wrapper;
 - auth: raw token only (``Bearer`` refused), missing/unknown token, organisation access (403),
   unknown room (404), all in the ``{status, error, error_code, error_id}`` envelope, no token echoed;
@@ -23,18 +23,15 @@ import pytest
 import requests
 
 from reconciler.sandbox import SandboxServer, create_sandbox
+from tests.vendor import MEDIARITHMICS_PAGE, vendor_file
 
 TOKEN = "demo-token"
 AUTH = {"Authorization": TOKEN}
-SEEDS = Path(__file__).resolve().parents[3].parent / "shared" / "seeds"
 
 
 def seed_list_example() -> dict[str, Any]:
     """The JSON answer printed under "List all Clean rooms" on the documentation page."""
-    files = sorted(SEEDS.glob("000_*.txt"))
-    if not files:
-        pytest.skip(f"seed page not found under {SEEDS}")
-    text = files[0].read_text(encoding="utf-8")
+    text = vendor_file(MEDIARITHMICS_PAGE).read_text(encoding="utf-8")
     start = text.index("{", text.index("Response"))
     value, _ = json.JSONDecoder().raw_decode(text[start:])
     assert isinstance(value, dict)
