@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import LockError
-from reconciler.state import LocalBackend, LockInfo
+from reconciler.state import LocalBackend, LockInfo, holders
 
 STALE_HINT = "the holder process is no longer running; if no other run is active, clear it with"
 
@@ -34,17 +34,21 @@ def backend_in(tmp_path: Path, poll_interval: float = 0.1) -> LocalBackend:
     return LocalBackend(tmp_path / ".reconciler" / "state.json", poll_interval=poll_interval)
 
 
-def plant_lock(backend: LocalBackend, *, pid: int, who: str | None = None) -> LockInfo:
-    """A lock file as another process would have left it."""
+def plant_lock(
+    backend: LocalBackend, *, pid: int, who: str | None = None, scope: str | None = None
+) -> LockInfo:
+    """A lock file as another process would have left it (of this pid scope unless ``scope``)."""
     info = LockInfo(
         id=str(uuid.uuid4()),
         who=who or f"{os.environ.get('USER', 'someone')}@{socket.gethostname()}",
         pid=pid,
         operation="apply",
         created="2025-03-01T10:00:00Z",
+        pid_scope=holders.pid_scope() if scope is None else scope,
     )
     backend.lock_path.parent.mkdir(parents=True, exist_ok=True)
-    backend.lock_path.write_text(json.dumps(vars(info)))
+    data = {k: v for k, v in vars(info).items() if k != "pid_scope" or v}
+    backend.lock_path.write_text(json.dumps(data))
     return info
 
 
@@ -66,6 +70,7 @@ def test_lock_file_names_its_holder(tmp_path: Path) -> None:
         "pid": os.getpid(),
         "operation": "apply",
         "created": info.created,
+        "pid_scope": holders.pid_scope(),
     }
     assert uuid.UUID(info.id)
     assert info.who.endswith(f"@{socket.gethostname()}")
@@ -138,11 +143,41 @@ def test_a_stale_lock_can_be_cleared_by_hand(tmp_path: Path) -> None:
 
 def test_a_lock_from_another_host_is_never_called_stale(tmp_path: Path) -> None:
     backend = backend_in(tmp_path)
-    other = plant_lock(backend, pid=dead_pid(), who="ci@some-other-runner")
+    other = plant_lock(backend, pid=dead_pid(), who="ci@some-other-runner", scope="host:some-other-runner")
     with pytest.raises(LockError) as caught:
         backend.acquire_lock("apply")
     assert other.describe() in str(caught.value)
     assert STALE_HINT not in str(caught.value)
+
+
+def test_a_pid_from_another_pid_namespace_or_an_older_lock_is_never_called_stale(tmp_path: Path) -> None:
+    """Containers sharing a workspace (and perhaps a host name) cannot judge each other's pids."""
+    backend = backend_in(tmp_path)
+    for scope in ("another-boot/pid:[4026530000]", ""):  # another container; a lock without a scope
+        other = plant_lock(backend, pid=dead_pid(), scope=scope)
+        with pytest.raises(LockError) as caught:
+            backend.acquire_lock("apply")
+        assert other.describe() in str(caught.value)
+        assert STALE_HINT not in str(caught.value)
+        assert backend.broken_locks == []
+        backend.force_unlock(other.id)  # cannot be judged alive here: removed on request
+
+
+def test_unlock_refuses_a_holder_still_running_here_unless_forced(tmp_path: Path) -> None:
+    backend = backend_in(tmp_path)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        live = plant_lock(backend, pid=sleeper.pid)
+        with pytest.raises(LockError) as caught:
+            backend.force_unlock(live.id)
+        assert f"process {sleeper.pid} is still running on this host" in str(caught.value)
+        assert "--force" in str(caught.value)
+        assert backend.current_lock() == live
+        backend.force_unlock(live.id, force=True)
+        assert backend.current_lock() is None
+    finally:
+        sleeper.kill()
+        sleeper.wait()
 
 
 def test_an_unreadable_lock_file_is_a_clear_error(tmp_path: Path) -> None:
