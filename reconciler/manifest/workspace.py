@@ -19,13 +19,15 @@ paths: [manifests/]
 The file is validated against ``schemas/workspace.schema.json``. Credentials may only be written
 as ``${env:NAME}``: a literal value is an error naming its line (and never echoing the value).
 Variables may use ``${env:NAME}``; provider settings, state and paths may use both ``${env:}``
-and ``${var:}``. Without a workspace file every setting has its default and the start
+and ``${var:}``. A state database's connection string (``state.url``) holding a password must be
+``${env:NAME}`` too, and is left unresolved when credentials are not (``validate``). Without a workspace file every setting has its default and the start
 directory is the root.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -152,6 +154,7 @@ def load_workspace_config(
         )
     _check_credentials(doc)
     _check_schema(doc)
+    _check_state_url(doc)
     data: dict[str, Any] = doc.value
 
     variables = interpolate_tree(
@@ -164,12 +167,11 @@ def load_workspace_config(
         name: _provider(doc, name, block, env, variables, resolve_credentials)
         for name, block in sorted(data.get("providers", {}).items())
     }
-    state = {**DEFAULT_STATE}
-    state.update(
-        interpolate_tree(
-            data.get("state", {}), env=env, variables=variables, locate=doc.location, path="state"
-        )
-    )
+    raw_state = data.get("state", {})
+    if not resolve_credentials:  # the connection string of a state database is a secret too
+        raw_state = {k: v for k, v in raw_state.items() if k != "url"}
+    block = interpolate_tree(raw_state, env=env, variables=variables, locate=doc.location, path="state")
+    state = {**DEFAULT_STATE, **block} if block.get("backend", "local") == "local" else dict(block)
     rules = tuple(
         DriftIgnoreRule(address=rule["address"], fields=tuple(rule["fields"]))
         for rule in data.get("drift", {}).get("ignore", [])
@@ -258,13 +260,34 @@ def _check_credentials(doc: SourceDocument) -> None:
                 )
 
 
+_URL_PASSWORD = re.compile(r"://[^/@?#]*:[^/@?#]*@|(?:^|\s)password\s*=|[?&]password=", re.IGNORECASE)
+
+
+def literal_password(url: str) -> bool:
+    """Whether a connection string written out (not ``${env:NAME}``) holds a password."""
+    return env_reference(url) is None and bool(_URL_PASSWORD.search(url))
+
+
+def _check_state_url(doc: SourceDocument) -> None:
+    """A state database's password never lives in git: ``url`` with one must be ``${env:NAME}``."""
+    state = doc.value.get("state")
+    url = state.get("url") if isinstance(state, dict) else None
+    if isinstance(url, str) and literal_password(url):
+        raise WorkspaceError(
+            'a connection string with a password is not allowed here; write url: "${env:RECONCILER_PG_URL}" and '
+            "set RECONCILER_PG_URL in the environment (or leave the password to PGPASSWORD / ~/.pgpass)",
+            location=doc.location("state.url"),
+            path="state.url",
+        )
+
+
 def _check_schema(doc: SourceDocument) -> None:
     validator = schemacheck.packaged_validator("workspace.schema.json")
     error = schemacheck.pick(validator.iter_errors(doc.value))
     if error is None:
         return
     path = schemacheck.field_path(error)
-    redact = "credentials" in path.split(".")
+    redact = "credentials" in path.split(".") or path == "state.url"
     if error.validator == "additionalProperties" and not error.absolute_path:
         allowed = ", ".join(sorted(validator.schema["properties"]))
         keys = ", ".join(repr(k) for k in schemacheck.unexpected_keys(error))
