@@ -65,7 +65,7 @@ class PgTarget:
 
 def target_from_settings(settings: Mapping[str, Any], location: Location | None) -> PgTarget:
     """Check the ``state:`` block of a postgres backend (WorkspaceError naming the field)."""
-    unknown = sorted(str(key) for key in settings if key not in SETTINGS and key != "path")
+    unknown = sorted(str(key) for key in settings if key not in SETTINGS)
     if unknown:
         raise WorkspaceError(
             f"unknown setting '{unknown[0]}' for the postgres state backend (allowed: {', '.join(SETTINGS)})",

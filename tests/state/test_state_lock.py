@@ -1,12 +1,16 @@
-"""LocalBackend's lock file.
+"""State locks, on every backend (``kind``), and the local backend's lock file.
 
-Covers: the lock file's content (id, user@host, pid, operation, ISO-8601 UTC time) and
-``current_lock``; a second acquirer failing at once with a message naming the holder; release
-removing only our own lock; ``locked()`` releasing on error; a stale lock of a dead process
-(a real ``python -c pass`` child) reported with the ``reconciler state unlock <id>`` hint and
-cleared by ``force_unlock``; ``force_unlock`` refusing a wrong id or an unlocked state; a lock
-from another host never called stale; an unreadable lock file; waiting with a timeout that
-succeeds when another thread releases, and one that expires.
+Every backend: a second acquirer failing at once with a message naming the holder; release
+removing only our own lock; ``locked()`` releasing on error; the lock of a holder that died (a
+real child process SIGKILLed while holding it: the local lock file stays until the next run
+clears it, PostgreSQL's ends with the session) cleared by the next acquirer and said through the
+reporter; ``force_unlock`` of a dead holder's lock, refusing a wrong id or an unlocked state;
+waiting with a timeout that succeeds when another instance releases, and one that expires.
+
+Local lock file: its content (id, user@host, pid, operation, ISO-8601 UTC time, pid scope) and
+``current_lock``; a dead holder's lock reported with the ``reconciler state unlock <id>`` hint; a
+lock from another host, another PID namespace or without a pid scope never called stale; unlock
+refusing a holder still running here unless forced; an unreadable lock file.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import LockError
-from reconciler.state import LocalBackend, LockInfo, holders
+from reconciler.state import LocalBackend, LockInfo, ResourceState, holders
+
+from .conftest import Kind
 
 STALE_HINT = "the holder process is no longer running; if no other run is active, clear it with"
 
@@ -81,15 +87,16 @@ def test_lock_file_names_its_holder(tmp_path: Path) -> None:
     assert not backend.lock_path.exists()
 
 
-def test_a_second_writer_fails_at_once_naming_the_holder(tmp_path: Path) -> None:
-    first = backend_in(tmp_path)
-    second = backend_in(tmp_path)
+def test_a_second_writer_fails_at_once_naming_the_holder(kind: Kind) -> None:
+    first = kind.open()
+    second = kind.open()
     held = first.acquire_lock("apply")
     started = time.monotonic()
     with pytest.raises(LockError) as caught:
         second.acquire_lock("destroy")
     assert time.monotonic() - started < 1.0
     message = str(caught.value)
+    assert message.startswith(f"state {second.where} is locked: ")
     assert held.describe() in message
     assert f"lock {held.id} held by {held.who} (pid {os.getpid()}) for 'apply'" in message
     assert STALE_HINT not in message  # we are alive
@@ -97,48 +104,87 @@ def test_a_second_writer_fails_at_once_naming_the_holder(tmp_path: Path) -> None
     first.release_lock(held)
     again = second.acquire_lock("destroy")
     assert second.current_lock() == again
+    assert first.current_lock() == again
 
 
-def test_release_removes_only_our_own_lock(tmp_path: Path) -> None:
-    backend = backend_in(tmp_path)
+def test_release_removes_only_our_own_lock(kind: Kind) -> None:
+    backend = kind.open()
     ours = backend.acquire_lock("apply")
     backend.force_unlock(ours.id)
-    theirs = plant_lock(backend, pid=os.getppid())
+    assert backend.current_lock() is None
+    theirs, _holder = kind.hold_elsewhere()
     backend.release_lock(ours)  # ours was cleared and someone else locked since: leave theirs alone
     assert backend.current_lock() == theirs
 
 
-def test_locked_releases_on_error(tmp_path: Path) -> None:
-    backend = backend_in(tmp_path)
+def test_locked_releases_on_error(kind: Kind) -> None:
+    backend = kind.open()
     with pytest.raises(RuntimeError, match="boom"), backend.locked("state rm") as info:
         assert backend.current_lock() == info
         raise RuntimeError("boom")
     assert backend.current_lock() is None
+    assert kind.open().current_lock() is None
 
 
-def test_stale_lock_of_a_dead_local_process_is_cleared_and_reported(tmp_path: Path) -> None:
-    backend = backend_in(tmp_path)
-    stale = plant_lock(backend, pid=dead_pid())
+def test_the_lock_of_a_holder_that_died_is_cleared_and_reported(kind: Kind) -> None:
+    backend = kind.open()
+    said: list[str] = []
+    backend.set_reporter(said.append)
+    stale = kind.dead_holder()
+    if kind.locks_die_with_holder:
+        assert backend.current_lock() is None  # PostgreSQL: free the moment the session ended
+    else:
+        assert backend.current_lock() == stale
     info = backend.acquire_lock("apply")  # the holder is provably gone: its lock is broken
     assert backend.broken_locks == [stale]
+    assert len(said) == 1 and said[0].startswith("cleared a stale lock left by a run that is no longer running")
+    assert stale.describe() in said[0]
     assert backend.current_lock() == info
     backend.release_lock(info)
 
 
-def test_a_stale_lock_can_be_cleared_by_hand(tmp_path: Path) -> None:
-    backend = backend_in(tmp_path)
-    stale = plant_lock(backend, pid=dead_pid())
+def test_a_stale_lock_can_be_cleared_by_hand(kind: Kind) -> None:
+    backend = kind.open()
+    stale = kind.dead_holder()
     with pytest.raises(LockError, match=f"lock id wrong-id does not match .*{stale.id}"):
         backend.force_unlock("wrong-id")
-    assert backend.current_lock() == stale
-
-    backend.force_unlock(stale.id)
+    backend.force_unlock(stale.id)  # its holder is dead: no --force needed
     assert backend.current_lock() is None
     with pytest.raises(LockError, match="is not locked"):
         backend.force_unlock(stale.id)
     info = backend.acquire_lock("apply")
     assert backend.broken_locks == []
     backend.release_lock(info)
+
+
+def test_waiting_for_a_lock_succeeds_when_the_holder_releases(kind: Kind) -> None:
+    holder = kind.open()
+    waiter = kind.open(poll_interval=0.02)
+    held = holder.acquire_lock("apply")
+    releaser = threading.Timer(0.3, holder.release_lock, args=(held,))
+    started = time.monotonic()
+    releaser.start()
+    try:
+        got = waiter.acquire_lock("plan", timeout=10)
+    finally:
+        releaser.join()
+    waited = time.monotonic() - started
+    assert 0.25 <= waited < 5
+    assert got.id != held.id
+    assert waiter.current_lock() == got
+    waiter.release_lock(got)
+
+
+def test_waiting_for_a_lock_gives_up_after_the_timeout(kind: Kind) -> None:
+    holder = kind.open()
+    held = holder.acquire_lock("apply")
+    started = time.monotonic()
+    with pytest.raises(LockError) as caught:
+        kind.open(poll_interval=0.05).acquire_lock("apply", timeout=0.4)
+    assert time.monotonic() - started >= 0.4
+    assert held.describe() in str(caught.value)
+    assert "(still held after waiting 0.4s)" in str(caught.value)
+    holder.release_lock(held)
 
 
 def test_a_lock_from_another_host_is_never_called_stale(tmp_path: Path) -> None:
@@ -180,6 +226,14 @@ def test_unlock_refuses_a_holder_still_running_here_unless_forced(tmp_path: Path
         sleeper.wait()
 
 
+def test_a_dead_holders_lock_file_names_the_unlock_command(tmp_path: Path) -> None:
+    backend = backend_in(tmp_path)
+    stale = plant_lock(backend, pid=dead_pid())
+    with pytest.raises(LockError, match="refusing to write") as caught:
+        backend.record(ResourceState("test.Thing/a", "test", "Thing", "1", {}, ""))
+    assert f"{STALE_HINT} `reconciler state unlock {stale.id}`" in str(caught.value)
+
+
 def test_an_unreadable_lock_file_is_a_clear_error(tmp_path: Path) -> None:
     backend = backend_in(tmp_path)
     backend.lock_path.parent.mkdir(parents=True)
@@ -193,33 +247,3 @@ def test_an_unreadable_lock_file_is_a_clear_error(tmp_path: Path) -> None:
     backend.lock_path.write_text('{"id": 3}')
     with pytest.raises(LockError, match="field 'id' is missing or not a string"):
         backend.acquire_lock("apply")
-
-
-def test_waiting_for_a_lock_succeeds_when_the_holder_releases(tmp_path: Path) -> None:
-    holder = backend_in(tmp_path)
-    waiter = backend_in(tmp_path, poll_interval=0.02)
-    held = holder.acquire_lock("apply")
-    releaser = threading.Timer(0.3, holder.release_lock, args=(held,))
-    started = time.monotonic()
-    releaser.start()
-    try:
-        got = waiter.acquire_lock("plan", timeout=10)
-    finally:
-        releaser.join()
-    waited = time.monotonic() - started
-    assert 0.25 <= waited < 5
-    assert got.id != held.id
-    assert waiter.current_lock() == got
-    waiter.release_lock(got)
-
-
-def test_waiting_for_a_lock_gives_up_after_the_timeout(tmp_path: Path) -> None:
-    holder = backend_in(tmp_path)
-    held = holder.acquire_lock("apply")
-    started = time.monotonic()
-    with pytest.raises(LockError) as caught:
-        backend_in(tmp_path, poll_interval=0.05).acquire_lock("apply", timeout=0.4)
-    assert time.monotonic() - started >= 0.4
-    assert held.describe() in str(caught.value)
-    assert "(still held after waiting 0.4s)" in str(caught.value)
-    holder.release_lock(held)
