@@ -17,8 +17,8 @@ import pytest
 import reconciler.state as state_pkg
 from reconciler.errors import Location, WorkspaceError
 from reconciler.state import LocalBackend, open_backend
-from reconciler.state.postgres import PostgresBackend
 from reconciler.state.base import StateBackend
+from reconciler.state.postgres import PostgresBackend
 
 from .factory import simple
 
