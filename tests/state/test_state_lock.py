@@ -247,3 +247,38 @@ def test_an_unreadable_lock_file_is_a_clear_error(tmp_path: Path) -> None:
     backend.lock_path.write_text('{"id": 3}')
     with pytest.raises(LockError, match="field 'id' is missing or not a string"):
         backend.acquire_lock("apply")
+
+
+def test_every_command_that_locks_says_it_cleared_a_dead_holders_lock(tmp_path: Path) -> None:
+    from tests.support.cli import invoke
+
+    (tmp_path / "reconciler.yaml").write_text("apiVersion: reconciler/v1\nkind: Workspace\n")
+    backend = backend_in(tmp_path)
+    backend.record(ResourceState("test.Thing/a", "test", "Thing", "1", {}, ""))
+    backend.record(ResourceState("test.Thing/b", "test", "Thing", "2", {}, ""))
+    for args in (("state", "rm", "test.Thing/a"), ("state", "mv", "--force", "test.Thing/b", "test.Thing/c")):
+        stale = plant_lock(backend, pid=dead_pid())
+        done = invoke(tmp_path, *args)
+        assert done.code == 0, done
+        assert "Warning: cleared a stale lock left by a run that is no longer running" in done.err
+        assert stale.id in done.err and f"pid {stale.pid}" in done.err
+    assert sorted(backend.read().resources) == ["test.Thing/c"]
+
+
+def test_state_unlock_refuses_a_running_holder_unless_forced(tmp_path: Path) -> None:
+    from tests.support.cli import invoke
+
+    (tmp_path / "reconciler.yaml").write_text("apiVersion: reconciler/v1\nkind: Workspace\n")
+    backend = backend_in(tmp_path)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        live = plant_lock(backend, pid=sleeper.pid)
+        refused = invoke(tmp_path, "state", "unlock", live.id)
+        assert refused.code == 1 and "is still running on this host" in refused.err and "--force" in refused.err
+        assert backend.current_lock() == live
+        forced = invoke(tmp_path, "state", "unlock", "--force", live.id)
+        assert forced.code == 0 and f"Lock {live.id} removed." in forced.out
+        assert backend.current_lock() is None
+    finally:
+        sleeper.kill()
+        sleeper.wait()
