@@ -292,6 +292,17 @@ def check_outcome(outcome: str) -> None:
 # -- whole states (snapshot files, ``state pull`` documents) ---------------------------------------
 
 
+def json_object(raw: bytes | str, where: str, what: str) -> dict[str, Any]:
+    """``raw`` as a JSON object, or a StateError ``WHERE: not a WHAT: ...``."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
+        raise StateError(f"{where}: not a {what}: invalid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise StateError(f"{where}: not a {what}: expected a JSON object, got {type_name(data)}")
+    return data
+
+
 def decode_document(
     raw: bytes, where: str, *, what: str = "reconciler state file", allow_intents: bool = False
 ) -> tuple[str, int, dict[str, ResourceState], dict[str, dict[str, Any]], list[Intent]]:
@@ -303,12 +314,7 @@ def decode_document(
     """
     if not raw.strip():
         raise StateError(f"{where}: not a {what}: the file is empty")
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
-        raise StateError(f"{where}: not a {what}: invalid JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise StateError(f"{where}: not a {what}: expected a JSON object, got {type_name(data)}")
+    data = json_object(raw, where, what)
     if "format_version" not in data:
         raise StateError(f"{where}: not a {what}: missing field 'format_version'")
     version = data["format_version"]

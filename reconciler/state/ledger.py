@@ -17,15 +17,18 @@ ledger first, whatever the storage:
   been trimmed in between).
 
 Values are checked by :mod:`reconciler.state.codec` before they reach a ledger.
+:class:`MirroredBackend` is the base of the backends that keep such a mirror (all of them).
 """
 
 from __future__ import annotations
 
+import threading
+from abc import abstractmethod
 from collections.abc import Mapping
 from typing import Any
 
 from reconciler.errors import StateError
-from reconciler.state.base import Intent, ResourceState, StateSnapshot
+from reconciler.state.base import Intent, ResourceState, StateBackend, StateSnapshot
 
 
 class Mismatch(StateError):
@@ -112,3 +115,25 @@ class Ledger:
 
     def unfinished(self) -> list[Intent]:
         return list(self.intents.values())
+
+
+class MirroredBackend(StateBackend):
+    """A backend that mirrors its storage in a :class:`Ledger` (``_ledger``), brought up to date
+    by ``_sync`` under ``_mutex``: reading is the same for every such backend."""
+
+    _ledger: Ledger
+    _mutex: threading.RLock
+
+    @abstractmethod
+    def _sync(self) -> None:
+        """Replay what was written since the mirror last looked (or load everything)."""
+
+    def read(self) -> StateSnapshot:
+        with self._mutex:
+            self._sync()
+            return self._ledger.snapshot()
+
+    def unfinished_intents(self) -> list[Intent]:
+        with self._mutex:
+            self._sync()
+            return self._ledger.unfinished()

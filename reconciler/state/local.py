@@ -66,7 +66,6 @@ again.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import tempfile
@@ -83,10 +82,10 @@ from reconciler.errors import LockError, StateError
 from reconciler.fsutil import atomic_write, fsync_dir
 from reconciler.gcpause import gc_paused
 from reconciler.state import codec, holders
-from reconciler.state.base import Intent, LockInfo, ResourceState, StateBackend, StateDump, StateSnapshot
+from reconciler.state.base import Intent, LockInfo, ResourceState, StateDump
 from reconciler.state.codec import FORMAT_VERSION, OUTCOMES, dumps
 from reconciler.state.holders import Liveness
-from reconciler.state.ledger import Ledger, Mismatch
+from reconciler.state.ledger import Ledger, MirroredBackend, Mismatch
 
 _LOG = logging.getLogger(__name__)
 
@@ -128,7 +127,7 @@ class _UnreadableLock(Exception):
     pass
 
 
-class LocalBackend(StateBackend):
+class LocalBackend(MirroredBackend):
     """State in local files: see the module docstring for the format and guarantees."""
 
     def __init__(self, path: Path, *, compact_every: int = COMPACT_EVERY, poll_interval: float = 0.1) -> None:
@@ -297,12 +296,7 @@ class LocalBackend(StateBackend):
 
     def _replay(self, line: bytes, lineno: int) -> None:
         where = f"{self.journal_path}:{lineno}"
-        try:
-            entry = json.loads(line)
-        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
-            raise StateError(f"{where}: not a journal entry: invalid JSON ({exc})") from exc
-        if not isinstance(entry, dict):
-            raise StateError(f"{where}: not a journal entry: expected a JSON object, got {codec.type_name(entry)}")
+        entry = codec.json_object(line, where, "journal entry")
         op = entry.get("op")
         try:
             if lineno == 1 or op == "header":
@@ -529,18 +523,6 @@ class LocalBackend(StateBackend):
                     self._compact()
             finally:
                 self._loaded = False  # read the files again next time, whatever happened
-
-    # -- reading ----------------------------------------------------------------------------------
-
-    def read(self) -> StateSnapshot:
-        with self._mutex:
-            self._sync()
-            return self._ledger.snapshot()
-
-    def unfinished_intents(self) -> list[Intent]:
-        with self._mutex:
-            self._sync()
-            return self._ledger.unfinished()
 
     # -- lock -------------------------------------------------------------------------------------
 

@@ -60,9 +60,9 @@ from psycopg import sql
 from reconciler.errors import LockError, StateError
 from reconciler.gcpause import gc_paused
 from reconciler.state import codec, holders
-from reconciler.state.base import Intent, LockInfo, ResourceState, StateBackend, StateDump, StateSnapshot
+from reconciler.state.base import Intent, LockInfo, ResourceState, StateDump
 from reconciler.state.codec import FORMAT_VERSION
-from reconciler.state.ledger import Ledger, Mismatch
+from reconciler.state.ledger import Ledger, MirroredBackend, Mismatch
 from reconciler.state.pgconn import PgTarget, connect, driver_message
 
 DDL = """
@@ -132,7 +132,7 @@ WHERE locktype = 'advisory' AND granted AND mode = 'ExclusiveLock' AND objsubid 
 """
 
 
-class PostgresBackend(StateBackend):
+class PostgresBackend(MirroredBackend):
     """State in PostgreSQL: see the module docstring for the tables and guarantees."""
 
     def __init__(self, target: PgTarget, *, poll_interval: float = 0.05) -> None:
@@ -533,18 +533,6 @@ class PostgresBackend(StateBackend):
                 ).format(j=self._t["journal"]),
                 (self.target.workspace, self.target.workspace),
             )
-
-    # -- reading ---------------------------------------------------------------------------------
-
-    def read(self) -> StateSnapshot:
-        with self._mutex:
-            self._sync()
-            return self._ledger.snapshot()
-
-    def unfinished_intents(self) -> list[Intent]:
-        with self._mutex:
-            self._sync()
-            return self._ledger.unfinished()
 
     # -- lock ------------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from reconciler.state import ResourceState
 from reconciler.state.base import Intent, StateDump
 
 from .conftest import NO_COMPACT, Kind
-from .factory import intent, simple, strategy
+from .factory import FULL, intent, simple, strategy
 
 
 def test_empty_state_is_created_once_with_a_fixed_lineage(kind: Kind) -> None:
@@ -36,20 +36,7 @@ def test_empty_state_is_created_once_with_a_fixed_lineage(kind: Kind) -> None:
 
 
 def test_every_field_round_trips(kind: Kind) -> None:
-    full = ResourceState(
-        address="mediamath.Strategy/full",
-        provider="mediamath",
-        kind="Strategy",
-        remote_id="123",
-        applied_spec={"name": "Full", "nested": {"b": [1, 2.5, None, True], "a": "ü"}, "n": 3},
-        fingerprint="abc",
-        version=7,
-        parent_ids={"campaign_id": "55"},
-        dependencies=("mediamath.Campaign/c", "mediamath.Advertiser/a"),
-        prevent_destroy=True,
-        on_delete="abandon",
-        status="active",
-    )
+    full = FULL
     minimal = simple("minimal")
     writer = kind.open(compact_every=NO_COMPACT)
     writer.record(full)

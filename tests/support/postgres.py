@@ -8,6 +8,8 @@ and removed after.
 - PostgreSQL refuses to run as root: when the tests run as root, the cluster runs as the
   ``postgres`` OS user (the data directory is chowned to it and every command goes through
   ``runuser -u postgres --``).
+- Tests run it with ``fsync`` and synchronous commit off (speed); benchmarks ask for a
+  ``durable`` one with PostgreSQL's defaults.
 - Connections use password authentication over TCP (``scram-sha-256``) as the role
   ``reconciler`` with :data:`PASSWORD`, so the connection string really holds a secret that the
   secret-leak tests can look for.
@@ -23,7 +25,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -72,8 +73,9 @@ class Cluster:
 class ClusterProcess:
     """Start with :meth:`start`, stop with :meth:`stop` (or use :func:`running_cluster`)."""
 
-    def __init__(self, binaries: Path) -> None:
+    def __init__(self, binaries: Path, *, durable: bool = False) -> None:
         self.binaries = binaries
+        self.durable = durable
         self.as_root = os.geteuid() == 0
         self.tmp = Path(tempfile.mkdtemp(prefix="reconciler-pg-"))
         self.data = self.tmp / "data"
@@ -103,10 +105,10 @@ class ClusterProcess:
             "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync",
         )
         pwfile.unlink()
+        speed = "" if self.durable else "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
         options = (
             f"-c port={self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.tmp} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
-            "-c shared_buffers=64MB"
+            f"{speed}-c max_connections=200 -c shared_buffers=64MB"
         )
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.tmp / "log"), "-w", "-t", "60", "start")
         cluster = Cluster(self.port, self.tmp)
@@ -126,21 +128,16 @@ class ClusterProcess:
 
 
 @contextlib.contextmanager
-def running_cluster() -> Iterator[Cluster]:
+def running_cluster(*, durable: bool = False) -> Iterator[Cluster]:
+    """A cluster for the run of the block. Tests run it with fsync off (nothing there needs to
+    survive a power cut); ``durable`` keeps PostgreSQL's defaults (fsync, synchronous commit), as
+    a benchmark against fsynced local files must."""
     binaries = find_binaries()
     if binaries is None:
         raise RuntimeError("no PostgreSQL binaries (initdb, pg_ctl, postgres) on PATH or in /usr/lib/postgresql")
-    process = ClusterProcess(binaries)
+    process = ClusterProcess(binaries, durable=durable)
     try:
         cluster = process.start()
         yield cluster
     finally:
         process.stop()
-
-
-def wait_until(condition: object, timeout: float = 30.0) -> None:  # pragma: no cover - helper
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met")
-        time.sleep(0.01)
