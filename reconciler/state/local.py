@@ -38,8 +38,9 @@ JSON, not an object, wrong format_version, missing lineage/serial, a resource en
 provider/kind/remote_id ...) raises :class:`~reconciler.errors.StateError` naming the file (and
 the journal line): never a traceback.
 
-Lock: ``state.lock``, created with ``O_CREAT|O_EXCL`` and holding the :class:`LockInfo` as JSON
-(id, who = user@host, pid, operation, created, pid_scope: see :mod:`reconciler.state.holders`). A
+Lock: ``state.lock`` (:mod:`reconciler.state.lockfile`), created with ``O_CREAT|O_EXCL`` and holding
+the :class:`LockInfo` as JSON (id, who = user@host, pid, operation, created, pid_scope: see
+:mod:`reconciler.state.holders`). A
 held lock is a :class:`LockError` naming the holder. **Dead holders are cleared automatically:**
 when a command finds the lock taken by a process of the same ``pid_scope`` (this boot of this host,
 the same PID namespace) that is no longer running, it removes that lock file and takes the lock,
@@ -76,8 +77,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
-
 from reconciler.errors import LockError, StateError
 from reconciler.fsutil import atomic_write, fsync_dir
 from reconciler.gcpause import gc_paused
@@ -86,6 +85,7 @@ from reconciler.state.base import Intent, LockInfo, ResourceState, StateDump
 from reconciler.state.codec import FORMAT_VERSION, OUTCOMES, dumps
 from reconciler.state.holders import Liveness
 from reconciler.state.ledger import Ledger, MirroredBackend, Mismatch
+from reconciler.state.lockfile import LockFile, UnreadableLock, write_all
 
 _LOG = logging.getLogger(__name__)
 
@@ -103,13 +103,6 @@ def _mutex_for(path: Path) -> threading.RLock:
         return _MUTEXES.setdefault(key, threading.RLock())
 
 
-def _write_all(fd: int, payload: bytes) -> None:
-    view = memoryview(payload)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
 @contextlib.contextmanager
 def _os_errors(what: str) -> Iterator[None]:
     """Turn an OSError (disk full, permissions ...) into a StateError naming the file."""
@@ -123,10 +116,6 @@ def _snapshot_sig(st: os.stat_result) -> tuple[int, int, int, int]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-class _UnreadableLock(Exception):
-    pass
-
-
 class LocalBackend(MirroredBackend):
     """State in local files: see the module docstring for the format and guarantees."""
 
@@ -137,6 +126,7 @@ class LocalBackend(MirroredBackend):
         stem = self.path.stem or self.path.name
         self.journal_path = directory / ("journal.jsonl" if stem == "state" else f"{stem}.journal.jsonl")
         self.lock_path = directory / f"{stem}.lock"
+        self._lock = LockFile(self.lock_path, self.path)
         self._compact_every = max(1, compact_every)
         self._poll_interval = poll_interval
         self._mutex = _mutex_for(self.path)
@@ -358,10 +348,7 @@ class LocalBackend(MirroredBackend):
 
     def _check_writable(self) -> None:
         """Refuse writes while another process holds the lock."""
-        try:
-            holder = self._read_lock()
-        except _UnreadableLock as exc:
-            raise LockError(self._unreadable_lock_message(str(exc))) from None
+        holder = self._lock.holder()
         if holder is None or holder.id in self._held or holders.is_this_process(holder):
             return  # unlocked, ours, or another instance in this process holds it
         raise LockError(f"refusing to write {self.path}: {self._held_message(holder)}")
@@ -388,7 +375,7 @@ class LocalBackend(MirroredBackend):
                 st = os.fstat(fd)
                 if st.st_size > self._journal_offset:
                     os.ftruncate(fd, self._journal_offset)  # cut a torn last line before appending
-                _write_all(fd, payload)
+                write_all(fd, payload)
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -526,50 +513,6 @@ class LocalBackend(MirroredBackend):
 
     # -- lock -------------------------------------------------------------------------------------
 
-    def _break_dead_lock(self) -> bool:
-        """Remove the lock if its holder ran in this pid scope and is no longer running.
-
-        A lock left by a killed run would otherwise block every later run until someone types
-        ``reconciler state unlock``. Only a holder of this very pid scope (host boot and PID
-        namespace) can be known dead; other locks are never broken. The check-and-remove runs
-        under an OS file lock so two runs cannot both break it (and remove a fresh lock taken in
-        between). The broken lock is reported (``cleared_stale_lock``).
-        """
-        with FileLock(str(self.lock_path) + ".guard"):
-            try:
-                holder = self._read_lock()
-            except _UnreadableLock:
-                return False
-            if holder is None or holders.liveness(holder) is not Liveness.DEAD:
-                return False
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.lock_path)
-        self.cleared_stale_lock(holder, f"pid {holder.pid} has exited")
-        return True
-
-    def _read_lock(self) -> LockInfo | None:
-        """The lock file's holder, or None. Retries briefly: a new lock may be mid-write."""
-        detail = ""
-        for attempt in range(5):
-            try:
-                raw = self.lock_path.read_bytes()
-            except FileNotFoundError:
-                return None
-            except OSError as exc:
-                raise _UnreadableLock(exc.strerror or str(exc)) from exc
-            try:
-                return codec.parse_lock(raw)
-            except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
-                detail = "empty" if not raw.strip() else str(exc)
-            time.sleep(0.01 * (attempt + 1))
-        raise _UnreadableLock(detail)
-
-    def _unreadable_lock_message(self, detail: str) -> str:
-        return (
-            f"state {self.path} is locked by {self.lock_path}, which cannot be read ({detail}); "
-            "if no other run is active, delete that file"
-        )
-
     def _held_message(self, holder: LockInfo, waited: float = 0.0) -> str:
         return holders.held_message(str(self.path), holder, waited, holders.liveness(holder))
 
@@ -579,47 +522,27 @@ class LocalBackend(MirroredBackend):
             self.lock_path.parent.mkdir(parents=True, exist_ok=True)
         while True:
             info = holders.new_lock(operation)
-            try:
-                fd = os.open(self.lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileExistsError:
-                if self._break_dead_lock():
-                    continue
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    try:
-                        holder = self._read_lock()
-                    except _UnreadableLock as exc:
-                        raise LockError(self._unreadable_lock_message(str(exc))) from None
-                    if holder is None:
-                        continue  # released just now: try again
-                    raise LockError(self._held_message(holder, max(0.0, timeout))) from None
-                time.sleep(min(self._poll_interval, remaining))
+            if self._lock.create(info):
+                with self._mutex:
+                    self._held.add(info.id)
+                return info
+            dead = self._lock.remove_if_dead()
+            if dead is not None:
+                self.cleared_stale_lock(dead, f"pid {dead.pid} has exited")
                 continue
-            except OSError as exc:
-                raise StateError(f"{self.lock_path}: cannot create the lock: {exc.strerror or exc}") from exc
-            try:
-                _write_all(fd, (dumps(codec.lock_to_json(info)) + "\n").encode())
-                os.fsync(fd)
-            except BaseException as exc:
-                os.close(fd)
-                with contextlib.suppress(OSError):
-                    os.unlink(self.lock_path)
-                if isinstance(exc, OSError):
-                    raise StateError(
-                        f"{self.lock_path}: cannot write the lock: {exc.strerror or exc}"
-                    ) from exc
-                raise
-            os.close(fd)
-            fsync_dir(self.lock_path.parent)
-            with self._mutex:
-                self._held.add(info.id)
-            return info
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                holder = self._lock.holder()
+                if holder is None:
+                    continue  # released just now: try again
+                raise LockError(self._held_message(holder, max(0.0, timeout)))
+            time.sleep(min(self._poll_interval, remaining))
 
     def release_lock(self, lock: LockInfo) -> None:
         with self._mutex:
             try:
-                holder = self._read_lock()
-            except _UnreadableLock:
+                holder = self._lock.read()
+            except UnreadableLock:
                 holder = None
             if holder is None or holder.id != lock.id:
                 self._held.discard(lock.id)
@@ -635,16 +558,11 @@ class LocalBackend(MirroredBackend):
             except (OSError, StateError) as exc:  # the journal still holds everything
                 _LOG.warning("could not compact %s on unlock: %s", self.path, exc)
             finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.lock_path)
-                fsync_dir(self.lock_path.parent)
+                self._lock.remove()
                 self._held.discard(lock.id)
 
     def current_lock(self) -> LockInfo | None:
-        try:
-            return self._read_lock()
-        except _UnreadableLock as exc:
-            raise LockError(self._unreadable_lock_message(str(exc))) from None
+        return self._lock.holder()
 
     def force_unlock(self, lock_id: str, *, force: bool = False) -> None:
         with self._mutex:
@@ -659,7 +577,5 @@ class LocalBackend(MirroredBackend):
                 raise LockError(
                     holders.refuse_live_unlock(str(self.path), holder, f"process {holder.pid} is still running on this host")
                 )
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.lock_path)
-            fsync_dir(self.lock_path.parent)
+            self._lock.remove()
             self._held.discard(lock_id)

@@ -2,7 +2,8 @@
 transaction, and a lock that dies with its holder's connection. For teams whose CI runs on many
 machines; settings and the connection string (a secret) are in :mod:`reconciler.state.pgconn`.
 
-Tables, in the configured schema (created when missing), every row keyed by ``workspace`` so that
+Tables (:mod:`reconciler.state.pgschema`), in the configured schema (created when missing), every
+row keyed by ``workspace`` so that
 several workspaces or environments share one database without seeing each other:
 
 ``workspaces`` (workspace, format_version, lineage, serial, created, updated)
@@ -64,72 +65,7 @@ from reconciler.state.base import Intent, LockInfo, ResourceState, StateDump
 from reconciler.state.codec import FORMAT_VERSION
 from reconciler.state.ledger import Ledger, MirroredBackend, Mismatch
 from reconciler.state.pgconn import PgTarget, connect, driver_message
-
-DDL = """
-CREATE TABLE IF NOT EXISTS {s}.workspaces (
-    workspace text PRIMARY KEY,
-    format_version integer NOT NULL,
-    lineage text NOT NULL,
-    serial bigint NOT NULL CHECK (serial >= 0),
-    created timestamptz NOT NULL DEFAULT now(),
-    updated timestamptz NOT NULL DEFAULT now()
-);
-CREATE TABLE IF NOT EXISTS {s}.resources (
-    workspace text NOT NULL REFERENCES {s}.workspaces ON DELETE CASCADE,
-    address text NOT NULL,
-    serial bigint NOT NULL,
-    data jsonb NOT NULL,
-    PRIMARY KEY (workspace, address)
-);
-CREATE TABLE IF NOT EXISTS {s}.journal (
-    workspace text NOT NULL REFERENCES {s}.workspaces ON DELETE CASCADE,
-    seq bigint GENERATED ALWAYS AS IDENTITY,
-    op text NOT NULL CHECK (op IN ('record', 'forget', 'intent', 'outcome')),
-    serial bigint,
-    address text,
-    intent_id text,
-    data jsonb,
-    at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (workspace, seq)
-);
-CREATE UNIQUE INDEX IF NOT EXISTS journal_intent_once ON {s}.journal (workspace, intent_id, op)
-    WHERE intent_id IS NOT NULL;
-CREATE TABLE IF NOT EXISTS {s}.locks (
-    workspace text PRIMARY KEY REFERENCES {s}.workspaces ON DELETE CASCADE,
-    id text NOT NULL,
-    holder text NOT NULL,
-    pid integer NOT NULL,
-    host text NOT NULL,
-    operation text NOT NULL,
-    started text NOT NULL,
-    pid_scope text NOT NULL DEFAULT '',
-    session_pid integer NOT NULL
-);
-"""
-
-# One statement per change while holding the lock (see ``_fast``): the header row's update orders
-# it, the resource row and the journal row are written with the serial it returned.
-_RECORD_ONE = """
-WITH h AS (UPDATE {w} SET serial = serial + 1, updated = now() WHERE workspace = %(ws)s RETURNING serial),
-r AS (INSERT INTO {r} (workspace, address, serial, data) SELECT %(ws)s, %(address)s, h.serial, %(data)s::jsonb FROM h
-      ON CONFLICT (workspace, address) DO UPDATE SET serial = EXCLUDED.serial, data = EXCLUDED.data),
-j AS (INSERT INTO {j} (workspace, op, serial, address, data)
-      SELECT %(ws)s, 'record', h.serial, %(address)s, %(data)s::jsonb FROM h RETURNING seq)
-SELECT h.serial, j.seq FROM h, j
-"""
-_FORGET_ONE = """
-WITH h AS (UPDATE {w} SET serial = serial + 1, updated = now() WHERE workspace = %(ws)s RETURNING serial),
-r AS (DELETE FROM {r} WHERE workspace = %(ws)s AND address = %(address)s),
-j AS (INSERT INTO {j} (workspace, op, serial, address) SELECT %(ws)s, 'forget', h.serial, %(address)s FROM h RETURNING seq)
-SELECT h.serial, j.seq FROM h, j
-"""
-
-_HOLDER_PID = """
-SELECT pid FROM pg_locks
-WHERE locktype = 'advisory' AND granted AND mode = 'ExclusiveLock' AND objsubid = 2
-  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-  AND classid = %s::oid AND objid = %s::oid
-"""
+from reconciler.state.pgschema import FORGET_ONE, HOLDER_PID, RECORD_ONE, ensure_schema
 
 
 class PostgresBackend(MirroredBackend):
@@ -169,7 +105,7 @@ class PostgresBackend(MirroredBackend):
         conn = connect(self.target)
         self._conn = conn
         try:
-            self._ensure_schema(conn)
+            ensure_schema(conn, self.target)
             conn.execute(
                 sql.SQL(
                     "INSERT INTO {} (workspace, format_version, lineage, serial) VALUES (%s, %s, %s, 0) "
@@ -198,22 +134,6 @@ class PostgresBackend(MirroredBackend):
                 raise StateError(f"{self.where}: {what}: {driver_message(self.target, exc)}") from None
             except psycopg.Error as exc:
                 raise StateError(f"{self.where}: {what}: {driver_message(self.target, exc)}") from None
-
-    def _ensure_schema(self, conn: Any) -> None:
-        schema = sql.Identifier(self.target.schema)
-        try:
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s::int4, 0)", (self.target.lock_key[0],))
-                exists = conn.execute(
-                    "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (self.target.schema,)
-                ).fetchone()
-                if not exists:  # CREATE SCHEMA needs a privilege a role may lack when it exists already
-                    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
-                conn.execute(sql.SQL(DDL).format(s=schema))
-        except psycopg.Error as exc:
-            raise StateError(
-                f"{self.where}: cannot create the state tables: {driver_message(self.target, exc)}"
-            ) from None
 
     def close(self) -> None:
         with self._mutex:
@@ -406,7 +326,7 @@ class PostgresBackend(MirroredBackend):
                 text, canonical, raw = prepared[0]
                 with self._db(what) as conn:
                     serial, seq = conn.execute(
-                        self._sql(_RECORD_ONE), {"ws": self.target.workspace, "address": canonical.address, "data": text}
+                        self._sql(RECORD_ONE), {"ws": self.target.workspace, "address": canonical.address, "data": text}
                     ).fetchone()
                     self._applied(int(serial), int(seq), canonical.address, canonical, raw)
                 return int(serial)
@@ -443,7 +363,7 @@ class PostgresBackend(MirroredBackend):
             if self._fast():
                 with self._db(what) as conn:
                     serial, seq = conn.execute(
-                        self._sql(_FORGET_ONE), {"ws": self.target.workspace, "address": address}
+                        self._sql(FORGET_ONE), {"ws": self.target.workspace, "address": address}
                     ).fetchone()
                     self._applied(int(serial), int(seq), address, None, None)
                 return int(serial)
@@ -549,7 +469,7 @@ class PostgresBackend(MirroredBackend):
         return LockInfo(lock_id, who, int(pid), operation, started, scope), int(session)
 
     def _holder_session(self, conn: Any) -> int | None:
-        row = conn.execute(_HOLDER_PID, self.target.lock_key).fetchone()
+        row = conn.execute(HOLDER_PID, self.target.lock_key).fetchone()
         return int(row[0]) if row else None
 
     def _live_holder(self, conn: Any) -> tuple[LockInfo | None, int | None]:
