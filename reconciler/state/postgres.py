@@ -3,8 +3,8 @@ transaction, and a lock that dies with its holder's connection. For teams whose 
 machines; settings and the connection string (a secret) are in :mod:`reconciler.state.pgconn`.
 
 Tables (:mod:`reconciler.state.pgschema`), in the configured schema (created when missing), every
-row keyed by ``workspace`` so that
-several workspaces or environments share one database without seeing each other:
+row keyed by ``workspace`` so that several workspaces or environments share one database without
+seeing each other:
 
 ``workspaces`` (workspace, format_version, lineage, serial, created, updated)
     The header. ``lineage`` is fixed when the row is made (the first reader makes it, as the local
