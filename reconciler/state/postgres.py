@@ -140,7 +140,7 @@ class PostgresBackend(MirroredBackend):
             if self._conn is not None:
                 self._conn.close()
             self._conn = None
-            self._held = None
+            self._held, self._lost_lock = None, False
 
     # -- the mirror ------------------------------------------------------------------------------
 
@@ -538,6 +538,9 @@ class PostgresBackend(MirroredBackend):
     def release_lock(self, lock: LockInfo) -> None:
         with self._mutex:
             if self._held != lock.id:
+                return
+            if self._lost_lock or self._conn is None or self._conn.closed:
+                self._held, self._lost_lock = None, False  # its session is gone, and the lock with it
                 return
             try:
                 self.trim_journal()

@@ -140,6 +140,9 @@ def test_unlock_refuses_a_connected_holder_unless_forced(pg_settings: dict[str, 
         holder.record(simple("a"))  # the connection is gone ...
     with pytest.raises(LockError, match="that held the state lock was lost"):
         holder.record(simple("a"))  # ... and with it the lock: no unlocked writes
+    with pytest.raises(LockError, match="that held the state lock was lost"), holder.locked("x"):
+        pass  # not while the lost lock is still "held" either
+    holder.release_lock(held)  # says nothing more: the lock went with the session
     assert other.read().serial == 0
     again = other.acquire_lock("apply")
     assert other.broken_locks == []  # the forced unlock removed the row
