@@ -4,7 +4,7 @@ This module holds the group, its global options, the shared options and the one 
 the commands live beside it, one module per part of the flow, registered when imported below:
 :mod:`.plan_apply` (validate, plan, apply, destroy), :mod:`.observe` (drift, report),
 :mod:`.state_commands` (import, state list/show/rm/unlock), :mod:`.adopt` (export, state mv),
-:mod:`.statecmds` (state migrate/pull/push),
+:mod:`.state_transfer` (state migrate/pull/push),
 :mod:`.sandbox_commands` (sandbox serve).
 
 Exit codes: 0 success and nothing to change; 1 error; 2 changes present (``plan
@@ -176,7 +176,7 @@ from reconciler.cli import (  # noqa: E402,F401
     plan_apply,
     sandbox_commands,
     state_commands,
-    statecmds,
+    state_transfer,
 )
 
 
