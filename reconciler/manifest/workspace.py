@@ -20,8 +20,8 @@ The file is validated against ``schemas/workspace.schema.json``. Credentials may
 as ``${env:NAME}``: a literal value is an error naming its line (and never echoing the value).
 Variables may use ``${env:NAME}``; provider settings, state and paths may use both ``${env:}``
 and ``${var:}``. A state database's connection string (``state.url``) holding a password must be
-``${env:NAME}`` too, and is left unresolved when credentials are not (``validate``). Without a workspace file every setting has its default and the start
-directory is the root.
+``${env:NAME}`` too, and is left unresolved when credentials are not (``validate``). Without a
+workspace file every setting has its default and the start directory is the root.
 """
 
 from __future__ import annotations

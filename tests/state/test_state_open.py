@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 import reconciler.state as state_pkg
-from reconciler.errors import Location, WorkspaceError
+from reconciler.errors import InputError, Location, WorkspaceError
+from reconciler.manifest.workspace import load_workspace_config
 from reconciler.state import LocalBackend, open_backend
 from reconciler.state.base import StateBackend
 from reconciler.state.postgres import PostgresBackend
@@ -107,3 +108,29 @@ def test_package_reexports_the_base_names() -> None:
         assert name in state_pkg.__all__
         assert getattr(state_pkg, name) is not None
     assert issubclass(LocalBackend, StateBackend)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://ops:Hunter2-Secret@db/state", "host=db password=Hunter2-Secret", "postgresql://db/s?password=Hunter2-Secret"],
+)
+def test_a_literal_password_in_the_workspace_file_is_refused_without_echo(tmp_path: Path, url: str) -> None:
+    (tmp_path / "reconciler.yaml").write_text(
+        f"apiVersion: reconciler/v1\nkind: Workspace\nstate:\n  backend: postgres\n  url: '{url}'\n"
+    )
+    with pytest.raises(WorkspaceError) as caught:
+        load_workspace_config(tmp_path, {})
+    assert str(caught.value).startswith("reconciler.yaml:5: state.url: a connection string with a password is not allowed")
+    assert "Hunter2" not in str(caught.value)
+
+
+def test_validate_needs_no_connection_string(tmp_path: Path) -> None:
+    (tmp_path / "reconciler.yaml").write_text(
+        'apiVersion: reconciler/v1\nkind: Workspace\nstate: {backend: postgres, url: "${env:RECONCILER_PG_URL}"}\n'
+    )
+    config = load_workspace_config(tmp_path, {}, resolve_credentials=False)
+    assert dict(config.state) == {"backend": "postgres"}  # no default local path mixed in either
+    with pytest.raises(InputError, match="RECONCILER_PG_URL"):
+        load_workspace_config(tmp_path, {})
+    resolved = load_workspace_config(tmp_path, {"RECONCILER_PG_URL": "host=db dbname=state"})
+    assert dict(resolved.state) == {"backend": "postgres", "url": "host=db dbname=state"}
