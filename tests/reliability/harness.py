@@ -45,6 +45,7 @@ from reconciler.state import StateBackend, open_backend
 from reconciler.state.local import LocalBackend
 from tests.reliability.estate import DEMO_SECRETS, MICS_ORG, Size, workspace_env, write_workspace
 from tests.support.cli import Result
+from tests.support.postgres import released
 
 REPO = Path(__file__).resolve().parents[2]
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -665,7 +666,7 @@ def crash_trial(
         if killed and pg is not None:
             backend = state_backend(root, env)
             try:
-                if backend.current_lock() is not None:
+                if not released(backend):
                     problems.append("the PostgreSQL lock of the killed run was still held after it died")
             finally:
                 backend.close()

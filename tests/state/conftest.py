@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from reconciler.state import LocalBackend, LockInfo, StateBackend, holders, open_backend
+from tests.support.postgres import released
 
 REPO = Path(__file__).resolve().parents[2]
 NO_COMPACT = 10**9
@@ -90,6 +91,8 @@ class Kind:
         assert holder is not None and holder.id == lock_id
         child.send_signal(signal.SIGKILL)
         child.wait()
+        if self.locks_die_with_holder:
+            assert released(self.open())  # the session ended with the process
         return holder
 
 

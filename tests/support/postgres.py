@@ -25,10 +25,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 PASSWORD = "Pg-Secret-7f3a+RECONCILER/9=Q"
 ROLE = "reconciler"
@@ -141,3 +143,14 @@ def running_cluster(*, durable: bool = False) -> Iterator[Cluster]:
         yield cluster
     finally:
         process.stop()
+
+
+def released(backend: Any, within: float = 5.0) -> bool:
+    """Whether ``backend``'s lock is free within ``within`` seconds: a killed holder's session ends
+    when the server reads the closed connection, a moment after the process is gone."""
+    deadline = time.monotonic() + within
+    while backend.current_lock() is not None:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
