@@ -208,8 +208,8 @@ def load_workspace_config(
 
 
 def _secrets(data: Mapping[str, Any]) -> Secrets:
-    """Every env name a credential is read from, the ``sensitive:`` list, and the variables
-    whose value reads one of them."""
+    """Every env name a credential or the state database's ``url`` is read from, the
+    ``sensitive:`` list, and the variables whose value reads one of them."""
     names = {
         name
         for block in (data.get("providers") or {}).values()
@@ -217,6 +217,10 @@ def _secrets(data: Mapping[str, Any]) -> Secrets:
         for text in (block.get("credentials") or {}).values()
         if isinstance(text, str) and (name := env_reference(text))
     } | set(data.get("sensitive") or ())
+    state = data.get("state")
+    url = state.get("url") if isinstance(state, Mapping) else None
+    if isinstance(url, str):  # the state database's connection string is a secret too
+        names |= env_names(url)
     raw_variables = data.get("variables") or {}
     tainted = {k for k, v in raw_variables.items() if env_names(v) & names}
     return Secrets(env=frozenset(names), variables=frozenset(tainted))

@@ -134,3 +134,11 @@ def test_validate_needs_no_connection_string(tmp_path: Path) -> None:
         load_workspace_config(tmp_path, {})
     resolved = load_workspace_config(tmp_path, {"RECONCILER_PG_URL": "host=db dbname=state"})
     assert dict(resolved.state) == {"backend": "postgres", "url": "host=db dbname=state"}
+
+
+def test_the_state_databases_connection_string_is_a_secret_manifests_may_not_read(tmp_path: Path) -> None:
+    (tmp_path / "reconciler.yaml").write_text(
+        'apiVersion: reconciler/v1\nkind: Workspace\nstate: {backend: postgres, url: "${env:RECONCILER_PG_URL}"}\n'
+    )
+    config = load_workspace_config(tmp_path, {"RECONCILER_PG_URL": "host=db dbname=state"})
+    assert "RECONCILER_PG_URL" in config.secrets.env
