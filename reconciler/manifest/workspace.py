@@ -20,7 +20,8 @@ The file is validated against ``schemas/workspace.schema.json``. Credentials may
 as ``${env:NAME}``: a literal value is an error naming its line (and never echoing the value).
 Variables may use ``${env:NAME}``; provider settings, state and paths may use both ``${env:}``
 and ``${var:}``. A state database's connection string (``state.url``) holding a password must be
-``${env:NAME}`` too, and is left unresolved when credentials are not (``validate``). Without a
+``${env:NAME}`` too; when credentials are not resolved (``validate``) and NAME is not set it is
+left out, and the backend says so if the state is opened after all. Without a
 workspace file every setting has its default and the start directory is the root.
 """
 
@@ -167,10 +168,13 @@ def load_workspace_config(
         name: _provider(doc, name, block, env, variables, resolve_credentials)
         for name, block in sorted(data.get("providers", {}).items())
     }
-    raw_state = data.get("state", {})
-    if not resolve_credentials:  # the connection string of a state database is a secret too
-        raw_state = {k: v for k, v in raw_state.items() if k != "url"}
+    raw_state = dict(data.get("state", {}))
+    unset = sorted(env_names(raw_state.get("url")) - set(env))
+    if not resolve_credentials and unset:  # validate: a state database's connection string is not needed
+        del raw_state["url"]
     block = interpolate_tree(raw_state, env=env, variables=variables, locate=doc.location, path="state")
+    if "url" not in block and unset:
+        block["url_unset"] = unset[0]  # said by the backend if the state is opened after all
     state = {**DEFAULT_STATE, **block} if block.get("backend", "local") == "local" else dict(block)
     rules = tuple(
         DriftIgnoreRule(address=rule["address"], fields=tuple(rule["fields"]))

@@ -65,7 +65,7 @@ class PgTarget:
 
 def target_from_settings(settings: Mapping[str, Any], location: Location | None) -> PgTarget:
     """Check the ``state:`` block of a postgres backend (WorkspaceError naming the field)."""
-    unknown = sorted(str(key) for key in settings if key not in SETTINGS)
+    unknown = sorted(str(key) for key in settings if key not in (*SETTINGS, "url_unset"))
     if unknown:
         raise WorkspaceError(
             f"unknown setting '{unknown[0]}' for the postgres state backend (allowed: {', '.join(SETTINGS)})",
@@ -73,6 +73,12 @@ def target_from_settings(settings: Mapping[str, Any], location: Location | None)
             path=f"state.{unknown[0]}",
         )
     url = settings.get("url")
+    if url is None and isinstance(settings.get("url_unset"), str):
+        raise WorkspaceError(
+            f"the environment variable {settings['url_unset']} is not set (it holds the state database's connection string)",
+            location=location,
+            path="state.url",
+        )
     if not isinstance(url, str) or not url.strip():
         raise WorkspaceError(
             'expected a PostgreSQL connection string, e.g. url: "${env:RECONCILER_PG_URL}"',

@@ -129,7 +129,11 @@ def test_validate_needs_no_connection_string(tmp_path: Path) -> None:
         'apiVersion: reconciler/v1\nkind: Workspace\nstate: {backend: postgres, url: "${env:RECONCILER_PG_URL}"}\n'
     )
     config = load_workspace_config(tmp_path, {}, resolve_credentials=False)
-    assert dict(config.state) == {"backend": "postgres"}  # no default local path mixed in either
+    assert dict(config.state) == {"backend": "postgres", "url_unset": "RECONCILER_PG_URL"}  # no local path
+    with pytest.raises(WorkspaceError, match="state.url: the environment variable RECONCILER_PG_URL is not set"):
+        open_backend(config.state, tmp_path)
+    kept = load_workspace_config(tmp_path, {"RECONCILER_PG_URL": "host=db dbname=state"}, resolve_credentials=False)
+    assert kept.state["url"] == "host=db dbname=state"  # state list/show need it even without provider secrets
     with pytest.raises(InputError, match="RECONCILER_PG_URL"):
         load_workspace_config(tmp_path, {})
     resolved = load_workspace_config(tmp_path, {"RECONCILER_PG_URL": "host=db dbname=state"})
