@@ -63,6 +63,7 @@ class Workspace:
     lock_timeout: float = 0.0
     resolve_credentials: bool = True  # False for validate: no secrets needed to check files
     selection: Selection = Selection()  # --env, --var-file, --var
+    notice: Callable[[str], None] | None = None  # where the state backend's notices go (a cleared stale lock)
     _config: WorkspaceConfig | None = None
     _providers: dict[str, Provider] = field(default_factory=dict)
     _kinds: dict[str, Mapping[str, KindInfo]] = field(default_factory=dict)
@@ -155,12 +156,15 @@ class Workspace:
     def state(self) -> StateBackend:
         if self._state is None:
             self._state = open_backend(self.config.state, self.root)
+            self._state.set_reporter(self.notice)
         return self._state
 
     def close(self) -> None:
         for provider in self._providers.values():
             provider.close()
         self._providers.clear()
+        if self._state is not None:
+            self._state.close()
 
     # -- refresh ---------------------------------------------------------------------------------
     def refresh(self, snapshot: StateSnapshot, addresses: set[str] | None = None) -> dict[str, LiveObject | None]:

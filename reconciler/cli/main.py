@@ -4,6 +4,7 @@ This module holds the group, its global options, the shared options and the one 
 the commands live beside it, one module per part of the flow, registered when imported below:
 :mod:`.plan_apply` (validate, plan, apply, destroy), :mod:`.observe` (drift, report),
 :mod:`.state_commands` (import, state list/show/rm/unlock), :mod:`.adopt` (export, state mv),
+:mod:`.state_transfer` (state migrate/pull/push),
 :mod:`.sandbox_commands` (sandbox serve).
 
 Exit codes: 0 success and nothing to change; 1 error; 2 changes present (``plan
@@ -42,8 +43,10 @@ class Context:
     def workspace(self, lock_timeout: float = 0.0, *, resolve_credentials: bool = True) -> Any:
         from reconciler.engine import Workspace
 
-        return Workspace(start=self.directory, lock_timeout=lock_timeout, resolve_credentials=resolve_credentials,
-                         selection=self.selection)
+        return Workspace(
+            start=self.directory, lock_timeout=lock_timeout, resolve_credentials=resolve_credentials,
+            selection=self.selection, notice=self.console.warn,
+        )
 
 
 def fail(ctx: Context, exc: BaseException, code: int) -> NoReturn:
@@ -195,7 +198,15 @@ def sandbox() -> None:
 
 
 # the command modules register themselves on the groups above
-from reconciler.cli import adopt, observe, plan_apply, sandbox_commands, sandbox_info, state_commands  # noqa: E402,F401
+from reconciler.cli import (  # noqa: E402,F401
+    adopt,
+    observe,
+    plan_apply,
+    sandbox_commands,
+    sandbox_info,
+    state_commands,
+    state_transfer,
+)
 
 
 def main() -> None:

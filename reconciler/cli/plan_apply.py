@@ -166,9 +166,7 @@ def run_apply(
 
     ws = ctx.workspace(lock_timeout)
     try:
-        with ws.state.locked("destroy" if destroy else "apply", lock_timeout):
-            for stale in getattr(ws.state, "broken_locks", []):
-                ctx.console.warn(f"cleared a stale lock left by a run that is no longer running: {stale.describe()}")
+        with ws.state.locked("destroy" if destroy else "apply", lock_timeout):  # a cleared stale lock is said
             for message in ws.recover():
                 ctx.console.progress(message)
             desired: list[Any] = []

@@ -82,9 +82,10 @@ def state_rm(ctx: Context, address: str, lock_timeout: float) -> None:
 
 @state.command("unlock")
 @click.argument("lock_id")
+@click.option("--force", is_flag=True, help="Remove it even though its holder is still running.")
 @pass_ctx
 @handle_errors
-def state_unlock(ctx: Context, lock_id: str) -> None:
+def state_unlock(ctx: Context, lock_id: str, force: bool) -> None:
     """Remove a lock left by a run that died (give the id shown in the lock message)."""
-    ctx.workspace(resolve_credentials=False).state.force_unlock(lock_id)
+    ctx.workspace(resolve_credentials=False).state.force_unlock(lock_id, force=force)
     ctx.console.print(f"Lock {lock_id} removed.")

@@ -19,13 +19,16 @@ paths: [manifests/]
 The file is validated against ``schemas/workspace.schema.json``. Credentials may only be written
 as ``${env:NAME}``: a literal value is an error naming its line (and never echoing the value).
 Variables may use ``${env:NAME}``; provider settings, state and paths may use both ``${env:}``
-and ``${var:}``. Without a workspace file every setting has its default and the start
-directory is the root.
+and ``${var:}``. A state database's connection string (``state.url``) holding a password must be
+``${env:NAME}`` too; when credentials are not resolved (``validate``) and NAME is not set it is
+left out, and the backend says so if the state is opened after all. Without a
+workspace file every setting has its default and the start directory is the root.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -177,6 +180,7 @@ def load_workspace_config(
     _check_credentials(doc)
     _check_schema(doc)
     doc = _in_environment(doc, selection.environment)
+    _check_state_url(doc)
     data: dict[str, Any] = doc.value
 
     variables = interpolate_tree(
@@ -190,12 +194,14 @@ def load_workspace_config(
         name: _provider(doc, name, block, env, variables, resolve_credentials)
         for name, block in sorted(data.get("providers", {}).items())
     }
-    state = {**DEFAULT_STATE}
-    state.update(
-        interpolate_tree(
-            data.get("state", {}), env=env, variables=variables, locate=doc.location, path="state"
-        )
-    )
+    raw_state = dict(data.get("state", {}))
+    unset = sorted(env_names(raw_state.get("url")) - set(env))
+    if not resolve_credentials and unset:  # validate: a state database's connection string is not needed
+        del raw_state["url"]
+    block = interpolate_tree(raw_state, env=env, variables=variables, locate=doc.location, path="state")
+    if "url" not in block and unset:
+        block["url_unset"] = unset[0]  # said by the backend if the state is opened after all
+    state = {**DEFAULT_STATE, **block} if block.get("backend", "local") == "local" else dict(block)
     rules = tuple(
         DriftIgnoreRule(address=rule["address"], fields=tuple(rule["fields"]))
         for rule in data.get("drift", {}).get("ignore", [])
@@ -267,12 +273,20 @@ def _in_environment(doc: SourceDocument, name: str | None) -> SourceDocument:
             for key in settings or {}:
                 moved(f"providers.{pname}.{key}", f"{prefix}.providers.{pname}.{key}")
         data["providers"] = providers
-    data["state"] = block.get("state") or {**(data.get("state") or {}), "path": f".reconciler/{name}/state.json"}
+    data["state"] = block.get("state") or _environment_state(data.get("state") or {}, name)
     if "state" in block:
         moved("state", f"{prefix}.state")
     if "defaults" in block:
         data["defaults"] = [*(data.get("defaults") or []), *block["defaults"]]
     return SourceDocument(doc.file, doc.line, data, lines, doc.plain)
+
+
+def _environment_state(state: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The file's state settings for the environment ``name`` when it names none: its own file
+    (``.reconciler/<name>/state.json``) or, in a shared database, its own key (``<key>/<name>``)."""
+    if state.get("backend") == "postgres":
+        return {**state, "workspace": f"{state.get('workspace', 'default')}/{name}"}
+    return {**state, "path": f".reconciler/{name}/state.json"}
 
 
 def _extra_variables(selection: Selection, root: Path) -> dict[str, Any]:
@@ -293,8 +307,8 @@ def _extra_variables(selection: Selection, root: Path) -> dict[str, Any]:
 
 
 def _secrets(data: Mapping[str, Any]) -> Secrets:
-    """Every env name a credential is read from, the ``sensitive:`` list, and the variables
-    whose value reads one of them."""
+    """Every env name a credential or the state database's ``url`` is read from, the
+    ``sensitive:`` list, and the variables whose value reads one of them."""
     names = {
         name
         for block in (data.get("providers") or {}).values()
@@ -302,6 +316,10 @@ def _secrets(data: Mapping[str, Any]) -> Secrets:
         for text in (block.get("credentials") or {}).values()
         if isinstance(text, str) and (name := env_reference(text))
     } | set(data.get("sensitive") or ())
+    state = data.get("state")
+    url = state.get("url") if isinstance(state, Mapping) else None
+    if isinstance(url, str):  # the state database's connection string is a secret too
+        names |= env_names(url)
     raw_variables = data.get("variables") or {}
     tainted = {k for k, v in raw_variables.items() if env_names(v) & names}
     return Secrets(env=frozenset(names), variables=frozenset(tainted))
@@ -345,13 +363,34 @@ def _check_credentials(doc: SourceDocument) -> None:
                 )
 
 
+_URL_PASSWORD = re.compile(r"://[^/@?#]*:[^/@?#]*@|(?:^|\s)password\s*=|[?&]password=", re.IGNORECASE)
+
+
+def literal_password(url: str) -> bool:
+    """Whether a connection string written out (not ``${env:NAME}``) holds a password."""
+    return env_reference(url) is None and bool(_URL_PASSWORD.search(url))
+
+
+def _check_state_url(doc: SourceDocument) -> None:
+    """A state database's password never lives in git: ``url`` with one must be ``${env:NAME}``."""
+    state = doc.value.get("state")
+    url = state.get("url") if isinstance(state, dict) else None
+    if isinstance(url, str) and literal_password(url):
+        raise WorkspaceError(
+            'a connection string with a password is not allowed here; write url: "${env:RECONCILER_PG_URL}" and '
+            "set RECONCILER_PG_URL in the environment (or leave the password to PGPASSWORD / ~/.pgpass)",
+            location=doc.location("state.url"),
+            path="state.url",
+        )
+
+
 def _check_schema(doc: SourceDocument) -> None:
     validator = schemacheck.packaged_validator("workspace.schema.json")
     error = schemacheck.pick(validator.iter_errors(doc.value))
     if error is None:
         return
     path = schemacheck.field_path(error)
-    redact = "credentials" in path.split(".")
+    redact = "credentials" in path.split(".") or path == "state.url"
     if error.validator == "additionalProperties" and not error.absolute_path:
         allowed = ", ".join(sorted(validator.schema["properties"]))
         keys = ", ".join(repr(k) for k in schemacheck.unexpected_keys(error))

@@ -2,9 +2,11 @@
 
 ``open_backend({"backend": "local", "path": ".reconciler/state.json"}, root)`` returns a
 :class:`~reconciler.state.local.LocalBackend`; ``path`` is relative to the workspace root (the
-directory of ``reconciler.yaml``) and defaults to ``.reconciler/state.json``. Other backends (a
-PostgreSQL one with advisory locks) register a factory in ``BACKENDS``. The engine only sees
-:class:`StateBackend`.
+directory of ``reconciler.yaml``) and defaults to ``.reconciler/state.json``.
+``{"backend": "postgres", "url": ..., "schema": ..., "workspace": ...}`` returns a
+:class:`~reconciler.state.postgres.PostgresBackend` (settings in :mod:`reconciler.state.pgconn`;
+psycopg is imported only then). A new backend registers a factory in ``BACKENDS``. The engine only
+sees :class:`StateBackend`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from reconciler.errors import Location, WorkspaceError
 from reconciler.state.base import Intent, LockInfo, ResourceState, StateBackend, StateSnapshot
 from reconciler.state.local import DEFAULT_STATE_PATH, LocalBackend
+from reconciler.state.pgconn import open_postgres
 
 __all__ = [
     "BACKENDS",
@@ -51,6 +54,7 @@ def _open_local(settings: Mapping[str, Any], root: Path, location: Location | No
 
 BACKENDS: dict[str, Callable[[Mapping[str, Any], Path, Location | None], StateBackend]] = {
     "local": _open_local,
+    "postgres": open_postgres,
 }
 
 
@@ -64,7 +68,7 @@ def open_backend(
     if settings is None:
         settings = {}
     if not isinstance(settings, Mapping):
-        raise WorkspaceError("expected a mapping with 'backend' and 'path'", location=location, path="state")
+        raise WorkspaceError("expected a mapping with 'backend' and its settings", location=location, path="state")
     name = settings.get("backend", "local")
     if not isinstance(name, str):
         raise WorkspaceError("expected the name of a state backend", location=location, path="state.backend")

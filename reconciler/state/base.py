@@ -5,26 +5,34 @@ dependencies and lifecycle flags, under a ``lineage`` (fixed at creation) and a 
 (bumped on every write). Saved plans record lineage+serial; ``apply FILE`` refuses a plan whose
 numbers no longer match.
 
-Durability contract (DESIGN §3), which every backend must keep:
+Durability contract (DESIGN §3), which every backend must keep (the rules they share are in
+:mod:`reconciler.state.ledger`, the stored JSON in :mod:`reconciler.state.codec`, lock holders in
+:mod:`reconciler.state.holders`):
 
 - every resource change is durable before the next write begins (``record`` returns only once
   it is persisted);
 - before each remote write the executor records an *intent* in the journal; after it, the
   *outcome*. Intents without outcome after a crash are returned by ``unfinished_intents`` so the
   engine can look the object up by natural key and adopt it instead of creating twice;
-- one writer at a time: ``lock`` fails at once naming the holder (or waits ``timeout``).
+- one writer at a time: ``lock`` fails at once naming the holder (or waits ``timeout``); a lock
+  left by a holder that is known to be dead is cleared and *said* (``broken_locks``, and the
+  reporter set with :meth:`StateBackend.set_reporter`, which the CLI points at its warnings).
 
-The engine only talks to :class:`StateBackend`; the local file backend lives in
-``reconciler.state.local``; a PostgreSQL backend (advisory locks) can implement the same class.
+The engine only talks to :class:`StateBackend`. Backends: ``reconciler.state.local`` (files) and
+``reconciler.state.postgres`` (PostgreSQL, advisory locks); ``reconciler.state.open_backend``
+picks one from the workspace's ``state:`` block.
 """
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -96,13 +104,18 @@ class StateSnapshot:
 
 @dataclass(frozen=True)
 class LockInfo:
-    """Who holds the state lock. ``id`` is what ``reconciler state unlock`` takes."""
+    """Who holds the state lock. ``id`` is what ``reconciler state unlock`` takes.
+
+    ``pid_scope`` says where ``pid`` means something (this boot of the host and its PID
+    namespace, see :mod:`reconciler.state.holders`); empty for locks written before it existed.
+    """
 
     id: str
     who: str  # user@host
     pid: int
     operation: str  # plan | apply | destroy | import | state rm ...
     created: str  # ISO-8601 UTC
+    pid_scope: str = ""
 
     def describe(self) -> str:
         return f"lock {self.id} held by {self.who} (pid {self.pid}) for '{self.operation}' since {self.created}"
@@ -121,8 +134,57 @@ class Intent:
     remote_id: str | None = None
 
 
+@dataclass(frozen=True)
+class StateDump:
+    """Everything a backend holds, for ``state pull``/``push`` and ``state migrate``: lineage,
+    serial, every resource and the unfinished intents."""
+
+    lineage: str
+    serial: int
+    resources: Mapping[str, ResourceState]
+    intents: tuple[Intent, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        """Nothing recorded yet (a fresh state: its lineage may still be replaced)."""
+        return self.serial == 0 and not self.resources and not self.intents
+
+
+Reporter = Callable[[str], None]
+
+
 class StateBackend(ABC):
     """Where state, journal and lock live."""
+
+    broken_locks: list[LockInfo]  # locks of dead holders this instance cleared (said through the reporter)
+    _reporter: Reporter | None = None
+
+    def __init__(self) -> None:
+        self.broken_locks = []
+
+    @property
+    @abstractmethod
+    def where(self) -> str:
+        """Where the state lives, for messages (never a secret: no password)."""
+
+    def set_reporter(self, reporter: Reporter | None) -> None:
+        """Where notices go (a stale lock cleared ...); without one they are logged as warnings."""
+        self._reporter = reporter
+
+    def report(self, message: str) -> None:
+        if self._reporter is not None:
+            self._reporter(message)
+        else:
+            _LOG.warning("%s", message)
+
+    def cleared_stale_lock(self, holder: LockInfo, why: str) -> None:
+        """Remember and say that a dead holder's lock was cleared (every command says so)."""
+        self.broken_locks.append(holder)
+        self.report(f"cleared a stale lock left by a run that is no longer running ({why}): {holder.describe()}")
+
+    def close(self) -> None:
+        """Let go of connections and files (the lock is not released: use ``release_lock``)."""
+        return None  # nothing held open by default
 
     @abstractmethod
     def read(self) -> StateSnapshot:
@@ -159,8 +221,19 @@ class StateBackend(ABC):
     def current_lock(self) -> LockInfo | None: ...
 
     @abstractmethod
-    def force_unlock(self, lock_id: str) -> None:
-        """Remove a lock by id (``reconciler state unlock``); LockError if the id differs."""
+    def force_unlock(self, lock_id: str, *, force: bool = False) -> None:
+        """Remove a lock by id (``reconciler state unlock``); LockError if the id differs, or if
+        its holder is known to be alive and not ``force``."""
+
+    def dump(self) -> StateDump:
+        """Everything this backend holds (take the lock first for a consistent copy)."""
+        snapshot = self.read()
+        return StateDump(snapshot.lineage, snapshot.serial, snapshot.resources, tuple(self.unfinished_intents()))
+
+    @abstractmethod
+    def restore(self, dump: StateDump) -> None:
+        """Replace everything by ``dump``, its lineage and serial included, in one durable step
+        (the caller holds the lock). Used by ``state push`` and ``state migrate``."""
 
     @contextmanager
     def locked(self, operation: str, timeout: float = 0.0) -> Iterator[LockInfo]:

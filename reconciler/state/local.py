@@ -5,10 +5,11 @@ Files (default directory ``.reconciler/`` beside ``reconciler.yaml``; for a stat
 
 ``state.json`` (the snapshot)
     ``{"format_version": 1, "lineage": "<uuid4>", "serial": N, "resources": {address: ...}}`` where
-    each resource is :meth:`ResourceState.to_json`. Compact JSON with sorted keys (deterministic,
-    diffable, well under 2 KB per resource). Always replaced atomically: a temp file in the same
-    directory is written, flushed and fsynced, ``os.replace``-d over the old one, and the directory
-    is fsynced. ``lineage`` is made once, with the first state, and never changes.
+    each resource is :meth:`ResourceState.to_json` (:mod:`reconciler.state.codec`). Compact JSON with
+    sorted keys (deterministic, diffable, well under 2 KB per resource). Always replaced atomically:
+    a temp file in the same directory is written, flushed and fsynced, ``os.replace``-d over the old
+    one, and the directory is fsynced. ``lineage`` is made once, with the first state, and never
+    changes (``state push`` and ``state migrate`` may replace a whole state, lineage included).
 
 ``journal.jsonl`` (the write-ahead journal)
     Append-only, one compact JSON object per line, each line flushed and fsynced before the call
@@ -18,13 +19,11 @@ Files (default directory ``.reconciler/`` beside ``reconciler.yaml``; for a stat
     :class:`Intent` fields) and ``outcome`` (intent id + ``done|failed|recovered``).
     ``record``/``forget`` append one durable line and bump the serial by one, so every resource
     change is durable at once for O(1) cost instead of a whole-file rewrite. ``read`` = snapshot +
-    replay of the journal: entries whose serial the snapshot already holds are skipped (that is
-    what makes a crash between the two compaction steps harmless), a gap in serials is an error.
-    ``unfinished_intents`` are the intents without an outcome line (journal order). Beginning an
-    intent id twice is an error; ending one twice is a no-op; ending an unknown id is an error.
-    ``record_many`` (bulk import) writes one line per resource with a single fsync. A read of a
-    state that does not exist yet creates it (empty, fresh lineage) so that a saved plan's
-    lineage stays valid.
+    replay of the journal by the rules every backend shares (:mod:`reconciler.state.ledger`:
+    entries the snapshot already holds are skipped, a gap in serials is an error, intents stay
+    unfinished until their outcome). ``record_many`` (bulk import) writes one line per resource
+    with a single fsync. A read of a state that does not exist yet creates it (empty, fresh
+    lineage) so that a saved plan's lineage stays valid.
 
 Compaction rewrites the snapshot atomically, then rewrites the journal (header + unfinished
 intents only), also atomically. It runs on ``release_lock`` and when the journal passes
@@ -39,13 +38,20 @@ JSON, not an object, wrong format_version, missing lineage/serial, a resource en
 provider/kind/remote_id ...) raises :class:`~reconciler.errors.StateError` naming the file (and
 the journal line): never a traceback.
 
-Lock: ``state.lock``, created with ``O_CREAT|O_EXCL`` and holding the :class:`LockInfo` as JSON
-(id, who = user@host, pid, operation, created). A held lock is a :class:`LockError` naming the
-holder; if the holder's pid is on this host and no longer running the message says so and how to
-clear it (``reconciler state unlock <id>``). Locks are never broken automatically. Writes
-(record/forget/intents) are refused while another process holds the lock; with no lock at all
-they are allowed (tools and tests). Every instance on the same file in one process shares one
-re-entrant mutex, so the executor's threads may call record/forget/begin/end concurrently.
+Lock: ``state.lock`` (:mod:`reconciler.state.lockfile`), created with ``O_CREAT|O_EXCL`` and holding
+the :class:`LockInfo` as JSON (id, who = user@host, pid, operation, created, pid_scope: see
+:mod:`reconciler.state.holders`). A
+held lock is a :class:`LockError` naming the holder. **Dead holders are cleared automatically:**
+when a command finds the lock taken by a process of the same ``pid_scope`` (this boot of this host,
+the same PID namespace) that is no longer running, it removes that lock file and takes the lock,
+and says so (a warning naming the cleared lock, through the backend's reporter: every command
+that takes the lock prints it). A holder that still runs, or that this process cannot judge
+(another host, another container's PID namespace, a lock file without ``pid_scope``), is never
+cleared automatically: the message names it and ``reconciler state unlock ID`` removes it (refused
+for a holder still running here unless ``--force``). Writes (record/forget/intents) are refused
+while another process holds the lock; with no lock at all they are allowed (tools and tests).
+Every instance on the same file in one process shares one re-entrant mutex, so the executor's
+threads may call record/forget/begin/end concurrently.
 
 Several readers may look at the files while one writer appends: each call re-checks the files
 (two ``stat`` calls) and replays only what was appended since. File-system failures (disk full,
@@ -53,60 +59,38 @@ a path that is not a directory) are StateErrors naming the file. Nothing here lo
 contents.
 
 Speed (14,000 realistic resources, ~840 bytes each): loading is dominated by ``json.loads``;
-resources are type-checked by a fast path (:func:`_fast_resource`, the detailed messages come
-from :func:`_explain_resource`) with the cyclic GC paused, and saving re-encodes the JSON kept
-from loading/recording instead of calling ``to_json`` again.
+resources are type-checked by :func:`reconciler.state.codec.fast_resource` with the cyclic GC
+paused, and saving re-encodes the JSON kept from loading/recording instead of calling ``to_json``
+again.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gc
-import getpass
-import json
 import logging
 import os
-import socket
 import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeGuard
-
-from filelock import FileLock
+from typing import Any
 
 from reconciler.errors import LockError, StateError
 from reconciler.fsutil import atomic_write, fsync_dir
-from reconciler.state.base import Intent, LockInfo, ResourceState, StateBackend, StateSnapshot
+from reconciler.gcpause import gc_paused
+from reconciler.state import codec, holders
+from reconciler.state.base import Intent, LockInfo, ResourceState, StateDump
+from reconciler.state.codec import FORMAT_VERSION, OUTCOMES, dumps
+from reconciler.state.holders import Liveness
+from reconciler.state.ledger import Ledger, MirroredBackend, Mismatch
+from reconciler.state.lockfile import LockFile, UnreadableLock, write_all
 
 _LOG = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
 DEFAULT_STATE_PATH = ".reconciler/state.json"
-OUTCOMES = ("done", "failed", "recovered")
 COMPACT_EVERY = 256
-
-_SNAPSHOT_KEYS = frozenset({"format_version", "lineage", "serial", "resources"})
-_RESOURCE_KEYS = frozenset(
-    {
-        "provider",
-        "kind",
-        "remote_id",
-        "applied_spec",
-        "fingerprint",
-        "version",
-        "parent_ids",
-        "dependencies",
-        "prevent_destroy",
-        "on_delete",
-        "status",
-    }
-)
-_INTENT_KEYS = ("id", "address", "action", "provider", "kind", "spec", "remote_id")
 
 _MUTEXES: dict[str, threading.RLock] = {}
 _MUTEXES_GUARD = threading.Lock()
@@ -119,236 +103,6 @@ def _mutex_for(path: Path) -> threading.RLock:
         return _MUTEXES.setdefault(key, threading.RLock())
 
 
-# -- JSON helpers ------------------------------------------------------------------------------------
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False)
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
-def _is_int(value: Any) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _require_str(data: Mapping[str, Any], key: str, where: str) -> str:
-    if key not in data:
-        raise ValueError(f"{where}: missing field '{key}'")
-    value = data[key]
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{where}.{key}: expected a non-empty string, got {_type_name(value)}")
-    return value
-
-
-_MISSING: Any = object()
-
-
-def _parse_resource(address: str, data: Any, where: str) -> ResourceState:
-    """Validate one stored resource entry; ValueError names the offending field."""
-    resource = _fast_resource(address, data)
-    if resource is None:
-        _explain_resource(address, data, where)  # raises with the first bad field
-        resource = ResourceState.from_json(address, data)  # pragma: no cover - the two checks agree
-    return resource
-
-
-def _fast_resource(address: Any, data: Any) -> ResourceState | None:
-    """What ``ResourceState.from_json`` does, with every type checked; None if anything is off.
-
-    This runs once per resource on every load, so it is written for speed; the messages come
-    from :func:`_explain_resource`.
-    """
-    if type(data) is not dict or type(address) is not str or not address or not data.keys() <= _RESOURCE_KEYS:
-        return None
-    get = data.get
-    provider, kind, remote_id = get("provider"), get("kind"), get("remote_id")
-    if type(provider) is not str or not provider or type(kind) is not str or not kind:
-        return None
-    if type(remote_id) is not str or not remote_id:
-        if type(remote_id) is not int:
-            return None
-        remote_id = str(remote_id)
-    spec = get("applied_spec", _MISSING)
-    if spec is _MISSING:
-        spec = {}
-    elif type(spec) is not dict:
-        return None
-    parents = get("parent_ids", _MISSING)
-    if parents is _MISSING:
-        parents = {}
-    elif type(parents) is not dict:
-        return None
-    else:
-        for value in parents.values():
-            if type(value) is not str:
-                return None
-    dependencies = get("dependencies", ())
-    if type(dependencies) is not tuple:
-        if type(dependencies) is not list:
-            return None
-        for value in dependencies:
-            if type(value) is not str:
-                return None
-        dependencies = tuple(dependencies)
-    fingerprint, version, prevent = get("fingerprint", ""), get("version"), get("prevent_destroy", False)
-    on_delete, status = get("on_delete"), get("status")
-    if (
-        type(fingerprint) is not str
-        or (version is not None and type(version) is not int)
-        or type(prevent) is not bool
-        or (on_delete is not None and type(on_delete) is not str)
-        or (status is not None and type(status) is not str)
-    ):
-        return None
-    return ResourceState(
-        address,
-        provider,
-        kind,
-        remote_id,
-        spec,
-        fingerprint,
-        version,
-        parents,
-        dependencies,
-        prevent,
-        on_delete,
-        status,
-    )
-
-
-def _explain_resource(address: str, data: Any, where: str) -> None:
-    """The detailed check: raises ValueError naming the first bad field."""
-    if not isinstance(address, str) or not address:
-        raise ValueError(f"{where}: the address must be a non-empty string")
-    if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected an object, got {_type_name(data)}")
-    unknown = sorted(set(data) - _RESOURCE_KEYS)
-    if unknown:
-        raise ValueError(f"{where}: unknown field '{unknown[0]}'")
-    _require_str(data, "provider", where)
-    _require_str(data, "kind", where)
-    if "remote_id" not in data:
-        raise ValueError(f"{where}: missing field 'remote_id'")
-    remote_id = data["remote_id"]
-    if not (isinstance(remote_id, str) and remote_id) and not _is_int(remote_id):
-        raise ValueError(f"{where}.remote_id: expected a non-empty string, got {_type_name(remote_id)}")
-    checks: tuple[tuple[str, Any, str], ...] = (
-        ("applied_spec", lambda v: isinstance(v, dict), "an object"),
-        ("fingerprint", lambda v: isinstance(v, str), "a string"),
-        ("version", lambda v: v is None or _is_int(v), "an integer"),
-        (
-            "parent_ids",
-            lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
-            "an object of strings",
-        ),
-        (
-            "dependencies",
-            lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
-            "an array of strings",
-        ),
-        ("prevent_destroy", lambda v: isinstance(v, bool), "a boolean"),
-        ("on_delete", lambda v: v is None or isinstance(v, str), "a string"),
-        ("status", lambda v: v is None or isinstance(v, str), "a string"),
-    )
-    for key, ok, expected in checks:
-        if key in data and not ok(data[key]):
-            raise ValueError(f"{where}.{key}: expected {expected}, got {_type_name(data[key])}")
-
-
-def _intent_to_json(intent: Intent) -> dict[str, Any]:
-    return {
-        "id": intent.id,
-        "address": intent.address,
-        "action": intent.action,
-        "provider": intent.provider,
-        "kind": intent.kind,
-        "spec": dict(intent.spec),
-        "remote_id": intent.remote_id,
-    }
-
-
-def _parse_intent(data: Mapping[str, Any], where: str) -> Intent:
-    for key in ("id", "address", "action", "provider", "kind"):
-        _require_str(data, key, where)
-    spec = data.get("spec", {})
-    if not isinstance(spec, dict):
-        raise ValueError(f"{where}.spec: expected an object, got {_type_name(spec)}")
-    remote_id = data.get("remote_id")
-    if remote_id is not None and not isinstance(remote_id, str) and not _is_int(remote_id):
-        raise ValueError(f"{where}.remote_id: expected a string or null, got {_type_name(remote_id)}")
-    return Intent(
-        id=data["id"],
-        address=data["address"],
-        action=data["action"],
-        provider=data["provider"],
-        kind=data["kind"],
-        spec=spec,
-        remote_id=None if remote_id is None else str(remote_id),
-    )
-
-
-def _parse_lock(raw: bytes) -> LockInfo:
-    data = json.loads(raw)
-    if not isinstance(data, dict):
-        raise ValueError(f"expected a JSON object, got {_type_name(data)}")
-    for key in ("id", "who", "operation", "created"):
-        if not isinstance(data.get(key), str):
-            raise ValueError(f"field '{key}' is missing or not a string")
-    if not _is_int(data.get("pid")):
-        raise ValueError("field 'pid' is missing or not an integer")
-    return LockInfo(
-        id=data["id"], who=data["who"], pid=data["pid"], operation=data["operation"], created=data["created"]
-    )
-
-
-# -- process and file helpers ------------------------------------------------------------------------
-
-
-def _who() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (containers)
-        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
-    return f"{user}@{socket.gethostname()}"
-
-
-def _pid_alive(pid: int) -> bool:
-    """Whether ``pid`` is a running process on this host (unknown counts as alive)."""
-    if os.name != "posix":
-        return True  # os.kill(pid, 0) would terminate the process on Windows
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # PermissionError: alive, owned by someone else
-        return True
-    return True
-
-
-def _write_all(fd: int, payload: bytes) -> None:
-    view = memoryview(payload)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
 @contextlib.contextmanager
 def _os_errors(what: str) -> Iterator[None]:
     """Turn an OSError (disk full, permissions ...) into a StateError naming the file."""
@@ -358,59 +112,40 @@ def _os_errors(what: str) -> Iterator[None]:
         raise StateError(f"{what}: {exc.strerror or exc}") from exc
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while a large acyclic structure is built (a quarter of the load time)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _snapshot_sig(st: os.stat_result) -> tuple[int, int, int, int]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-class _JournalMismatch(StateError):
-    """Snapshot and journal do not fit together (may be a reader racing a compaction: retried)."""
-
-
-class _UnreadableLock(Exception):
-    pass
-
-
-class LocalBackend(StateBackend):
+class LocalBackend(MirroredBackend):
     """State in local files: see the module docstring for the format and guarantees."""
 
     def __init__(self, path: Path, *, compact_every: int = COMPACT_EVERY, poll_interval: float = 0.1) -> None:
+        super().__init__()
         self.path = Path(path)
         directory = self.path.parent
         stem = self.path.stem or self.path.name
         self.journal_path = directory / ("journal.jsonl" if stem == "state" else f"{stem}.journal.jsonl")
         self.lock_path = directory / f"{stem}.lock"
+        self._lock = LockFile(self.lock_path, self.path)
         self._compact_every = max(1, compact_every)
         self._poll_interval = poll_interval
         self._mutex = _mutex_for(self.path)
         self._held: set[str] = set()  # ids of locks this instance took
-        self._ended: set[str] = set()  # intents known to have an outcome (kept across reloads)
-        self.broken_locks: list[LockInfo] = []  # stale locks of dead local processes we cleared
+        self._ledger = Ledger()
         self._reset()
 
     def __repr__(self) -> str:
         return f"LocalBackend({str(self.path)!r})"
 
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
     # -- in-memory mirror of the files ------------------------------------------------------------
 
     def _reset(self) -> None:
         self._loaded = False
-        self._lineage = ""
-        self._serial = 0
-        self._resources: dict[str, ResourceState] = {}
-        self._raw: dict[str, dict[str, Any]] = {}  # the same resources as stored JSON (saves re-encoding)
-        self._intents: dict[str, Intent] = {}
+        self._ledger.reset()
         self._snap_sig: tuple[int, int, int, int] | None = None
         self._snap_bytes = 0
         self._journal_id: tuple[int, int] | None = None
@@ -451,7 +186,7 @@ class LocalBackend(StateBackend):
             try:
                 self._load_once()
                 return
-            except _JournalMismatch:
+            except Mismatch:
                 before = self._snap_sig
                 try:
                     now: tuple[int, int, int, int] | None = _snapshot_sig(os.stat(self.path))
@@ -487,66 +222,12 @@ class LocalBackend(StateBackend):
         with handle:
             st = os.fstat(handle.fileno())
             raw = handle.read()
-        with _gc_paused():
-            lineage, serial, resources, raw_resources = self._decode_snapshot(raw)
-        self._lineage = lineage
-        self._serial = serial
-        self._resources = resources
-        self._raw = raw_resources
+        with gc_paused():
+            lineage, serial, resources, raw_resources, _ = codec.decode_document(raw, str(self.path))
+        self._ledger.load_base(lineage, serial, resources, raw_resources)
         self._snap_sig = _snapshot_sig(st)
         self._snap_bytes = len(raw)
         return True
-
-    def _decode_snapshot(
-        self, raw: bytes
-    ) -> tuple[str, int, dict[str, ResourceState], dict[str, dict[str, Any]]]:
-        where = str(self.path)
-        if not raw.strip():
-            raise StateError(f"{where}: not a reconciler state file: the file is empty")
-        try:
-            data = json.loads(raw)
-        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
-            raise StateError(f"{where}: not a reconciler state file: invalid JSON ({exc})") from exc
-        if not isinstance(data, dict):
-            raise StateError(
-                f"{where}: not a reconciler state file: expected a JSON object, got {_type_name(data)}"
-            )
-        if "format_version" not in data:
-            raise StateError(f"{where}: not a reconciler state file: missing field 'format_version'")
-        version = data["format_version"]
-        if not _is_int(version):
-            raise StateError(f"{where}: format_version: expected an integer, got {_type_name(version)}")
-        if version > FORMAT_VERSION:
-            raise StateError(
-                f"{where}: format_version {version} was written by a newer reconciler; "
-                f"this version reads format_version {FORMAT_VERSION}"
-            )
-        if version != FORMAT_VERSION:
-            raise StateError(
-                f"{where}: unsupported format_version {version}; this version reads format_version {FORMAT_VERSION}"
-            )
-        unknown = sorted(set(data) - _SNAPSHOT_KEYS)
-        if unknown:
-            raise StateError(f"{where}: unknown field '{unknown[0]}'")
-        try:
-            lineage = _require_str(data, "lineage", "state")
-            if "serial" not in data:
-                raise ValueError("state: missing field 'serial'")
-            serial = data["serial"]
-            if not _is_int(serial) or serial < 0:
-                raise ValueError(f"state.serial: expected a non-negative integer, got {_type_name(serial)}")
-            if "resources" not in data:
-                raise ValueError("state: missing field 'resources'")
-            raw_resources = data["resources"]
-            if not isinstance(raw_resources, dict):
-                raise ValueError(f"state.resources: expected an object, got {_type_name(raw_resources)}")
-            resources = {
-                address: _parse_resource(address, entry, f"resources[{address!r}]")
-                for address, entry in raw_resources.items()
-            }
-        except ValueError as exc:
-            raise StateError(f"{where}: {exc}") from exc
-        return lineage, serial, resources, raw_resources
 
     def _journal_has_lines(self) -> bool:
         try:
@@ -557,9 +238,7 @@ class LocalBackend(StateBackend):
     def _create_initial(self) -> None:
         """Write an empty state with a fresh lineage, unless another process just did."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        payload = _dumps(
-            {"format_version": FORMAT_VERSION, "lineage": str(uuid.uuid4()), "serial": 0, "resources": {}}
-        ).encode()
+        payload = codec.encode_document(str(uuid.uuid4()), 0, {})
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -607,12 +286,7 @@ class LocalBackend(StateBackend):
 
     def _replay(self, line: bytes, lineno: int) -> None:
         where = f"{self.journal_path}:{lineno}"
-        try:
-            entry = json.loads(line)
-        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
-            raise StateError(f"{where}: not a journal entry: invalid JSON ({exc})") from exc
-        if not isinstance(entry, dict):
-            raise StateError(f"{where}: not a journal entry: expected a JSON object, got {_type_name(entry)}")
+        entry = codec.json_object(line, where, "journal entry")
         op = entry.get("op")
         try:
             if lineno == 1 or op == "header":
@@ -622,17 +296,15 @@ class LocalBackend(StateBackend):
             if op in ("record", "forget"):
                 self._replay_change(op, entry, where)
             elif op == "intent":
-                intent = _parse_intent(entry, "intent")
-                self._intents[intent.id] = intent
+                self._ledger.replay_intent(codec.parse_intent(entry, "intent"))
             elif op == "outcome":
-                intent_id = _require_str(entry, "id", "outcome")
-                outcome = _require_str(entry, "outcome", "outcome")
+                intent_id = codec.require_str(entry, "id", "outcome")
+                outcome = codec.require_str(entry, "outcome", "outcome")
                 if outcome not in OUTCOMES:
                     raise ValueError(
                         f"outcome.outcome: expected one of {', '.join(OUTCOMES)}, got '{outcome}'"
                     )
-                self._intents.pop(intent_id, None)
-                self._ended.add(intent_id)
+                self._ledger.replay_outcome(intent_id)
             else:
                 raise ValueError(f"unknown op {op!r} (expected record, forget, intent or outcome)")
         except ValueError as exc:
@@ -643,69 +315,58 @@ class LocalBackend(StateBackend):
             raise ValueError("a journal header must be line 1, and line 1 must be a header")
         if entry.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"unsupported journal format_version {entry.get('format_version')!r}")
-        lineage = _require_str(entry, "lineage", "header")
+        lineage = codec.require_str(entry, "lineage", "header")
         serial = entry.get("serial")
-        if not _is_int(serial):
-            raise ValueError(f"header.serial: expected an integer, got {_type_name(serial)}")
-        if lineage != self._lineage:
-            raise _JournalMismatch(
+        if not codec.is_int(serial):
+            raise ValueError(f"header.serial: expected an integer, got {codec.type_name(serial)}")
+        ledger = self._ledger
+        if lineage != ledger.lineage:
+            raise Mismatch(
                 f"{where}: the journal belongs to state lineage {lineage} but {self.path} has lineage "
-                f"{self._lineage}; they are from different states"
+                f"{ledger.lineage}; they are from different states"
             )
-        if serial > self._serial:
-            raise _JournalMismatch(
+        if serial > ledger.serial:
+            raise Mismatch(
                 f"{where}: the journal continues from serial {serial} but {self.path} is at serial "
-                f"{self._serial}: the state file is older than its journal (restored from a backup?)"
+                f"{ledger.serial}: the state file is older than its journal (restored from a backup?)"
             )
 
     def _replay_change(self, op: str, entry: Mapping[str, Any], where: str) -> None:
         serial = entry.get("serial")
-        if not _is_int(serial):
-            raise ValueError(f"{op}.serial: expected an integer, got {_type_name(serial)}")
-        address = _require_str(entry, "address", op)
+        if not codec.is_int(serial):
+            raise ValueError(f"{op}.serial: expected an integer, got {codec.type_name(serial)}")
+        address = codec.require_str(entry, "address", op)
+        resource = raw = None
         if op == "record":
             if "resource" not in entry:
                 raise ValueError("record: missing field 'resource'")
-            resource = _parse_resource(address, entry["resource"], "record.resource")
-        if serial <= self._serial:
-            return  # already in the snapshot (a crash between the two steps of a compaction)
-        if serial != self._serial + 1:
-            raise _JournalMismatch(
-                f"{where}: entry has serial {serial} but the state is at serial {self._serial}: entries are missing"
-            )
-        if op == "record":
-            self._resources[address] = resource
-            self._raw[address] = entry["resource"]
-        else:
-            self._resources.pop(address, None)
-            self._raw.pop(address, None)
-        self._serial = serial
+            raw = entry["resource"]
+            resource = codec.parse_resource(address, raw, "record.resource")
+        self._ledger.replay_change(serial, address, resource, raw, where)
 
     # -- writing ----------------------------------------------------------------------------------
 
     def _check_writable(self) -> None:
         """Refuse writes while another process holds the lock."""
-        try:
-            holder = self._read_lock()
-        except _UnreadableLock as exc:
-            raise LockError(self._unreadable_lock_message(str(exc))) from None
-        if holder is None or holder.id in self._held:
-            return
-        if holder.pid == os.getpid() and holder.who == _who():
-            return  # another instance in this process holds it
+        holder = self._lock.holder()
+        if holder is None or holder.id in self._held or holders.is_this_process(holder):
+            return  # unlocked, ours, or another instance in this process holds it
         raise LockError(f"refusing to write {self.path}: {self._held_message(holder)}")
+
+    def _header_line(self) -> str:
+        header = {
+            "op": "header",
+            "format_version": FORMAT_VERSION,
+            "lineage": self._ledger.lineage,
+            "serial": self._ledger.serial,
+        }
+        return dumps(header)
 
     def _append(self, lines: list[str]) -> None:
         """Append ``lines`` as one durable write (header first if the journal has none)."""
         entries = len(lines)
         if self._journal_lines == 0:
-            header = {
-                "op": "header",
-                "format_version": FORMAT_VERSION,
-                "lineage": self._lineage,
-                "serial": self._serial,
-            }
-            lines = [_dumps(header), *lines]
+            lines = [self._header_line(), *lines]
         payload = "".join(f"{line}\n" for line in lines).encode()
         created = self._journal_id is None
         with _os_errors(f"{self.journal_path}: cannot append to the journal"):
@@ -714,7 +375,7 @@ class LocalBackend(StateBackend):
                 st = os.fstat(fd)
                 if st.st_size > self._journal_offset:
                     os.ftruncate(fd, self._journal_offset)  # cut a torn last line before appending
-                _write_all(fd, payload)
+                write_all(fd, payload)
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -734,24 +395,13 @@ class LocalBackend(StateBackend):
             _LOG.warning("could not compact %s: %s", self.path, exc)
 
     def _compact(self) -> None:
-        snapshot = {
-            "format_version": FORMAT_VERSION,
-            "lineage": self._lineage,
-            "serial": self._serial,
-            "resources": self._raw,
-        }
-        payload = _dumps(snapshot).encode()
+        ledger = self._ledger
+        payload = codec.encode_document(ledger.lineage, ledger.serial, ledger.raw)
         st = atomic_write(self.path, payload)
         self._snap_sig = _snapshot_sig(st)
         self._snap_bytes = len(payload)
-        header = {
-            "op": "header",
-            "format_version": FORMAT_VERSION,
-            "lineage": self._lineage,
-            "serial": self._serial,
-        }
-        lines = [_dumps(header)] + [
-            _dumps({"op": "intent", **_intent_to_json(i)}) for i in self._intents.values()
+        lines = [self._header_line()] + [
+            dumps({"op": "intent", **codec.intent_to_json(i)}) for i in ledger.intents.values()
         ]
         journal = "".join(f"{line}\n" for line in lines).encode()
         jst = atomic_write(self.journal_path, journal)
@@ -759,7 +409,7 @@ class LocalBackend(StateBackend):
         self._journal_offset = len(journal)
         self._journal_lines = len(lines)
         self._journal_entries = len(lines) - 1
-        _LOG.debug("compacted %s at serial %d (%d resources)", self.path, self._serial, len(self._resources))
+        _LOG.debug("compacted %s at serial %d (%d resources)", self.path, ledger.serial, len(ledger.resources))
 
     def _cleanup_temp_files(self) -> None:
         """Remove temp files a crashed compaction left (only called while holding the lock)."""
@@ -767,20 +417,6 @@ class LocalBackend(StateBackend):
             for leftover in self.path.parent.glob(f".{name}.*.tmp"):
                 with contextlib.suppress(OSError):
                     leftover.unlink()
-
-    @staticmethod
-    def _resource_line(resource: ResourceState) -> tuple[str, ResourceState, dict[str, Any]]:
-        """Validate ``resource``; return its JSON text, its canonical (re-read) form and that JSON."""
-        try:
-            text = _dumps(resource.to_json())
-        except (TypeError, ValueError) as exc:
-            raise StateError(f"{resource.address}: the resource cannot be stored as JSON: {exc}") from exc
-        raw = json.loads(text)
-        try:
-            canonical = _parse_resource(resource.address, raw, resource.address or "resource")
-        except ValueError as exc:
-            raise StateError(f"cannot record {resource.address or 'a resource'}: {exc}") from exc
-        return text, canonical, raw
 
     def record(self, resource: ResourceState) -> int:
         return self.record_many([resource])
@@ -790,24 +426,24 @@ class LocalBackend(StateBackend):
 
         Each resource still gets its own journal line and serial, as if recorded one by one.
         """
-        prepared = [self._resource_line(rs) for rs in resources]
+        prepared = [codec.resource_entry(rs) for rs in resources]
         with self._mutex:
             self._sync()
+            ledger = self._ledger
             if not prepared:
-                return self._serial
+                return ledger.serial
             self._check_writable()
-            serial = self._serial
+            serial = ledger.serial
             lines = []
             for text, canonical, _raw in prepared:
                 serial += 1
                 lines.append(
-                    f'{{"address":{_dumps(canonical.address)},"op":"record","resource":{text},"serial":{serial}}}'
+                    f'{{"address":{dumps(canonical.address)},"op":"record","resource":{text},"serial":{serial}}}'
                 )
             self._append(lines)
-            for _text, canonical, raw in prepared:
-                self._resources[canonical.address] = canonical
-                self._raw[canonical.address] = raw
-            self._serial = serial
+            first = ledger.serial + 1
+            for offset, (_text, canonical, raw) in enumerate(prepared):
+                ledger.apply_change(first + offset, canonical.address, canonical, raw)
             self._maybe_compact()
             return serial
 
@@ -817,42 +453,31 @@ class LocalBackend(StateBackend):
         with self._mutex:
             self._sync()
             self._check_writable()
-            serial = self._serial + 1
-            self._append([_dumps({"op": "forget", "serial": serial, "address": address})])
-            self._resources.pop(address, None)
-            self._raw.pop(address, None)
-            self._serial = serial
+            serial = self._ledger.serial + 1
+            self._append([dumps({"op": "forget", "serial": serial, "address": address})])
+            self._ledger.apply_change(serial, address, None, None)
             self._maybe_compact()
             return serial
 
     def begin_intent(self, intent: Intent) -> None:
-        try:
-            text = _dumps({"op": "intent", **_intent_to_json(intent)})
-            canonical = _parse_intent(json.loads(text), "intent")
-        except (TypeError, ValueError) as exc:
-            raise StateError(f"cannot journal intent for {intent.address}: {exc}") from exc
+        data, canonical = codec.intent_entry(intent)
         with self._mutex:
             self._sync()
-            if intent.id in self._intents or intent.id in self._ended:
-                raise StateError(f"intent {intent.id} is already in the journal {self.journal_path}")
+            self._ledger.check_begin(intent.id, str(self.journal_path))
             self._check_writable()
-            self._append([text])
-            self._intents[canonical.id] = canonical
+            self._append([dumps({"op": "intent", **data})])
+            self._ledger.replay_intent(canonical)
             self._maybe_compact()
 
     def end_intent(self, intent_id: str, outcome: str) -> None:
-        if outcome not in OUTCOMES:
-            raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
+        codec.check_outcome(outcome)
         with self._mutex:
             self._sync()
-            if intent_id not in self._intents:
-                if intent_id in self._ended:
-                    return  # already ended: nothing more to make durable
-                raise StateError(f"no intent {intent_id} in the journal {self.journal_path}")
+            if not self._ledger.needs_outcome(intent_id, str(self.journal_path)):
+                return  # already ended: nothing more to make durable
             self._check_writable()
-            self._append([_dumps({"op": "outcome", "id": intent_id, "outcome": outcome})])
-            del self._intents[intent_id]
-            self._ended.add(intent_id)
+            self._append([dumps({"op": "outcome", "id": intent_id, "outcome": outcome})])
+            self._ledger.replay_outcome(intent_id)
             self._maybe_compact()
 
     def compact(self) -> None:
@@ -863,132 +488,61 @@ class LocalBackend(StateBackend):
             with _os_errors(f"{self.path}: cannot compact the state"):
                 self._compact()
 
-    # -- reading ----------------------------------------------------------------------------------
-
-    def read(self) -> StateSnapshot:
+    def restore(self, dump: StateDump) -> None:
+        """Replace snapshot and journal by ``dump`` (lineage and serial included)."""
+        entries = [codec.resource_entry(rs) for rs in dump.resources.values()]
+        intents = [codec.intent_entry(i)[1] for i in dump.intents]
         with self._mutex:
             self._sync()
-            return StateSnapshot(self._lineage, self._serial, dict(sorted(self._resources.items())))
-
-    def unfinished_intents(self) -> list[Intent]:
-        with self._mutex:
-            self._sync()
-            return list(self._intents.values())
+            self._check_writable()
+            ledger = self._ledger
+            ledger.load_base(
+                dump.lineage,
+                dump.serial,
+                {canonical.address: canonical for _t, canonical, _r in entries},
+                {canonical.address: raw for _t, canonical, raw in entries},
+            )
+            for intent in intents:
+                ledger.replay_intent(intent)
+            try:
+                with _os_errors(f"{self.path}: cannot write the state"):
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                    self._compact()
+            finally:
+                self._loaded = False  # read the files again next time, whatever happened
 
     # -- lock -------------------------------------------------------------------------------------
 
-    def _break_dead_lock(self) -> bool:
-        """Remove the lock if its holder ran on this host and is no longer running.
-
-        A lock left by a killed run would otherwise block every later run until someone types
-        ``reconciler state unlock``. Only a holder on this very host can be known dead; locks
-        from other hosts are never broken. The check-and-remove runs under an OS file lock so two
-        runs cannot both break it (and remove a fresh lock taken in between). The broken lock is
-        kept in ``broken_locks`` so the CLI can say what it cleared.
-        """
-        with FileLock(str(self.lock_path) + ".guard"):
-            try:
-                holder = self._read_lock()
-            except _UnreadableLock:
-                return False
-            same_host = holder is not None and holder.who.rpartition("@")[2] == socket.gethostname()
-            if holder is None or not same_host or _pid_alive(holder.pid):
-                return False
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.lock_path)
-            self.broken_locks.append(holder)
-            return True
-
-    def _read_lock(self) -> LockInfo | None:
-        """The lock file's holder, or None. Retries briefly: a new lock may be mid-write."""
-        detail = ""
-        for attempt in range(5):
-            try:
-                raw = self.lock_path.read_bytes()
-            except FileNotFoundError:
-                return None
-            except OSError as exc:
-                raise _UnreadableLock(exc.strerror or str(exc)) from exc
-            try:
-                return _parse_lock(raw)
-            except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
-                detail = "empty" if not raw.strip() else str(exc)
-            time.sleep(0.01 * (attempt + 1))
-        raise _UnreadableLock(detail)
-
-    def _unreadable_lock_message(self, detail: str) -> str:
-        return (
-            f"state {self.path} is locked by {self.lock_path}, which cannot be read ({detail}); "
-            "if no other run is active, delete that file"
-        )
-
     def _held_message(self, holder: LockInfo, waited: float = 0.0) -> str:
-        message = f"state {self.path} is locked: {holder.describe()}"
-        if waited > 0:
-            message += f" (still held after waiting {waited:g}s)"
-        host = holder.who.rpartition("@")[2]
-        if host == socket.gethostname() and not _pid_alive(holder.pid):
-            return (
-                f"{message}; the holder process is no longer running; if no other run is active, "
-                f"clear it with `reconciler state unlock {holder.id}`"
-            )
-        if waited > 0:
-            return message
-        return f"{message}; wait for it to finish, or use --lock-timeout SECONDS to wait for it"
+        return holders.held_message(str(self.path), holder, waited, holders.liveness(holder))
 
     def acquire_lock(self, operation: str, timeout: float = 0.0) -> LockInfo:
         deadline = time.monotonic() + max(0.0, timeout)
         with _os_errors(f"{self.lock_path}: cannot create the lock"):
             self.lock_path.parent.mkdir(parents=True, exist_ok=True)
         while True:
-            info = LockInfo(
-                id=str(uuid.uuid4()),
-                who=_who(),
-                pid=os.getpid(),
-                operation=operation,
-                created=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-            )
-            try:
-                fd = os.open(self.lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileExistsError:
-                if self._break_dead_lock():
-                    continue
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    try:
-                        holder = self._read_lock()
-                    except _UnreadableLock as exc:
-                        raise LockError(self._unreadable_lock_message(str(exc))) from None
-                    if holder is None:
-                        continue  # released just now: try again
-                    raise LockError(self._held_message(holder, max(0.0, timeout))) from None
-                time.sleep(min(self._poll_interval, remaining))
+            info = holders.new_lock(operation)
+            if self._lock.create(info):
+                with self._mutex:
+                    self._held.add(info.id)
+                return info
+            dead = self._lock.remove_if_dead()
+            if dead is not None:
+                self.cleared_stale_lock(dead, f"pid {dead.pid} has exited")
                 continue
-            except OSError as exc:
-                raise StateError(f"{self.lock_path}: cannot create the lock: {exc.strerror or exc}") from exc
-            try:
-                _write_all(fd, (_dumps(asdict(info)) + "\n").encode())
-                os.fsync(fd)
-            except BaseException as exc:
-                os.close(fd)
-                with contextlib.suppress(OSError):
-                    os.unlink(self.lock_path)
-                if isinstance(exc, OSError):
-                    raise StateError(
-                        f"{self.lock_path}: cannot write the lock: {exc.strerror or exc}"
-                    ) from exc
-                raise
-            os.close(fd)
-            fsync_dir(self.lock_path.parent)
-            with self._mutex:
-                self._held.add(info.id)
-            return info
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                holder = self._lock.holder()
+                if holder is None:
+                    continue  # released just now: try again
+                raise LockError(self._held_message(holder, max(0.0, timeout)))
+            time.sleep(min(self._poll_interval, remaining))
 
     def release_lock(self, lock: LockInfo) -> None:
         with self._mutex:
             try:
-                holder = self._read_lock()
-            except _UnreadableLock:
+                holder = self._lock.read()
+            except UnreadableLock:
                 holder = None
             if holder is None or holder.id != lock.id:
                 self._held.discard(lock.id)
@@ -999,23 +553,18 @@ class LocalBackend(StateBackend):
             try:
                 self._sync()
                 self._cleanup_temp_files()
-                if self._journal_entries > len(self._intents):
+                if self._journal_entries > len(self._ledger.intents):
                     self._compact()
             except (OSError, StateError) as exc:  # the journal still holds everything
                 _LOG.warning("could not compact %s on unlock: %s", self.path, exc)
             finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.lock_path)
-                fsync_dir(self.lock_path.parent)
+                self._lock.remove()
                 self._held.discard(lock.id)
 
     def current_lock(self) -> LockInfo | None:
-        try:
-            return self._read_lock()
-        except _UnreadableLock as exc:
-            raise LockError(self._unreadable_lock_message(str(exc))) from None
+        return self._lock.holder()
 
-    def force_unlock(self, lock_id: str) -> None:
+    def force_unlock(self, lock_id: str, *, force: bool = False) -> None:
         with self._mutex:
             holder = self.current_lock()
             if holder is None:
@@ -1024,7 +573,9 @@ class LocalBackend(StateBackend):
                 raise LockError(
                     f"lock id {lock_id} does not match the lock on {self.path}: {holder.describe()}; nothing removed"
                 )
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.lock_path)
-            fsync_dir(self.lock_path.parent)
+            if not force and holders.liveness(holder) is Liveness.ALIVE and holder.id not in self._held:
+                raise LockError(
+                    holders.refuse_live_unlock(str(self.path), holder, f"process {holder.pid} is still running on this host")
+                )
+            self._lock.remove()
             self._held.discard(lock_id)

@@ -1,7 +1,7 @@
 """Crash recovery of unfinished journal intents.
 
 Covers: a real SIGKILL of an applying subprocess between the remote create and the state record
-(LocalBackend on disk, MemoryProvider blocking on a signal file), then recover_unfinished adopts
+(the local backend on disk and the PostgreSQL backend, MemoryProvider blocking on a signal file), then recover_unfinished adopts
 the orphan by natural key and the next apply finishes without a duplicate and the plan after it is
 empty; the same in-process with a simulated crash; a create that never reached the server (closed
 as failed, recreated by the next run); interrupted updates and deletes (closed as failed); an
@@ -10,6 +10,7 @@ intent whose provider is not configured (left open); lookup failures (left open)
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -17,12 +18,14 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from reconciler.apply import ApplyOptions, Outcome, execute, recover_unfinished
 from reconciler.errors import ServerError
 from reconciler.plan.model import Action
+from reconciler.state import open_backend
 from reconciler.state.base import Intent
 from reconciler.state.local import LocalBackend
 from tests.support.memory_provider import MemoryProvider
@@ -39,10 +42,10 @@ def wait_for(path: Path, timeout: float = 30.0) -> None:
         time.sleep(0.02)
 
 
-def test_sigkill_between_remote_create_and_state_record_is_recovered(tmp_path: Path):
-    state_file, remote_file, signal_file = tmp_path / "st" / "state.json", tmp_path / "remote.json", tmp_path / "go"
+def test_sigkill_between_remote_create_and_state_record_is_recovered(tmp_path: Path, state_settings: dict[str, Any]):
+    remote_file, signal_file = tmp_path / "remote.json", tmp_path / "go"
     child = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.apply_child", str(state_file), str(remote_file), str(signal_file),
+        [sys.executable, "-m", "tests.support.apply_child", json.dumps(state_settings), str(remote_file), str(signal_file),
          "b", "a", "b", "c"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
@@ -55,13 +58,16 @@ def test_sigkill_between_remote_create_and_state_record_is_recovered(tmp_path: P
 
     remote = MemoryProvider.at(remote_file)
     assert [f.fields["name"] for f in remote.objects("Folder")] == ["a", "b"]  # b exists remotely...
-    state = LocalBackend(state_file)
+    state = open_backend(state_settings, tmp_path)
     assert sorted(state.read().resources) == ["memory.Folder/a"]  # ...but was never recorded
     [orphan] = state.unfinished_intents()
     assert (orphan.address, orphan.action) == ("memory.Folder/b", "create")
     lock = state.current_lock()
-    assert lock is not None and lock.operation == "apply"  # the killed process's lock stays
-    state.force_unlock(lock.id)
+    if state_settings["backend"] == "local":
+        assert lock is not None and lock.operation == "apply"  # the killed process's lock file stays
+        state.force_unlock(lock.id)
+    else:
+        assert lock is None  # the advisory lock ended with the killed process's connection
 
     messages = recover_unfinished(state, {"memory": remote})
     b_id = remote.objects("Folder")[1].remote_id

@@ -270,8 +270,8 @@ spec: {advertiser_id: 7, name: "${var:name}", total_budget: "${var:budget}"}
 """
 
 
-def load_in(root: Path, selection: Selection) -> tuple[object, dict[str, object]]:
-    config = load_workspace_config(root, {}, selection=selection)
+def load_in(root: Path, selection: Selection, env: dict[str, str] | None = None) -> tuple[object, dict[str, object]]:
+    config = load_workspace_config(root, env or {}, selection=selection)
     resources = load_manifests([], config=config, kind_lookup=KINDS, known_providers=PROVIDERS, env={})
     return config, resources[0].spec
 
@@ -290,3 +290,15 @@ def test_environments_variables_and_state(tmp_path: Path) -> None:
     assert spec == {"advertiser_id": 7, "name": "from-file", "total_budget": 5}  # --var wins, typed by the schema
     with pytest.raises(InputError, match="no environment 'prod' in reconciler.yaml .environments: production, staging."):
         load_in(tmp_path, Selection("prod"))
+
+
+def test_environments_in_a_shared_state_database_get_their_own_key(tmp_path: Path) -> None:
+    (tmp_path / "reconciler.yaml").write_text(
+        WORKSPACE + "state: {backend: postgres, url: '${env:PG_URL}', workspace: acme}\n"
+    )
+    (tmp_path / "c.yaml").write_text(CAMPAIGN)
+    env = {"PG_URL": "postgresql://reconciler@127.0.0.1/state"}
+    config, _ = load_in(tmp_path, Selection(), env)
+    assert config.state["workspace"] == "acme"
+    config, _ = load_in(tmp_path, Selection("staging"), env)
+    assert config.state["backend"] == "postgres" and config.state["workspace"] == "acme/staging"

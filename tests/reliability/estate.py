@@ -95,6 +95,11 @@ def workspace_env(
     }
 
 
+def pg_env(url: str, schema: str) -> dict[str, str]:
+    """The variables of a workspace written with ``postgres=True``."""
+    return {"RELI_PG_URL": url, "RELI_PG_SCHEMA": schema}
+
+
 def _doc(api: str, kind: str, name: str, spec: str, lifecycle: str = "") -> str:
     body = f"apiVersion: {api}/v1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n"
     body += textwrap.indent(textwrap.dedent(spec).strip("\n"), "  ") + "\n"
@@ -276,11 +281,17 @@ def mediarithmics_docs(size: Size) -> list[str]:
     return docs
 
 
-def write_workspace(root: Path, size: Size = Size()) -> Path:
-    """Write ``reconciler.yaml`` and ``manifests/*.yaml`` under ``root``; returns ``root``."""
+PG_STATE = 'state: {backend: postgres, url: "${env:RELI_PG_URL}", schema: "${env:RELI_PG_SCHEMA}"}\n'
+
+
+def write_workspace(root: Path, size: Size = Size(), *, postgres: bool = False) -> Path:
+    """Write ``reconciler.yaml`` and ``manifests/*.yaml`` under ``root``; returns ``root``.
+
+    ``postgres``: the state lives in PostgreSQL (``RELI_PG_URL``, ``RELI_PG_SCHEMA``: see
+    :func:`pg_env`) instead of ``.reconciler/``."""
     manifests = root / "manifests"
     manifests.mkdir(parents=True, exist_ok=True)
-    (root / "reconciler.yaml").write_text(WORKSPACE_YAML, encoding="utf-8")
+    (root / "reconciler.yaml").write_text(WORKSPACE_YAML + (PG_STATE if postgres else ""), encoding="utf-8")
     for name, docs in (
         ("mediamath.yaml", mediamath_docs(size)),
         ("liveramp.yaml", liveramp_docs(size)),

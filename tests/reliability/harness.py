@@ -41,9 +41,11 @@ import requests
 
 from reconciler.sandbox import create_sandbox
 from reconciler.sandbox.base import Sandbox, SandboxServer
+from reconciler.state import StateBackend, open_backend
 from reconciler.state.local import LocalBackend
 from tests.reliability.estate import DEMO_SECRETS, MICS_ORG, Size, workspace_env, write_workspace
 from tests.support.cli import Result
+from tests.support.postgres import released
 
 REPO = Path(__file__).resolve().parents[2]
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -542,10 +544,21 @@ class Probe:
 
 
 # -- checks ------------------------------------------------------------------------------------------
-def state_resources(root: Path) -> dict[str, Any]:
+def state_backend(root: Path, env: Mapping[str, str] | None = None) -> StateBackend:
+    """The workspace's state backend: PostgreSQL when ``env`` names one (``pg_env``), else the
+    local files."""
+    if env is not None and "RELI_PG_URL" in env:
+        return open_backend({"backend": "postgres", "url": env["RELI_PG_URL"], "schema": env["RELI_PG_SCHEMA"]}, root)
+    return LocalBackend(root / ".reconciler" / "state.json")
+
+
+def state_resources(root: Path, env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The workspace's state as the project's own backend reads it (snapshot + journal)."""
-    backend = LocalBackend(root / ".reconciler" / "state.json")
-    return dict(backend.read().resources)
+    backend = state_backend(root, env)
+    try:
+        return dict(backend.read().resources)
+    finally:
+        backend.close()
 
 
 @dataclass
@@ -576,7 +589,7 @@ def check_converged(
         verdict.problems.append(f"{inv.detached_questions} LiveRamp question(s) in no clean room (a lost create made twice?)")
     for kind, keys in inv.duplicates().items():
         verdict.problems.append(f"duplicate {kind}: {keys}")
-    resources = state_resources(root)
+    resources = state_resources(root, env)
     if len(resources) != expected:
         verdict.problems.append(f"state holds {len(resources)} resources, the manifests {expected}")
     for address, rs in sorted(resources.items()):
@@ -632,13 +645,17 @@ def crash_trial(
     size: Size,
     total_writes: int,
     parallelism: int = 8,
+    pg: Mapping[str, str] | None = None,
 ) -> TrialResult:
-    """A fresh sandbox and workspace; apply; SIGKILL at a random moment; apply again; check."""
+    """A fresh sandbox and workspace; apply; SIGKILL at a random moment; apply again; check.
+
+    ``pg`` (``pg_env``): the state lives in PostgreSQL; then the killed run's lock must be free
+    the moment it died, before the next apply starts."""
     rng = random.Random(seed)
     started = time.monotonic()
-    root = write_workspace(workdir / f"trial-{seed}", size)
+    root = write_workspace(workdir / f"trial-{seed}", size, postgres=pg is not None)
     with LiveSandbox() as sandbox:
-        env = workspace_env(sandbox.url, workdir / f"trial-{seed}-cache")
+        env = {**workspace_env(sandbox.url, workdir / f"trial-{seed}-cache"), **(pg or {})}
         proc = spawn_cli(root, env, "apply", "--auto-approve", "--parallelism", str(parallelism))
         killed, writes = kill_at_random(proc, sandbox, rng, total_writes)
         out, err = proc.communicate()
@@ -646,6 +663,13 @@ def crash_trial(
         problems: list[str] = []
         if not killed and proc.returncode != 0:
             problems.append(f"the first apply (not killed) exited {proc.returncode}:\n{(out + err)[-2000:]}")
+        if killed and pg is not None:
+            backend = state_backend(root, env)
+            try:
+                if not released(backend):
+                    problems.append("the PostgreSQL lock of the killed run was still held after it died")
+            finally:
+                backend.close()
         resumed = run_cli(root, env, "apply", "--auto-approve", "--parallelism", str(parallelism))
         tracebacks += int(resumed.traceback)
         if resumed.code != 0:

@@ -1,6 +1,9 @@
 """Crash anywhere (issue 9 item 1): SIGKILL an apply of ~200 objects across three providers.
 
 Aspects covered:
+- Every trial runs with the state in local files and in PostgreSQL (a fresh schema of the
+  session's throwaway cluster); on PostgreSQL the killed run's lock must be free the moment it
+  died, before the next apply starts.
 - The estate (``estate.py``: MediaMath hierarchy, LiveRamp clean rooms with datasets, partners,
   users, questions and schedules, mediarithmics clean rooms with ``writes: enabled``) is served
   by one SandboxServer; the workspace reaches it through ``${env:...}`` endpoints and demo
@@ -23,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.estate import Size
+from tests.reliability.estate import Size, pg_env
 from tests.reliability.harness import LiveSandbox, Probe, calibrate, crash_trial
 
 SEEDS = [11, 12, 13, 14, 15]
@@ -39,9 +42,16 @@ def full_apply_writes(tmp_path_factory: pytest.TempPathFactory) -> int:
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.parametrize("backend", ["local", "postgres"])
 @pytest.mark.parametrize("seed", SEEDS)
-def test_sigkill_at_a_random_moment_then_apply_converges(tmp_path: Path, full_apply_writes: int, seed: int) -> None:
-    result = crash_trial(seed, tmp_path, Size(), full_apply_writes)
+def test_sigkill_at_a_random_moment_then_apply_converges(
+    request: pytest.FixtureRequest, tmp_path: Path, full_apply_writes: int, seed: int, backend: str
+) -> None:
+    pg = None
+    if backend == "postgres":
+        settings = request.getfixturevalue("pg_settings")
+        pg = pg_env(settings["url"], settings["schema"])
+    result = crash_trial(seed, tmp_path, Size(), full_apply_writes, pg=pg)
     assert result.killed, f"seed {seed}: the apply finished before the kill ({result.kill_after_writes} writes)"
     assert result.problems == [], "\n".join(result.problems)
     assert result.duplicates == 0

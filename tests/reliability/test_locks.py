@@ -7,7 +7,10 @@ Aspects covered:
 - A lock held by a run on another host is never broken automatically: apply exits 1 naming the
   holder and the ``reconciler state unlock <id>`` command; ``state unlock`` with a wrong id
   removes nothing; with the right id it clears the lock and apply proceeds.
-- Two applies against the same workspace, as two principals (distinct credentials, so the
+- The same with the state in PostgreSQL: the killed apply's lock is free the moment it died (its
+  session ended), its lock row still names it, and the next apply says it replaced that stale
+  lock, completes, and the plan after it is empty with no duplicates.
+- Two applies against the same workspace (state in local files, and in PostgreSQL), as two principals (distinct credentials, so the
   sandbox's write log tells whose every write is): started together, exactly one runs and the
   other fails at once naming the holder; started while the first is writing, one without
   ``--lock-timeout`` fails at once having written nothing, one with it waits and then applies
@@ -20,10 +23,11 @@ import json
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.reliability.estate import Size, workspace_env, write_workspace
+from tests.reliability.estate import Size, pg_env, workspace_env, write_workspace
 from tests.reliability.harness import (
     DEMO,
     LiveSandbox,
@@ -34,7 +38,9 @@ from tests.reliability.harness import (
     raise_budgets,
     run_cli,
     spawn_cli,
+    state_backend,
 )
+from tests.support.postgres import released
 
 OTHER = Principal("other", "other", "other-password-77", "other-api-key-77", "other-client", "other-secret-77", "other-token-77")
 SIZE = Size()
@@ -80,6 +86,32 @@ def test_lock_of_a_killed_apply_is_reported_with_its_holder_and_cleared(tmp_path
         assert verdict.ok, verdict.problems
 
 
+@pytest.mark.timeout(300)
+def test_lock_of_a_killed_apply_on_postgres_is_free_at_once(tmp_path: Path, pg_settings: dict[str, Any]) -> None:
+    root = write_workspace(tmp_path / "ws", SIZE, postgres=True)
+    pg = pg_env(pg_settings["url"], pg_settings["schema"])
+    with LiveSandbox() as sandbox:
+        env = {**workspace_env(sandbox.url, tmp_path / "cache"), **pg}
+        proc = spawn_cli(root, env, "apply", "--auto-approve", "--parallelism", "2")
+        wait_for(lambda: sandbox.write_count() >= 20 or proc.poll() is not None, what="writes")
+        assert proc.poll() is None, proc.output()
+        backend = state_backend(root, env)
+        held = backend.current_lock()
+        assert held is not None and held.pid == proc.pid and held.operation == "apply"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert released(backend)  # free at once: the session died with the process
+        backend.close()
+        assert not lock_path(root).exists()
+
+        resumed = run_cli(root, env, "apply", "--auto-approve")
+        assert resumed.code == 0, resumed.text
+        assert "cleared a stale lock" in resumed.err and f"pid {proc.pid}" in resumed.err and held.id in resumed.err
+        assert not resumed.traceback
+        verdict = check_converged(root, env, Probe(sandbox.url), SIZE.total, sandbox)
+        assert verdict.ok, verdict.problems
+
+
 @pytest.mark.timeout(120)
 def test_lock_from_another_host_is_named_and_cleared_only_by_state_unlock(tmp_path: Path) -> None:
     small = Size(agencies=1, advertisers_per_agency=1, campaigns_per_advertiser=1, strategies_per_campaign=1, rooms=0, mics_rooms=2)
@@ -105,13 +137,22 @@ def test_lock_from_another_host_is_named_and_cleared_only_by_state_unlock(tmp_pa
         assert applied.code == 0, applied.text
 
 
+def backend_env(request: pytest.FixtureRequest, backend: str) -> dict[str, str]:
+    if backend == "local":
+        return {}
+    settings = request.getfixturevalue("pg_settings")
+    return pg_env(settings["url"], settings["schema"])
+
+
 @pytest.mark.timeout(300)
-def test_two_applies_started_together_never_interleave(tmp_path: Path) -> None:
-    root = write_workspace(tmp_path / "ws", SIZE)
+@pytest.mark.parametrize("backend", ["local", "postgres"])
+def test_two_applies_started_together_never_interleave(request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> None:
+    pg = backend_env(request, backend)
+    root = write_workspace(tmp_path / "ws", SIZE, postgres=bool(pg))
     with LiveSandbox() as sandbox:
         sandbox.add_principal(OTHER, mm_id=77)
-        env_a = workspace_env(sandbox.url, tmp_path / "cache-a", secrets=DEMO.env())
-        env_b = workspace_env(sandbox.url, tmp_path / "cache-b", secrets=OTHER.env())
+        env_a = {**workspace_env(sandbox.url, tmp_path / "cache-a", secrets=DEMO.env()), **pg}
+        env_b = {**workspace_env(sandbox.url, tmp_path / "cache-b", secrets=OTHER.env()), **pg}
         a = spawn_cli(root, env_a, "apply", "--auto-approve")
         b = spawn_cli(root, env_b, "apply", "--auto-approve")
         ra, rb = a.result(), b.result()
@@ -127,13 +168,17 @@ def test_two_applies_started_together_never_interleave(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(300)
-def test_second_apply_fails_at_once_or_waits_and_never_interleaves(tmp_path: Path) -> None:
-    root = write_workspace(tmp_path / "ws", SIZE)
+@pytest.mark.parametrize("backend", ["local", "postgres"])
+def test_second_apply_fails_at_once_or_waits_and_never_interleaves(
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str
+) -> None:
+    pg = backend_env(request, backend)
+    root = write_workspace(tmp_path / "ws", SIZE, postgres=bool(pg))
     with LiveSandbox() as sandbox:
         sandbox.add_principal(OTHER, mm_id=77)
         sandbox.faults(latency_ms=5.0)  # keep the first apply writing for a while
-        env_a = workspace_env(sandbox.url, tmp_path / "cache-a", secrets=DEMO.env())
-        env_b = workspace_env(sandbox.url, tmp_path / "cache-b", secrets=OTHER.env())
+        env_a = {**workspace_env(sandbox.url, tmp_path / "cache-a", secrets=DEMO.env()), **pg}
+        env_b = {**workspace_env(sandbox.url, tmp_path / "cache-b", secrets=OTHER.env()), **pg}
         first = spawn_cli(root, env_a, "apply", "--auto-approve", "--parallelism", "2")
         wait_for(lambda: sandbox.write_count() >= 5 or first.poll() is not None, what="the first apply's writes")
         assert first.poll() is None

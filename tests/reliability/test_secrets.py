@@ -13,6 +13,9 @@ Aspects covered:
   log is scanned for every secret, its base64 / base64url / URL-encoded forms and the Basic
   authorization header value: none may appear. The secrets were really used (the sandbox's
   write log attributes the writes to them).
+- The state database's password (state in PostgreSQL): never in outputs (plan, apply, state list,
+  a lock error, a refused unlock, a server that is down, a wrong password, with ``--debug``), the
+  plan file, a pulled state, the lock and journal rows; ``validate`` works without it.
 - TLS: each provider refuses a sandbox served over HTTPS with a certificate from an unknown CA
   (trustme) with a clear error, and works once ``ca_bundle`` names that CA.
 """
@@ -29,6 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
+import psycopg
 import pytest
 import trustme
 from click.testing import CliRunner
@@ -39,8 +43,18 @@ from reconciler.providers.base import ProviderConfig
 from reconciler.providers.liveramp.provider import LiveRampProvider
 from reconciler.providers.mediamath.provider import MediaMathProvider
 from reconciler.providers.mediarithmics.provider import MediarithmicsProvider
-from tests.reliability.estate import Size, workspace_env, write_workspace
-from tests.reliability.harness import LiveSandbox, Principal, Run, run_cli, spawn_cli, state_resources
+from tests.reliability.estate import Size, pg_env, workspace_env, write_workspace
+from tests.reliability.harness import (
+    LiveSandbox,
+    Principal,
+    Run,
+    run_cli,
+    spawn_cli,
+    state_backend,
+    state_resources,
+)
+from tests.support.postgres import PASSWORD as PG_PASSWORD
+from tests.support.postgres import Cluster, free_port
 
 SECRET = Principal(
     "secret",
@@ -280,3 +294,51 @@ def test_cli_refuses_an_unknown_ca_and_accepts_ca_bundle(tls_sandbox: tuple[Live
     trusted = run_cli(root, env, "plan")
     assert trusted.code == 0, trusted.text
     assert json.loads(run_cli(root, env, "plan", "--format", "json").out)["resource_changes"]
+
+
+@pytest.mark.timeout(300)
+def test_the_state_databases_password_never_leaves_the_environment(tmp_path: Path, pg_cluster: Cluster) -> None:
+    """The PostgreSQL connection string is a secret like the API credentials: with the state in
+    PostgreSQL, no output, plan, pulled state, lock row or error holds its password (in any form),
+    including when the server is down, the password is wrong, and with ``--debug``; ``validate``
+    needs no connection string at all."""
+    small = Size(agencies=1, advertisers_per_agency=1, campaigns_per_advertiser=1, strategies_per_campaign=1, rooms=0, mics_rooms=2)
+    root = write_workspace(tmp_path / "ws", small, postgres=True)
+    pg = pg_env(pg_cluster.url(), pg_cluster.fresh_schema())
+    secrets = forms(PG_PASSWORD) | forms(quote(PG_PASSWORD, safe=""))
+    texts: dict[str, str] = {}
+
+    def run(env: dict[str, str], *args: str) -> Run:
+        result = run_cli(root, env, *args)
+        texts[f"reconciler {' '.join(args)} (exit {result.code})"] = result.text
+        return result
+
+    with LiveSandbox() as sandbox:
+        env = {**workspace_env(sandbox.url, tmp_path / "cache"), **pg}
+        no_db = {k: v for k, v in env.items() if k != "RELI_PG_URL"}
+        assert run(no_db, "validate").code == 0  # no state, no connection string needed
+        plan_file = tmp_path / "plan.json"
+        assert run(env, "plan", "--out", str(plan_file)).code == 0
+        assert run(env, "apply", str(plan_file)).code == 0
+        assert run(env, "state", "list").code == 0
+        assert run(env, "state", "pull", str(tmp_path / "pulled.json")).code == 0
+        holder = state_backend(root, env)
+        lock = holder.acquire_lock("apply")
+        assert run(env, "apply", "--auto-approve").code == 1  # locked: names the holder and the target
+        assert run(env, "state", "unlock", lock.id).code == 1  # its session is alive
+        with psycopg.connect(pg_cluster.url(), autocommit=True) as conn:
+            texts["locks table"] = str(conn.execute(f"SELECT * FROM {pg['RELI_PG_SCHEMA']}.locks").fetchall())
+            texts["journal table"] = str(conn.execute(f"SELECT * FROM {pg['RELI_PG_SCHEMA']}.journal").fetchall())
+        holder.release_lock(lock)
+        holder.close()
+        down = {**env, "RELI_PG_URL": env["RELI_PG_URL"].replace(f":{pg_cluster.port}/", f":{free_port()}/")}
+        assert run(down, "plan").code == 1
+        assert run(down, "--debug", "plan").code == 1
+        wrong = {**env, "RELI_PG_URL": env["RELI_PG_URL"].replace(quote(PG_PASSWORD, safe=""), "Wrong-" + quote(PG_PASSWORD, safe=""))}
+        assert run(wrong, "state", "list").code == 1
+    texts["plan file"] = plan_file.read_text()
+    texts["pulled state"] = (tmp_path / "pulled.json").read_text()
+    assert any("cannot connect to the PostgreSQL state at postgresql://reconciler@127.0.0.1:" in t for t in texts.values())
+    assert any("password authentication failed" in t for t in texts.values())
+    found = [f"{where}: {form!r}" for where, text in sorted(texts.items()) for form in secrets if form in text]
+    assert found == []

@@ -49,6 +49,22 @@ def strategy(i: int, *, version: int | None = None) -> ResourceState:
     )
 
 
+FULL = ResourceState(  # every field set, with nested JSON and non-ASCII text
+    address="mediamath.Strategy/full",
+    provider="mediamath",
+    kind="Strategy",
+    remote_id="123",
+    applied_spec={"name": "Full", "nested": {"b": [1, 2.5, None, True], "a": "ü"}, "n": 3},
+    fingerprint="abc",
+    version=7,
+    parent_ids={"campaign_id": "55"},
+    dependencies=("mediamath.Campaign/c", "mediamath.Advertiser/a"),
+    prevent_destroy=True,
+    on_delete="abandon",
+    status="active",
+)
+
+
 def simple(name: str, remote_id: str = "1", **spec: object) -> ResourceState:
     return ResourceState(
         address=f"test.Thing/{name}",

@@ -1,5 +1,7 @@
 """open_backend: the workspace's ``state:`` block to a backend.
 
+(Postgres settings: url, schema and workspace checked, the connection string never echoed.)
+
 Covers: the default (None, {}, backend only) at ``<root>/.reconciler/state.json``; relative,
 absolute and directory paths; journal and lock names for a non-default file name; an unknown
 backend, a non-string backend, an unknown setting and a bad path as WorkspaceError naming the
@@ -13,9 +15,11 @@ from pathlib import Path
 import pytest
 
 import reconciler.state as state_pkg
-from reconciler.errors import Location, WorkspaceError
+from reconciler.errors import InputError, Location, WorkspaceError
+from reconciler.manifest.workspace import load_workspace_config
 from reconciler.state import LocalBackend, open_backend
 from reconciler.state.base import StateBackend
+from reconciler.state.postgres import PostgresBackend
 
 from .factory import simple
 
@@ -52,7 +56,11 @@ def test_paths(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("settings", "expected"),
     [
-        ({"backend": "postgres"}, "state.backend: unknown state backend 'postgres' (available: local)"),
+        ({"backend": "s3"}, "state.backend: unknown state backend 's3' (available: local, postgres)"),
+        ({"backend": "postgres"}, 'state.url: expected a PostgreSQL connection string, e.g. url: "${env:RECONCILER_PG_URL}"'),
+        ({"backend": "postgres", "url": "host=h dbname=d", "path": "x"}, "state.path: unknown setting 'path' for the postgres"),
+        ({"backend": "postgres", "url": "host=h dbname=d", "schema": "1x"}, "state.schema: expected a schema name"),
+        ({"backend": "postgres", "url": "host=h dbname=d", "workspace": ""}, "state.workspace: expected a non-empty"),
         ({"backend": 3}, "state.backend: expected the name of a state backend"),
         (
             {"backend": "local", "pth": "x.json"},
@@ -61,6 +69,10 @@ def test_paths(tmp_path: Path) -> None:
         ({"path": ""}, "state.path: expected a non-empty file path"),
         ({"path": ["a"]}, "state.path: expected a non-empty file path"),
         (["local"], "state: expected a mapping"),
+        (
+            {"backend": "postgres", "url": "postgresql://u:Hunter2-Secret@h/db x"},
+            "state.url: not a PostgreSQL connection string",
+        ),
     ],
 )
 def test_bad_settings_are_workspace_errors(tmp_path: Path, settings: object, expected: str) -> None:
@@ -70,6 +82,17 @@ def test_bad_settings_are_workspace_errors(tmp_path: Path, settings: object, exp
     with pytest.raises(WorkspaceError) as located:
         open_backend(settings, tmp_path, location=Location("reconciler.yaml", 4))  # type: ignore[arg-type]
     assert str(located.value).startswith(f"reconciler.yaml:4: {expected}")
+    assert "Hunter2" not in str(caught.value)  # a connection string is never echoed
+
+
+def test_postgres_settings_hide_the_connection_string(tmp_path: Path) -> None:
+    backend = open_backend(
+        {"backend": "postgres", "url": "postgresql://ops:Hunter2-Secret@db.internal:6432/state", "workspace": "prod"},
+        tmp_path,
+    )
+    assert isinstance(backend, PostgresBackend)
+    assert backend.where == "postgresql://ops@db.internal:6432/state (schema reconciler, workspace prod)"
+    assert "Hunter2" not in repr(backend) + repr(backend.target) + backend.where
 
 
 def test_package_reexports_the_base_names() -> None:
@@ -85,3 +108,41 @@ def test_package_reexports_the_base_names() -> None:
         assert name in state_pkg.__all__
         assert getattr(state_pkg, name) is not None
     assert issubclass(LocalBackend, StateBackend)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://ops:Hunter2-Secret@db/state", "host=db password=Hunter2-Secret", "postgresql://db/s?password=Hunter2-Secret"],
+)
+def test_a_literal_password_in_the_workspace_file_is_refused_without_echo(tmp_path: Path, url: str) -> None:
+    (tmp_path / "reconciler.yaml").write_text(
+        f"apiVersion: reconciler/v1\nkind: Workspace\nstate:\n  backend: postgres\n  url: '{url}'\n"
+    )
+    with pytest.raises(WorkspaceError) as caught:
+        load_workspace_config(tmp_path, {})
+    assert str(caught.value).startswith("reconciler.yaml:5: state.url: a connection string with a password is not allowed")
+    assert "Hunter2" not in str(caught.value)
+
+
+def test_validate_needs_no_connection_string(tmp_path: Path) -> None:
+    (tmp_path / "reconciler.yaml").write_text(
+        'apiVersion: reconciler/v1\nkind: Workspace\nstate: {backend: postgres, url: "${env:RECONCILER_PG_URL}"}\n'
+    )
+    config = load_workspace_config(tmp_path, {}, resolve_credentials=False)
+    assert dict(config.state) == {"backend": "postgres", "url_unset": "RECONCILER_PG_URL"}  # no local path
+    with pytest.raises(WorkspaceError, match="state.url: the environment variable RECONCILER_PG_URL is not set"):
+        open_backend(config.state, tmp_path)
+    kept = load_workspace_config(tmp_path, {"RECONCILER_PG_URL": "host=db dbname=state"}, resolve_credentials=False)
+    assert kept.state["url"] == "host=db dbname=state"  # state list/show need it even without provider secrets
+    with pytest.raises(InputError, match="RECONCILER_PG_URL"):
+        load_workspace_config(tmp_path, {})
+    resolved = load_workspace_config(tmp_path, {"RECONCILER_PG_URL": "host=db dbname=state"})
+    assert dict(resolved.state) == {"backend": "postgres", "url": "host=db dbname=state"}
+
+
+def test_the_state_databases_connection_string_is_a_secret_manifests_may_not_read(tmp_path: Path) -> None:
+    (tmp_path / "reconciler.yaml").write_text(
+        'apiVersion: reconciler/v1\nkind: Workspace\nstate: {backend: postgres, url: "${env:RECONCILER_PG_URL}"}\n'
+    )
+    config = load_workspace_config(tmp_path, {"RECONCILER_PG_URL": "host=db dbname=state"})
+    assert "RECONCILER_PG_URL" in config.secrets.env

@@ -13,11 +13,12 @@ import uuid
 from dataclasses import replace
 
 from reconciler.errors import LockError, StateError
-from reconciler.state.base import Intent, LockInfo, ResourceState, StateBackend, StateSnapshot
+from reconciler.state.base import Intent, LockInfo, ResourceState, StateBackend, StateDump, StateSnapshot
 
 
 class MemoryStateBackend(StateBackend):
     def __init__(self) -> None:
+        super().__init__()
         self.lineage = str(uuid.uuid4())
         self.serial = 0
         self.resources: dict[str, ResourceState] = {}
@@ -26,6 +27,10 @@ class MemoryStateBackend(StateBackend):
         self.journal: list[tuple[str, str]] = []  # (event, intent id) in order
         self._lock_info: LockInfo | None = None
         self._mutex = threading.Lock()
+
+    @property
+    def where(self) -> str:
+        return "memory"
 
     def read(self) -> StateSnapshot:
         with self._mutex:
@@ -76,7 +81,14 @@ class MemoryStateBackend(StateBackend):
     def current_lock(self) -> LockInfo | None:
         return self._lock_info
 
-    def force_unlock(self, lock_id: str) -> None:
+    def restore(self, dump: StateDump) -> None:
+        with self._mutex:
+            self.lineage, self.serial = dump.lineage, dump.serial
+            self.resources = dict(dump.resources)
+            self.intents = {i.id: i for i in dump.intents}
+            self.outcomes = {}
+
+    def force_unlock(self, lock_id: str, *, force: bool = False) -> None:
         with self._mutex:
             if self._lock_info is None or self._lock_info.id != lock_id:
                 raise LockError(f"no lock with id {lock_id}")
