@@ -89,11 +89,11 @@ def state_migrate(ctx: Context, to: str, lock_timeout: float) -> None:
 def state_pull(ctx: Context, file: Path | None) -> None:
     """Write the whole state (with unfinished intents) as JSON to FILE (mode 0600) or stdout."""
     from reconciler.fsutil import atomic_write
-    from reconciler.state.transfer import encode
+    from reconciler.state.transfer import encode, written
 
     ws = ctx.workspace()
     try:
-        dump = ws.state.dump()
+        dump = written(ws.state, "pull")
     finally:
         ws.close()
     payload = encode(dump)

@@ -30,6 +30,7 @@ from reconciler.export.naming import kebab
 from reconciler.export.scope import Scope, squash, variants
 from reconciler.export.spec import ExportedResource
 from reconciler.fsutil import create_new
+from reconciler.manifest.interpolate import escape, interpolate_tree
 from reconciler.manifest.workspace import WORKSPACE_FILE
 from reconciler.manifest.yamlsource import load_documents
 from reconciler.model import Ref
@@ -62,6 +63,8 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    """Quoted where the loader's YAML needs it. Live values are never interpolated: ``${`` is
+    written ``$${`` (done before dumping, see :func:`render_document`)."""
     from reconciler.manifest.yamlsource import STR, _CoreSchemaLoader
 
     if _CoreSchemaLoader.resolve(_CoreSchemaLoader, yaml.ScalarNode, data, (True, False)) != STR:
@@ -140,7 +143,7 @@ def render_document(resource: ExportedResource, schema_ref: str) -> str:
         "apiVersion": f"{address.provider}/v1",
         "kind": address.kind,
         "metadata": {"name": address.name},
-        "spec": dict(resource.spec),
+        "spec": _escaped(dict(resource.spec)),
     }
     return f"{SCHEMA_LINE}{schema_ref}\n# remote id: {resource.remote_id}\n{_dump(body)}"
 
@@ -162,12 +165,30 @@ def render_files(
     return files
 
 
+def _escaped(value: Any) -> Any:
+    """``value`` with every string escaped for interpolation: a live name that reads
+    ``${env:SECRET}`` (set by anyone with console access) must load back as that text, never
+    as the secret."""
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, Mapping):
+        return {k: _escaped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escaped(v) for v in value]
+    return value
+
+
 def _check_round_trip(text: str, items: Sequence[ExportedResource], path: Path) -> None:
-    """The written YAML must read back (through the manifest loader's YAML) as what was meant."""
+    """The written YAML must read back (through the manifest loader's YAML and interpolation,
+    with no variables and an empty environment) as what was meant."""
     docs = [d for d in load_documents(text, str(path)) if d is not None]
     ordered = sorted(items, key=lambda r: r.address.name)
     for doc, resource in zip(docs, ordered, strict=True):
-        if doc.value["spec"] != _plain(resource.spec):
+        try:
+            spec = interpolate_tree(doc.value["spec"], env={}, variables={}, locate=doc.location, path="spec")
+        except InputError:
+            spec = None
+        if spec != _plain(resource.spec):
             raise ProviderError(
                 f"export: {resource.address} does not survive a YAML round trip (a bug; please report it)"
             )

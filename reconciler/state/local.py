@@ -22,8 +22,10 @@ Files (default directory ``.reconciler/`` beside ``reconciler.yaml``; for a stat
     replay of the journal by the rules every backend shares (:mod:`reconciler.state.ledger`:
     entries the snapshot already holds are skipped, a gap in serials is an error, intents stay
     unfinished until their outcome). ``record_many`` (bulk import) writes one line per resource
-    with a single fsync. A read of a state that does not exist yet creates it (empty, fresh
-    lineage) so that a saved plan's lineage stays valid.
+    with a single fsync. Reading a state that does not exist yet writes nothing (``plan`` and
+    ``validate`` leave no file behind): it reads as empty, with lineage ``""`` and serial 0. The
+    first write creates the file (empty, a fresh lineage) and then bumps the serial, so a plan
+    saved against the missing state is stale once anyone else has written one.
 
 Compaction rewrites the snapshot atomically, then rewrites the journal (header + unfinished
 intents only), also atomically. It runs on ``release_lock`` and when the journal passes
@@ -205,10 +207,8 @@ class LocalBackend(MirroredBackend):
                     f"{self.path}: the state file is missing but its journal {self.journal_path} exists; "
                     "restore the state file (or move the journal away to start from an empty state)"
                 )
-            with _os_errors(f"{self.path}: cannot create the state file"):
-                self._create_initial()
-            if not self._read_snapshot():  # pragma: no cover - removed between create and read
-                raise StateError(f"{self.path}: the state file vanished while it was being created")
+            self._loaded = True  # nothing on disk: an empty state, lineage "" (see _before_write)
+            return
         self._read_journal()
         self._loaded = True
 
@@ -346,12 +346,18 @@ class LocalBackend(MirroredBackend):
 
     # -- writing ----------------------------------------------------------------------------------
 
-    def _check_writable(self) -> None:
-        """Refuse writes while another process holds the lock."""
+    def _before_write(self) -> None:
+        """Refuse writes while another process holds the lock; make the state file on the first
+        write (the caller holds the mutex and has synced)."""
         holder = self._lock.holder()
-        if holder is None or holder.id in self._held or holders.is_this_process(holder):
-            return  # unlocked, ours, or another instance in this process holds it
-        raise LockError(f"refusing to write {self.path}: {self._held_message(holder)}")
+        if not (holder is None or holder.id in self._held or holders.is_this_process(holder)):
+            raise LockError(f"refusing to write {self.path}: {self._held_message(holder)}")
+        if self._snap_sig is None:
+            with _os_errors(f"{self.path}: cannot create the state file"):
+                self._create_initial()
+            self._load()
+            if self._snap_sig is None:  # pragma: no cover - removed between create and read
+                raise StateError(f"{self.path}: the state file vanished while it was being created")
 
     def _header_line(self) -> str:
         header = {
@@ -432,7 +438,7 @@ class LocalBackend(MirroredBackend):
             ledger = self._ledger
             if not prepared:
                 return ledger.serial
-            self._check_writable()
+            self._before_write()
             serial = ledger.serial
             lines = []
             for text, canonical, _raw in prepared:
@@ -452,7 +458,7 @@ class LocalBackend(MirroredBackend):
             raise StateError("cannot forget a resource without an address")
         with self._mutex:
             self._sync()
-            self._check_writable()
+            self._before_write()
             serial = self._ledger.serial + 1
             self._append([dumps({"op": "forget", "serial": serial, "address": address})])
             self._ledger.apply_change(serial, address, None, None)
@@ -464,7 +470,7 @@ class LocalBackend(MirroredBackend):
         with self._mutex:
             self._sync()
             self._ledger.check_begin(intent.id, str(self.journal_path))
-            self._check_writable()
+            self._before_write()
             self._append([dumps({"op": "intent", **data})])
             self._ledger.replay_intent(canonical)
             self._maybe_compact()
@@ -475,7 +481,7 @@ class LocalBackend(MirroredBackend):
             self._sync()
             if not self._ledger.needs_outcome(intent_id, str(self.journal_path)):
                 return  # already ended: nothing more to make durable
-            self._check_writable()
+            self._before_write()
             self._append([dumps({"op": "outcome", "id": intent_id, "outcome": outcome})])
             self._ledger.replay_outcome(intent_id)
             self._maybe_compact()
@@ -484,7 +490,7 @@ class LocalBackend(MirroredBackend):
         """Fold the journal into the snapshot now (keeps unfinished intents)."""
         with self._mutex:
             self._sync()
-            self._check_writable()
+            self._before_write()
             with _os_errors(f"{self.path}: cannot compact the state"):
                 self._compact()
 
@@ -494,7 +500,7 @@ class LocalBackend(MirroredBackend):
         intents = [codec.intent_entry(i)[1] for i in dump.intents]
         with self._mutex:
             self._sync()
-            self._check_writable()
+            self._before_write()
             ledger = self._ledger
             ledger.load_base(
                 dump.lineage,

@@ -15,6 +15,8 @@ has them, plus the ones a migration needs:
   saved against that serial must become stale). ``migrate`` has no force: empty the target first.
 
 Both states are locked while a migration copies (the source so that no apply runs meanwhile).
+A state nothing was ever written to (a local state with no file yet) has nothing to move:
+``migrate`` and ``pull`` say so and change nothing.
 """
 
 from __future__ import annotations
@@ -50,7 +52,15 @@ def migrate(source: StateBackend, target: StateBackend, lock_timeout: float = 0.
     if source.where == target.where:
         raise InputError(f"--to names the workspace's current state ({source.where}); nothing to migrate")
     with source.locked("state migrate", lock_timeout), target.locked("state migrate", lock_timeout):
-        return put(target, source.dump(), force=False, verb="migrate")
+        return put(target, written(source, "migrate"), force=False, verb="migrate")
+
+
+def written(source: StateBackend, verb: str) -> StateDump:
+    """``source``'s whole state; a StateError when nothing was ever written to it."""
+    dump = source.dump()
+    if not dump.lineage:
+        raise StateError(f"nothing to {verb}: {source.where} holds no state yet (nothing was applied or imported)")
+    return dump
 
 
 def push(target: StateBackend, dump: StateDump, *, force: bool, lock_timeout: float = 0.0) -> Transfer:

@@ -31,6 +31,7 @@ from reconciler.export import (
     slugify,
     user_fields,
 )
+from reconciler.manifest.interpolate import interpolate_tree
 from reconciler.manifest.yamlsource import load_documents
 from reconciler.model import Address, LiveObject, Ref
 from reconciler.providers.base import KindInfo, ProviderConfig
@@ -293,6 +294,24 @@ def test_user_fields_keeps_what_a_user_would_write() -> None:
     ]
 
 
+def test_a_live_name_that_reads_like_interpolation_is_exported_as_text(
+    memory_ws: Workspace, remote: MemoryProvider
+) -> None:
+    """Issue 16.1: someone with console access names an object ``${env:SECRET}``; the export
+    must load back as that text, never as the secret (which would then be planned and applied)."""
+    folder = remote.create("Folder", {"name": "Partner"})
+    remote.create("Item", {"name": "${env:RECONCILER_EXPORT_SECRET}", "folder_id": folder.remote_id, "price": 2})
+    memory_ws.env = {**memory_ws.env, "RECONCILER_EXPORT_SECRET": "hunter2-export-secret"}
+    result = memory_ws.run("export", "--provider", "memory", "--scope", f"Folder={folder.remote_id}", "--out", "exported")
+    assert result.code == 0, result.text
+    written = "".join(p.read_text() for p in sorted((memory_ws.root / "exported").glob("*.yaml")))
+    assert "name: $${env:RECONCILER_EXPORT_SECRET}" in written
+    plan = memory_ws.run("plan", "--detailed-exitcode", "--format", "json")
+    assert plan.code == 0, plan.text
+    assert "hunter2" not in plan.text
+    assert "hunter2" not in (memory_ws.root / ".reconciler" / "state.json").read_text()
+
+
 def test_written_yaml_reads_back_as_written() -> None:
     tricky = [
         "0o17",
@@ -308,6 +327,9 @@ def test_written_yaml_reads_back_as_written() -> None:
         "line\nbreak",
         "#",
         "",
+        "${env:HOME}",
+        "a $${x} b ${var:y}",
+        "$$",
     ]
     spec = {f"f{i}": value for i, value in enumerate(tricky)}
     spec["parent"] = Ref(Address("memory", "Folder", "docs"))  # type: ignore[assignment]
@@ -316,7 +338,8 @@ def test_written_yaml_reads_back_as_written() -> None:
 
     text = render_document(ExportedResource(Address("memory", "Item", "x"), spec, state), "schema.json")
     (doc,) = [d for d in load_documents(text, "x.yaml") if d is not None]
-    assert doc.value["spec"] == {
+    loaded = interpolate_tree(doc.value["spec"], env={"HOME": "/root"}, variables={"y": 1}, locate=doc.location)
+    assert loaded == {
         **{f"f{i}": value for i, value in enumerate(tricky)},
         "parent": {"ref": "Folder/docs"},
     }

@@ -89,7 +89,12 @@ def test_plan_apply_plan_is_empty_and_detailed_exitcode(ws: Workspace) -> None:
 
 def test_saved_plan_applies_once_then_is_stale(ws: Workspace, tmp_path: Path) -> None:
     out = tmp_path / "plan.json"
+    assert ws.run("validate").code == 0
     assert ws.run("plan", "--out", str(out)).code == 0
+    assert ws.run("plan", "--format", "json").code == 0
+    assert not (ws.root / ".reconciler").exists()  # validate and plan write nothing, not even an empty state
+    other = tmp_path / "other.json"
+    assert ws.run("plan", "--out", str(other)).code == 0
     first = ws.run("apply", str(out))
     assert first.code == 0, first.text
     second = ws.run("apply", str(out))
@@ -97,6 +102,8 @@ def test_saved_plan_applies_once_then_is_stale(ws: Workspace, tmp_path: Path) ->
     assert "stale plan" in second.err
     assert "Traceback" not in second.text
     assert len(ws.remote()["Folder"]) == 1  # nothing applied twice
+    racing = ws.run("apply", str(other))  # made against the same missing state, applied after
+    assert racing.code == 3 and "stale plan" in racing.err, racing.text
 
 
 def test_update_and_markdown_plan(ws: Workspace) -> None:

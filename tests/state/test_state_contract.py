@@ -1,6 +1,7 @@
 """The state contract, held against every backend (``kind``: local files, and PostgreSQL).
 
-Covers: an empty state made once with a fixed lineage; every ResourceState field round-tripping
+Covers: a state nobody wrote reads as empty (local files: nothing on disk, lineage ""; PostgreSQL:
+its row, made on connect, with a lineage), and the first write fixes the lineage for good; every ResourceState field round-tripping
 to another instance (another process's view); serial +1 per record/forget and a lineage that never
 changes; a crash (an instance dropped without releasing anything) leaving every acknowledged
 change and the unfinished intent to the next instance; values that are not JSON (or fields of the
@@ -30,9 +31,13 @@ def test_empty_state_is_created_once_with_a_fixed_lineage(kind: Kind) -> None:
     first = kind.open().read()
     assert first.serial == 0
     assert first.resources == {}
-    assert str(uuid.UUID(first.lineage)) == first.lineage
-    assert kind.open().read().lineage == first.lineage  # the next process sees the same lineage
     assert kind.open().unfinished_intents() == []
+    writer = kind.open()
+    writer.record(simple("a"))
+    lineage = writer.read().lineage
+    assert str(uuid.UUID(lineage)) == lineage
+    assert first.lineage in ("", lineage)  # nothing stored yet, or the lineage the write kept
+    assert kind.open().read().lineage == lineage  # the next process sees the same lineage
 
 
 def test_every_field_round_trips(kind: Kind) -> None:
@@ -49,8 +54,8 @@ def test_every_field_round_trips(kind: Kind) -> None:
 
 def test_serial_counts_every_change_and_lineage_never_changes(kind: Kind) -> None:
     backend = kind.open()
-    lineage = backend.read().lineage
     assert backend.record(simple("a")) == 1
+    lineage = backend.read().lineage
     assert backend.record(simple("a", remote_id="2")) == 2  # replace counts too
     assert backend.record(simple("b")) == 3
     assert backend.forget("test.Thing/a") == 4
@@ -69,9 +74,9 @@ def test_serial_counts_every_change_and_lineage_never_changes(kind: Kind) -> Non
 
 def test_a_crash_leaves_every_acknowledged_change_and_the_write_in_flight(kind: Kind) -> None:
     crashed = kind.open(compact_every=NO_COMPACT)
-    lineage = crashed.read().lineage
     for n in range(6):
         crashed.record(strategy(n))
+    lineage = crashed.read().lineage
     crashed.forget(strategy(2).address)
     crashed.begin_intent(intent(1))
     crashed.end_intent("intent-0001", "done")

@@ -45,7 +45,9 @@ def snapshot_json(backend: LocalBackend) -> dict[str, object]:
 
 def test_the_empty_snapshot_file(tmp_path: Path) -> None:
     path = tmp_path / ".reconciler" / "state.json"
+    LocalBackend(path).compact()  # a write: makes the file
     first = LocalBackend(path).read()
+    assert first.lineage
     assert snapshot_json(LocalBackend(path)) == {
         "format_version": 1,
         "lineage": first.lineage,
@@ -80,7 +82,7 @@ def test_snapshot_is_compact_sorted_json(tmp_path: Path) -> None:
 
 def test_each_record_is_one_durable_journal_line_not_a_snapshot_rewrite(tmp_path: Path) -> None:
     backend = LocalBackend(tmp_path / "state.json", compact_every=NO_COMPACT)
-    backend.read()
+    backend.compact()  # the empty snapshot
     snapshot_before = backend.path.read_bytes()
     for n in range(5):
         backend.record(simple(f"r{n}"))
@@ -449,3 +451,14 @@ def test_fourteen_thousand_resources_fit_in_two_kilobytes_each(tmp_path: Path) -
         f"load+save {(load_seconds + save_seconds) * 1000:.0f} ms"
     )
     assert per_resource <= 2048
+
+
+def test_a_missing_state_reads_as_empty_and_is_made_by_the_first_write(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path / ".reconciler" / "state.json")
+    snapshot = backend.read()
+    assert (snapshot.lineage, snapshot.serial, dict(snapshot.resources)) == ("", 0, {})
+    assert not (tmp_path / ".reconciler").exists()  # reading wrote nothing
+    serial = backend.record(simple("a"))
+    after = LocalBackend(backend.path).read()
+    assert serial == 1 and after.serial == 1 and after.lineage and "test.Thing/a" in after.resources
+    assert backend.read().lineage == after.lineage

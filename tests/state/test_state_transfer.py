@@ -108,6 +108,10 @@ def test_migrate_refuses_another_lineage_or_a_newer_target(tmp_path: Path, pg_se
 
 def test_pull_and_push_check_lineage_and_serial(tmp_path: Path) -> None:
     root = workspace(tmp_path / "ws")
+    for command in (("pull",), ("migrate", "--to", "{backend: local, path: other.json}")):
+        nothing = invoke(root, "state", *command)  # never written: nothing to move, nothing made
+        assert nothing.code == 1 and "holds no state yet" in nothing.err, nothing
+    assert not (root / ".reconciler" / "state.json").exists() and not (root / "other.json").exists()
     before = fill(root, 6)
     backup = tmp_path / "backup.json"
     pulled = invoke(root, "state", "pull", str(backup))
