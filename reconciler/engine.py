@@ -67,6 +67,7 @@ class Workspace:
     _config: WorkspaceConfig | None = None
     _providers: dict[str, Provider] = field(default_factory=dict)
     _kinds: dict[str, Mapping[str, KindInfo]] = field(default_factory=dict)
+    load_warnings: tuple[str, ...] = field(default=(), init=False)  # of the last desired(): see load_manifests
     _state: StateBackend | None = None
 
     # -- configuration ---------------------------------------------------------------------------
@@ -110,15 +111,27 @@ class Workspace:
 
         The loader returns them in dependency order."""
         chosen = [p if p.is_absolute() else (self.start / p) for p in paths] or list(self.config.paths)
-        return load_manifests(
+        warnings: list[str] = []
+        loaded = load_manifests(
             chosen,
             config=self.config,
             kind_lookup=_KindCatalog(self),
             known_providers=self.known_providers(),
             env=self.env,
+            warnings=warnings,
         )
+        self.load_warnings = tuple(sorted(set(warnings)))
+        return loaded
 
     # -- providers and state ---------------------------------------------------------------------
+    def _sandbox_data(self) -> Path:
+        """The embedded sandbox's data file (``endpoint: sandbox``): one emulated account per
+        environment (``.reconciler/<env>/sandbox.sqlite``), as staging and production would each
+        have their own account; ``.reconciler/sandbox.sqlite`` without one."""
+        environment = self.config.environment
+        directory = self.root / ".reconciler"
+        return (directory / environment if environment else directory) / "sandbox.sqlite"
+
     def provider(self, name: str) -> Provider:
         if name not in self._providers:
             settings = self.config.providers.get(name)
@@ -134,7 +147,7 @@ class Workspace:
                 from reconciler.sandbox.embedded import endpoint_for
 
                 try:
-                    embedded = endpoint_for(name, self.root / ".reconciler" / "sandbox.sqlite")
+                    embedded = endpoint_for(name, self._sandbox_data())
                 except KeyError:
                     raise WorkspaceError(f"provider '{name}': the sandbox has no emulator for it") from None
                 endpoint = embedded.url
@@ -271,6 +284,8 @@ class Workspace:
                 destroy=destroy,
             )
         )
+        if self.load_warnings:
+            plan = dataclasses.replace(plan, warnings=(*self.load_warnings, *plan.warnings))
         return self.guard(annotate_moves(plan, moved), skip_guardrails), desired
 
     def select(

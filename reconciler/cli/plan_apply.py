@@ -32,6 +32,8 @@ def validate(ctx: Context, paths: tuple[Path, ...]) -> None:
     """Check manifests and the workspace file without calling any API (no secrets needed)."""
     ws = ctx.workspace(resolve_credentials=False)
     resources = ws.desired(paths)
+    for warning in ws.load_warnings:
+        ctx.console.warn(warning)
     ctx.console.print(f"Valid: {len(resources)} resources in {ws.root}.")
 
 

@@ -20,11 +20,12 @@ Defaults to change instead.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import Location, ManifestError
+from reconciler.manifest.schemacheck import did_you_mean
 from reconciler.manifest.selectors import Selector
 from reconciler.manifest.yamlsource import SourceDocument
 from reconciler.model import Address
@@ -39,6 +40,8 @@ class Default:
     selector: Selector | None
     values: Mapping[str, Any]
     location: Location
+    value_locations: Mapping[str, Location]  # where each of ``values`` is written
+    kind_location: Location  # where ``kind`` is written
 
     def applies(self, address: Address, labels: Mapping[str, str]) -> bool:
         return (address.provider, address.kind) == (self.provider, self.kind) and (
@@ -74,7 +77,8 @@ def parse(spec: Any, location: Location, locate: Any = None) -> Default:
             selector = Selector.parse(str(spec["selector"]))
         except ValueError as exc:
             raise ManifestError(str(exc), location=where("spec.selector"), path="spec.selector") from None
-    return Default(address.provider, address.kind, selector, dict(values), location)
+    return Default(address.provider, address.kind, selector, dict(values), location,
+                   {str(k): where(f"spec.values.{k}") for k in values}, where("spec.kind"))
 
 
 def from_document(doc: SourceDocument) -> Default:
@@ -87,14 +91,33 @@ def is_defaults(value: Any) -> bool:
 
 def apply(
     defaults: Sequence[Default], address: Address, labels: Mapping[str, str], spec: Mapping[str, Any]
-) -> tuple[dict[str, Any], frozenset[str]]:
-    """``spec`` with the values of every matching default it does not set; and the fields filled."""
-    merged: dict[str, Any] = {}
+) -> tuple[dict[str, Any], dict[str, Default]]:
+    """``spec`` with the values of every matching default it does not set; and, for each field
+    filled, the default that filled it."""
+    source: dict[str, Default] = {}
     for default in defaults:
         if default.applies(address, labels):
-            merged.update(default.values)
-    filled = frozenset(k for k in merged if k not in spec)
-    if not filled:
-        return dict(spec), filled
-    return {**{k: merged[k] for k in merged if k in filled}, **spec}, filled
+            source.update((k, default) for k in default.values if k not in spec)
+    if not source:
+        return dict(spec), source
+    return {**{k: d.values[k] for k, d in source.items()}, **spec}, source
 
+
+def check(defaults: Sequence[Default], kinds: Collection[tuple[str, str]], known: Mapping[str, Collection[str]],
+          documents: Sequence[tuple[Address, Mapping[str, str]]]) -> tuple[list[ManifestError], list[str]]:
+    """Problems of the defaults themselves, and warnings: a kind that is not one (``kinds``: the
+    provider and kind of those that are; ``known``: every kind, for "did you mean"), and a default
+    that applies to none of ``documents`` (address and labels of each). A value a default fills
+    is checked in each document it fills, and a problem there is told at the default's line."""
+    errors: list[ManifestError] = []
+    warnings: list[str] = []
+    for default in defaults:
+        name = f"{default.provider}.{default.kind}"
+        if (default.provider, default.kind) not in kinds:
+            choices = [f"{p}.{k}" for p, ks in known.items() for k in ks]
+            errors.append(ManifestError(f"no kind '{name}'{did_you_mean(name, choices)}", location=default.kind_location,
+                                        path="kind"))
+        elif not any(default.applies(address, labels) for address, labels in documents):
+            which = f"its selector '{default.selector.text}' matches no {name}" if default.selector else f"there is no {name}"
+            warnings.append(f"{default.location}: this default applies to nothing: {which}")
+    return errors, warnings

@@ -10,25 +10,31 @@ Names an expression may use:
 - ``param.NAME``: a parameter of the group instance being expanded.
 
 Functions: ``lower``, ``upper``, ``title``, ``strip``, ``replace(s, old, new)``,
-``format(template, *args)`` (``str.format``), ``slug(s)`` (a name fit for ``metadata.name``),
+``format(template, *args)`` (``str.format`` with positional fields only: ``{}``, ``{0}``, specs
+such as ``{:.2f}``; no names, attributes or indexes, widths below 1000), ``slug(s)`` (a name fit for ``metadata.name``),
 ``join(sep, items)``, ``str``, ``int``, ``float``, ``round``, ``min``, ``max``, ``abs``, ``len``,
 ``default(value, fallback)`` (the fallback when ``value`` is None or empty).
 
 Types are kept: a YAML value that is exactly one ``${...}`` takes the expression's type (a
 number stays a number); inside a longer string the result is written as text. Values are
-read-only: an expression cannot change a row. Errors are :class:`ExpressionError` with the
+read-only: an expression cannot change a row. Text is never multiplied (``"12" * 2`` would be
+``"1212"``: a CSV cell is text until ``int()``/``float()``), and whole numbers stay below 2**63. Errors are :class:`ExpressionError` with the
 expression and the evaluator's reason; callers add the location.
 """
 
 from __future__ import annotations
 
+import ast
 import functools
 import re
+import string
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from simpleeval import EvalWithCompoundTypes, InvalidExpression, NameNotDefined
+from simpleeval import EvalWithCompoundTypes, FunctionNotDefined, InvalidExpression, NameNotDefined, safe_mult
+
+from reconciler.manifest.schemacheck import did_you_mean
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 
@@ -100,13 +106,38 @@ def _default(value: Any, fallback: Any) -> Any:
     return fallback if value is None or value == "" else value
 
 
+_FORMATTER = string.Formatter()
+_BIG_WIDTH = re.compile(r"\d{4,}")
+TEXT_HINT = "text values such as CSV cells: convert with int(...) or float(...)"
+
+
+def _format(template: Any, *args: Any) -> str:
+    """``str.format`` with positional fields only: a field name may not reach attributes or
+    items (``{0.__class__}`` would walk out of the sandbox), nor a width build a huge string."""
+    text = str(template)
+    for _literal, field, spec, _conversion in _FORMATTER.parse(text):
+        if field is None:
+            continue
+        if field and not field.isdigit():
+            raise ValueError(f"format: field '{{{field}}}' is not allowed (only {{}} or {{0}}, {{1}}...)")
+        if spec and ("{" in spec or _BIG_WIDTH.search(spec)):
+            raise ValueError(f"format: the spec '{spec}' is not allowed (no nested fields, widths below 1000)")
+    return text.format(*args)
+
+
+def _multiply(a: Any, b: Any) -> Any:
+    if isinstance(a, str) or isinstance(b, str):
+        raise TypeError(f"text is not multiplied ({TEXT_HINT})")
+    return safe_mult(a, b)
+
+
 FUNCTIONS: Mapping[str, Any] = {
     "lower": lambda s: str(s).lower(),
     "upper": lambda s: str(s).upper(),
     "title": lambda s: str(s).title(),
     "strip": lambda s: str(s).strip(),
     "replace": lambda s, old, new: str(s).replace(str(old), str(new)),
-    "format": lambda template, *args: str(template).format(*args),
+    "format": _format,
     "slug": slug,
     "join": lambda sep, items: str(sep).join(str(i) for i in items),
     "str": str,
@@ -123,7 +154,12 @@ FUNCTIONS: Mapping[str, Any] = {
 
 class _Evaluator(EvalWithCompoundTypes):  # type: ignore[misc]
     """simpleeval, where ``.name`` on a :class:`Record` is always a key (a CSV column may be
-    called ``format``: simpleeval refuses that name as a method of anything else)."""
+    called ``format``: simpleeval refuses that name as a method of anything else), and ``*``
+    refuses text."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.operators[ast.Mult] = _multiply
 
     def _eval_attribute(self, node: Any) -> Any:
         if not node.attr.startswith("_"):
@@ -172,7 +208,11 @@ def evaluate(expression: str, names: Mapping[str, Any]) -> Any:
         evaluator.names = {k: wrap(v) for k, v in names.items()}
         _local.names = names
     try:
-        return plain(evaluator.eval(expression, _parsed(expression)))
+        value = plain(evaluator.eval(expression, _parsed(expression)))
+    except FunctionNotDefined as exc:
+        hint = did_you_mean(exc.func_name, FUNCTIONS)
+        raise ExpressionError(f"'${{{expression}}}': no function '{exc.func_name}'{hint} "
+                              f"(functions: {', '.join(sorted(FUNCTIONS))})") from None
     except NameNotDefined as exc:
         known = ", ".join(sorted(names)) or "none here"
         raise ExpressionError(f"'${{{expression}}}': unknown name '{exc.name}' (names: {known}; "
@@ -182,10 +222,17 @@ def evaluate(expression: str, names: Mapping[str, Any]) -> Any:
         raise ExpressionError(f"'${{{expression}}}': {exc}") from None
     except SyntaxError as exc:
         raise ExpressionError(f"'${{{expression}}}' is not an expression ({exc.msg})") from None
+    except MemoryError:
+        raise ExpressionError(f"'${{{expression}}}': the result would be too large") from None
     except (AttributeError, KeyError, IndexError, TypeError, ValueError, ZeroDivisionError, ArithmeticError) as exc:
         detail = str(exc) or type(exc).__name__
         if isinstance(exc, KeyError):
             detail = f"no key {exc}"
-        if isinstance(exc, TypeError) and "str" in detail:
-            detail += " (CSV cells are text: convert with int(...) or float(...))"
+        if isinstance(exc, TypeError) and "str" in detail and TEXT_HINT not in detail:
+            detail += f" ({TEXT_HINT})"
         raise ExpressionError(f"'${{{expression}}}': {detail}") from None
+    # whole numbers past 2**63 are refused before anything prints them (Python refuses to print
+    # one of more than 4300 digits at all)
+    if type(value) is int and value.bit_length() > 63:
+        raise ExpressionError(f"'${{{expression}}}': the number is too large (at most 2**63)")
+    return value

@@ -75,6 +75,7 @@ class Item:
     key: str
     value: Any
     where: str  # "strategies.csv:14", "strategies.yaml:6"
+    positional: bool = False  # the key is the item's line or position, not one of its values
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ class Expansion:
     documents: tuple[SourceDocument, ...]
     errors: tuple[InputError, ...] = ()
     failed_instances: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 def expand(doc: SourceDocument, templates: Templates, base_scope: Mapping[str, Any]) -> Expansion:
@@ -150,6 +152,11 @@ def expand(doc: SourceDocument, templates: Templates, base_scope: Mapping[str, A
         made = instances(doc, templates.root, base_scope) if "for_each" in doc.value else [scoped]
     except InputError as exc:
         return Expansion((), (exc,))
+    warnings: tuple[str, ...] = ()
+    if not made:
+        what = f"{doc.value.get('apiVersion', '').partition('/')[0]}.{doc.value.get('kind')}"
+        warnings = (f"{doc.location('for_each')}: for_each has no items: no {what} is made from it "
+                    "(objects it made before are planned for removal)",)
     documents: list[SourceDocument] = []
     errors: list[InputError] = []
     failed: list[str] = []
@@ -162,7 +169,7 @@ def expand(doc: SourceDocument, templates: Templates, base_scope: Mapping[str, A
         except InputError as exc:
             errors.append(exc)
             failed.append(instance_name(instance))
-    return Expansion(tuple(documents), tuple(errors), tuple(failed))
+    return Expansion(tuple(documents), tuple(errors), tuple(failed), warnings)
 
 
 def instance_name(doc: SourceDocument) -> str:
@@ -188,6 +195,7 @@ def instances(doc: SourceDocument, root: Path, base_scope: Mapping[str, Any]) ->
         hint = schemacheck.did_you_mean(unknown[0], (*SOURCES, "key"))
         raise ManifestError(f"unknown for_each setting '{unknown[0]}'{hint}", location=doc.location(where), path=where)
     items = _source_items(doc, {k: v for k, v in spec.items() if k != "key"}, where, root)
+    _refuse_positional_names(doc, items, keyed=isinstance(key_expression, str))
     template = {k: v for k, v in doc.value.items() if k != "for_each"}
     out: list[SourceDocument] = []
     seen: dict[str, Item] = {}
@@ -205,6 +213,23 @@ def instances(doc: SourceDocument, root: Path, base_scope: Mapping[str, Any]) ->
                                 "(keys name the instances: they must differ)", location=doc.location(where), path=where)
         out.append(replace(doc, value=template, scope=scope, origin=item.where, how="for_each of"))
     return out
+
+
+_USES_KEY = re.compile(r"\beach\s*(\.\s*(key|index)\b|\[\s*['\"](key|index)['\"]\s*\])")
+
+
+def _refuse_positional_names(doc: SourceDocument, items: Sequence[Item], *, keyed: bool) -> None:
+    """An address made from a row's line or position would move to another object when rows
+    are sorted or inserted (a live strategy would take another row's bid and budget)."""
+    name = (doc.value.get("metadata") or {}).get("name")
+    used = {m.group(2) or m.group(3) for m in _USES_KEY.finditer(name)} if isinstance(name, str) else set()
+    positional = [i for i in items if i.positional] if not keyed else []
+    if "index" in used or ("key" in used and positional):
+        what = "each.index" if "index" in used else f"each.key, which is the position of each item here ({positional[0].where}: '{positional[0].key}')"
+        raise ManifestError(
+            f"the name uses {what}; sorting or inserting rows would move names between live objects. "
+            "Name instances from their values (${each.value.<column>}), give for_each.key, or add a 'key' column",
+            location=doc.location("metadata.name"), path="metadata.name")
 
 
 def source_has_keys(spec: Mapping[str, Any]) -> bool:
@@ -270,7 +295,7 @@ def _source_items(doc: SourceDocument, spec: Mapping[str, Any], where: str, root
                 for name, sub in value.items()]
         return [
             Item("-".join(i.key for i in combo), {name: i.value for (name, _), i in zip(axes, combo, strict=True)},
-                 " x ".join(i.where for i in combo))
+                 " x ".join(i.where for i in combo), positional=any(i.positional for i in combo))
             for combo in itertools.product(*(items for _, items in axes))
         ]
     hint = schemacheck.did_you_mean(source, SOURCES)
@@ -283,7 +308,7 @@ def _items(values: Sequence[Any], doc: SourceDocument, at: str, where: Any) -> l
         key = (value.get("key", i + 1) if isinstance(value, dict) else value)
         if isinstance(key, dict | list):
             raise ManifestError(f"item {i + 1} has no usable key (give for_each.key)", location=doc.location(at), path=at)
-        out.append(Item(str(key), value, where(i)))
+        out.append(Item(str(key), value, where(i), positional=isinstance(value, dict) and "key" not in value))
     return out
 
 
@@ -294,8 +319,11 @@ def _data_file(doc: SourceDocument, value: Any, at: str, root: Path) -> tuple[Pa
     path = (base / value).resolve()
     try:
         display = path.relative_to(root.resolve()).as_posix()
-    except ValueError:
-        display = str(path)
+    except ValueError:  # /etc/passwd, ~/.aws/credentials: a pull request's plan would print them
+        raise ManifestError(f"data file {value} is outside the workspace ({root}); data files must live in it",
+                            location=doc.location(at), path=at) from None
+    if path.is_dir():
+        raise ManifestError(f"data file {display} is a directory, not a file", location=doc.location(at), path=at)
     if not path.is_file():
         raise ManifestError(f"data file {display} not found", location=doc.location(at), path=at)
     return path, display
@@ -317,7 +345,8 @@ def _csv_items(file: tuple[Path, str], doc: SourceDocument, at: str) -> list[Ite
             if None in row or any(v is None for v in row.values()):
                 cells = len([v for k, v in row.items() if k is not None and v is not None]) + len(row.get(None) or [])
                 raise ManifestError(f"the row has {cells} cells; the header has {len(header)}", location=Location(display, line))
-            items.append(Item(row["key"] if "key" in header else str(line), dict(row), f"{display}:{line}"))
+            keyed = "key" in header
+            items.append(Item(row["key"] if keyed else str(line), dict(row), f"{display}:{line}", positional=not keyed))
     except csv.Error as exc:
         raise ManifestError(f"invalid CSV: {exc}", location=Location(display, reader.line_num or 1)) from None
     return items

@@ -82,8 +82,11 @@ def load_manifests(
     kind_lookup: KindLookup,
     known_providers: Collection[str],
     env: Mapping[str, str],
+    warnings: list[str] | None = None,
 ) -> list[DesiredResource]:
-    """Every resource under ``paths`` (default: the workspace's paths), validated and ordered."""
+    """Every resource under ``paths`` (default: the workspace's paths), validated and ordered.
+    What is worth a word but is not an error (a ``for_each`` with no items, a default that applies
+    to nothing) is appended to ``warnings``."""
     files = discover(paths or config.paths, config.root)
     ours = None if config.file is not None else _ours_pattern(known_providers)
     errors: list[InputError] = []
@@ -91,6 +94,7 @@ def load_manifests(
     templates = generate.Templates(config.root)
     found_defaults: list[defaults.Default] = list(config.defaults)
     documents: list[SourceDocument] = []
+    moved_documents: list[SourceDocument] = []
     for file in files:
         display = display_name(file, config.root)
         try:
@@ -110,13 +114,14 @@ def load_manifests(
                 elif defaults.is_defaults(doc.value):
                     found_defaults.append(defaults.from_document(doc))
                 elif moved.is_moved(doc.value) and not generate.is_template_kind(doc.value, generate.USE):
-                    moves.append(moved.parse_moved(doc))
+                    moved_documents.append(doc)
+                    moves.extend(_moves_of(doc, config))
                 else:
                     documents.append(doc)
             except InputError as exc:
                 errors.append(exc)
     errors.extend(templates.errors)
-    data = {display_name(f, config.root) for d in documents for f in generate.data_files(d, config.root)}
+    data = {display_name(f, config.root) for d in (*documents, *moved_documents) for f in generate.data_files(d, config.root)}
     data |= {display_name(f if f.is_absolute() else Path.cwd() / f, config.root) for f in config.var_files}
     if data:  # data files of for_each (and --var-file) among the manifests are data, not manifests
         documents = [d for d in documents if d.file not in data]
@@ -129,6 +134,8 @@ def load_manifests(
     for template in documents:
         expansion = generate.expand(template, templates, {"var": variables})
         errors.extend(expansion.errors)
+        if warnings is not None:
+            warnings.extend(expansion.warnings)
         failed_instances.extend(n for n in expansion.failed_instances if n)
         for doc in expansion.documents:
             try:
@@ -136,6 +143,10 @@ def load_manifests(
             except InputError as exc:
                 errors.extend(exc.errors if isinstance(exc, MultipleInputErrors) else [exc])
                 invalid.update(_claimed_address(doc.value, known_providers))
+    default_errors, default_warnings = _check_defaults(found_defaults, kind_lookup, known_providers, resources)
+    errors.extend(default_errors)
+    if warnings is not None:
+        warnings.extend(default_warnings)
     unique, duplicate_errors = _unique_addresses(resources)
     errors.extend(duplicate_errors)
     errors.extend(moved.check_entries(moves))
@@ -145,6 +156,18 @@ def load_manifests(
     if errors:
         raise sorted_errors(errors)
     return graph.order(unique)
+
+
+def _check_defaults(
+    found: Sequence[defaults.Default], kind_lookup: KindLookup, known_providers: Collection[str],
+    resources: Sequence[DesiredResource],
+) -> tuple[list[ManifestError], list[str]]:
+    if not found:
+        return [], []
+    kinds = {(d.provider, d.kind) for d in found if d.provider in known_providers and kind_lookup(d.provider, d.kind)}
+    catalog = kind_lookup if isinstance(kind_lookup, KindCatalog) else None
+    known = {p: catalog.known_kinds(p) for p in sorted(known_providers)} if catalog is not None else {}
+    return defaults.check(found, kinds, known, [(r.address, r.labels) for r in resources])
 
 
 def sorted_errors(errors: Sequence[InputError]) -> InputError:
@@ -192,15 +215,28 @@ def load_moves(paths: Sequence[Path], *, config: WorkspaceConfig) -> list[moved.
             errors.append(exc)
             continue
         for doc in docs:
-            if doc is not None and moved.is_moved(doc.value):
+            if doc is not None and moved.is_moved(doc.value) and not generate.is_template_kind(doc.value, generate.USE):
                 try:
-                    entries.append(moved.parse_moved(doc))
+                    entries.extend(_moves_of(doc, config))
                 except InputError as exc:
                     errors.append(exc)
     errors.extend(moved.check_entries(entries))
     if errors:
         raise errors[0] if len(errors) == 1 else MultipleInputErrors(errors)
     return entries
+
+
+def _moves_of(doc: SourceDocument, config: WorkspaceConfig) -> list[moved.MovedEntry]:
+    """The move a ``Moved`` document declares, or one per item of its ``for_each``."""
+    if not isinstance(doc.value, dict) or "for_each" not in doc.value or doc.value.get("kind") != moved.KIND:
+        return [moved.parse_moved(doc)]
+    variables = {k: v for k, v in config.variables.items() if k not in config.secrets.variables}
+    out = []
+    for instance in generate.instances(doc, config.root, {"var": variables}):
+        value = interpolate_tree(instance.value, env={}, variables=variables, locate=instance.location,
+                                 scope=instance.scope)
+        out.append(moved.parse_moved(replace(instance, value=value, lines=_fill_lines(value, instance.lines))))
+    return out
 
 
 def discover(paths: Iterable[Path], root: Path) -> list[Path]:
@@ -281,7 +317,7 @@ class _Loader:
             problems.append(exc)
         problems += [ManifestError(message, location=doc.location(path), path=path) for path, message in label_problems(labels)]
         if problems:
-            raise sorted_errors(problems)
+            raise sorted_errors([_at_default(p, defaulted) for p in problems] if defaulted else problems)
         return DesiredResource(
             address=address,
             spec=spec,
@@ -290,7 +326,7 @@ class _Loader:
             field_lines=doc.lines,
             labels=dict(labels),
             generated=bool(doc.origin),
-            defaulted=defaulted,
+            defaulted=frozenset(defaulted),
         )
 
     def _validator(self, provider: str, info: KindInfo) -> Draft202012Validator:
@@ -298,6 +334,16 @@ class _Loader:
         if key not in self.validators:
             self.validators[key] = schemacheck.validator_for(info.schema)
         return self.validators[key]
+
+
+def _at_default(problem: InputError, defaulted: Mapping[str, defaults.Default]) -> InputError:
+    """A problem of a value a default filled, told where the default writes it."""
+    field, _, rest = problem.path.removeprefix("spec.").partition(".")
+    default = defaulted.get(field) if problem.path.startswith("spec.") else None
+    if default is None:
+        return problem
+    path = f"values.{field}" + (f".{rest}" if rest else "")
+    return ManifestError(problem.detail, location=default.value_locations.get(field, default.location), path=path)
 
 
 def _fill_lines(value: Any, lines: Mapping[str, int]) -> dict[str, int]:

@@ -14,6 +14,9 @@ entry at ``from`` is treated as if it were at ``to`` (same remote id: no create,
 ``apply`` then renames it in the state for good (see :mod:`reconciler.moves`). Like Terraform's
 ``moved`` block, keep the document while anyone may still hold a state with the old address.
 
+A ``for_each`` makes one move per item (``from: "mediamath.Strategy/${each.key}-old"``), as on
+any document (:mod:`.generate`): the loader expands it before :func:`parse_moved` sees it.
+
 Checks here (each names file, line and field): the document's shape (:data:`MOVED_SCHEMA`),
 full ``provider.Kind/name`` addresses, ``from`` differing from ``to``, the same provider and kind
 on both sides; across documents: one move per ``from`` and per ``to``, and no cycles.
@@ -29,44 +32,14 @@ from reconciler.errors import InputError, Location, ManifestError
 from reconciler.manifest import schemacheck
 from reconciler.manifest.yamlsource import SourceDocument
 from reconciler.model import Address
+from reconciler.providers.base import load_schema
 
 API_VERSION = "reconciler/v1"
 KIND = "Moved"
-_ADDRESS = {
-    "type": "string",
-    "pattern": r"^[a-z][a-z0-9_]*\.[A-Z][A-Za-z0-9]*/[A-Za-z0-9][A-Za-z0-9_.\-]*$",
-}
-
-MOVED_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "https://reconciler.invalid/schemas/moved.schema.json",
-    "title": "reconciler Moved document",
-    "description": (
-        "Renames a managed address without touching the live object: the state entry at 'from' "
-        "becomes 'to' (same remote id; no create, no delete)."
-    ),
-    "type": "object",
-    "required": ["apiVersion", "kind", "spec"],
-    "additionalProperties": False,
-    "properties": {
-        "apiVersion": {"const": API_VERSION},
-        "kind": {"const": KIND},
-        "metadata": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {"name": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"}},
-        },
-        "spec": {
-            "type": "object",
-            "required": ["from", "to"],
-            "additionalProperties": False,
-            "properties": {
-                "from": {**_ADDRESS, "description": "The old address, provider.Kind/name."},
-                "to": {**_ADDRESS, "description": "The new address (same provider and kind)."},
-            },
-        },
-    },
-}
+MOVED_SCHEMA: Mapping[str, Any] = load_schema("moved.schema.json")  # the editors' schema is the one checked
+_VALIDATOR = schemacheck.validator_for(  # for_each is expanded before a document is checked
+    {**MOVED_SCHEMA, "properties": {k: v for k, v in MOVED_SCHEMA["properties"].items() if k != "for_each"}}
+)
 
 
 @dataclass(frozen=True)
@@ -96,8 +69,7 @@ def parse_moved(doc: SourceDocument) -> MovedEntry:
             location=doc.location("kind"),
             path="kind",
         )
-    validator = schemacheck.validator_for(MOVED_SCHEMA)
-    error = schemacheck.pick(validator.iter_errors(value))
+    error = schemacheck.pick(_VALIDATOR.iter_errors(value))
     if error is not None:
         path = schemacheck.field_path(error)
         text = schemacheck.message(error)

@@ -157,7 +157,7 @@ def load_workspace_config(
     if not path.is_file():
         if selection.environment:
             raise WorkspaceError(f"--env {selection.environment}: there is no {WORKSPACE_FILE} to define environments in")
-        extra = _extra_variables(selection, root)
+        extra = _extra_variables(selection, {})
         return WorkspaceConfig(root=root, file=None, paths=(root,), variables=MappingProxyType(extra),
                                var_files=selection.var_files)
     display = WORKSPACE_FILE
@@ -188,7 +188,7 @@ def load_workspace_config(
     )
     if not isinstance(variables, dict):  # pragma: no cover - the schema guarantees a mapping
         raise WorkspaceError("variables must be a mapping", location=doc.location("variables"))
-    variables.update(_extra_variables(selection, root))
+    variables.update(_extra_variables(selection, variables))
 
     providers = {
         name: _provider(doc, name, block, env, variables, resolve_credentials)
@@ -289,8 +289,13 @@ def _environment_state(state: Mapping[str, Any], name: str) -> dict[str, Any]:
     return {**state, "path": f".reconciler/{name}/state.json"}
 
 
-def _extra_variables(selection: Selection, root: Path) -> dict[str, Any]:
-    """Variables of ``--var-file`` files (YAML or JSON mappings), then of ``--var NAME=VALUE``."""
+def _extra_variables(selection: Selection, declared: Mapping[str, Any]) -> dict[str, Any]:
+    """Variables of ``--var-file`` files (YAML or JSON mappings), then of ``--var NAME=VALUE``.
+
+    A ``--var`` must name a variable declared in ``reconciler.yaml`` (or given by a var file): a
+    misspelt one would otherwise override nothing. Its text takes the declared value's type
+    (``--var bid_ceiling=2`` is the number 2 where ``bid_ceiling: 6`` is declared), as Terraform
+    types ``-var`` by the variable's declaration."""
     out: dict[str, Any] = {}
     for file in selection.var_files:
         path = file if file.is_absolute() else Path.cwd() / file
@@ -302,8 +307,31 @@ def _extra_variables(selection: Selection, root: Path) -> dict[str, Any]:
             raise WorkspaceError(f"--var-file {display}: expected one mapping of variable names to values",
                                  location=Location(display, 1))
         out.update(docs[0].value)
-    out.update(selection.variables)
+    known = {**declared, **out}
+    for name, text in selection.variables.items():
+        if name not in known:
+            hint = schemacheck.did_you_mean(name, known)
+            raise WorkspaceError(f"--var {name}: no variable '{name}' is declared in {WORKSPACE_FILE}'s variables "
+                                 f"or a --var-file{hint}")
+        out[name] = _typed_like(known[name], name, text)
     return out
+
+
+def _typed_like(declared: Any, name: str, text: Any) -> Any:
+    """``text`` (a ``--var`` value) in the type of the declared value (text when that is text)."""
+    if not isinstance(text, str) or isinstance(declared, str) or declared is None:
+        return text
+    try:
+        if isinstance(declared, bool):
+            return {"true": True, "false": False}[text.strip().lower()]
+        if isinstance(declared, int):
+            return int(text)
+        if isinstance(declared, float):
+            return float(text)
+    except (KeyError, ValueError):
+        wanted = "true or false" if isinstance(declared, bool) else "a number"
+        raise WorkspaceError(f"--var {name}={text}: expected {wanted}, like the declared value {declared!r}") from None
+    return text
 
 
 def _secrets(data: Mapping[str, Any]) -> Secrets:

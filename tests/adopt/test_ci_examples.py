@@ -179,15 +179,7 @@ def make_repo(root: Path, url: str, variant: Variant) -> Path:
     )
     git(repo, "init", "--quiet", "--initial-branch=main")
     git(repo, "add", "-A")
-    if not variant.pg:  # bootstrap, as examples/ci/README.md says: create the empty state and commit it
-        subprocess.run(
-            [sys.executable, "-m", "reconciler", "state", "list"],
-            cwd=repo,
-            check=True,
-            env={**SANDBOX_ENV, "PATH": ""},
-        )
-        git(repo, "add", "-f", ".reconciler/state.json")
-    git(repo, "commit", "--quiet", "-m", "manifests" + ("" if variant.pg else " and empty state"))
+    git(repo, "commit", "--quiet", "-m", "manifests")  # no state yet: the first apply commits it
     return repo
 
 

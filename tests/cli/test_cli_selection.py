@@ -98,3 +98,31 @@ def test_moved_keeps_the_live_object_of_a_renamed_key(ws: Workspace) -> None:
     assert planned["memory.Folder/ads-canada"] == "no-op" and "memory.Folder/ads-ca" not in planned
     assert ws.run("apply", "--auto-approve").code == 0
     assert json.loads(ws.run("state", "show", "memory.Folder/ads-canada").out)["remote_id"] == before
+
+
+def test_one_moved_document_with_for_each_renames_every_instance(ws: Workspace) -> None:
+    """Renaming a value that is part of many generated names: one Moved document, one move per item."""
+    setup(ws)
+    assert ws.run("apply", "--auto-approve").code == 0
+    before = {a: json.loads(ws.run("state", "show", f"memory.Folder/{a}").out)["remote_id"] for a in ("ads-us", "ads-ca")}
+    text = (ws.root / "manifests" / "folders.yaml").read_text()
+    ws.write("manifests/folders.yaml", text.replace("ads-us:", "adv-us:").replace("ads-ca:", "adv-ca:").replace(
+        'name: "${upper(each.key)}"', 'name: "${upper(each.key).replace(\'ADV\', \'ADS\')}"'))
+    ws.write("manifests/moved.yaml", """\
+        apiVersion: reconciler/v1
+        kind: Moved
+        for_each: {list: [us, ca]}
+        spec:
+          from: "memory.Folder/ads-${each.key}"
+          to: "memory.Folder/adv-${each.key}"
+        """)
+    planned = changes(ws)
+    assert planned["memory.Folder/adv-us"] == planned["memory.Folder/adv-ca"] == "no-op", planned
+    assert "memory.Folder/ads-us" not in planned and "memory.Folder/ads-ca" not in planned
+    assert ws.run("apply", "--auto-approve").code == 0
+    for market in ("us", "ca"):
+        shown = json.loads(ws.run("state", "show", f"memory.Folder/adv-{market}").out)
+        assert shown["remote_id"] == before[f"ads-{market}"]
+    ws.write("manifests/moved.yaml", "apiVersion: reconciler/v1\nkind: Moved\nfor_each: {list: [us, us]}\n"
+                                     "spec: {from: 'memory.Folder/ads-${each.key}', to: 'memory.Folder/adv-${each.key}'}\n")
+    assert "also the key" in ws.run("plan").err

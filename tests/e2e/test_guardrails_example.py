@@ -174,3 +174,34 @@ def test_a_saved_plan_is_checked_again_when_applied(spent: ExampleWorkspace, ser
     applied = spent.run("apply", str(skipped))
     assert applied.code == 0, applied
     assert f"{skipped} was made with --skip-guardrails" in applied.err
+
+
+def test_deactivating_an_advertiser_others_still_run_campaigns_under_is_refused(
+    server: SandboxServer, tmp_path: Path
+) -> None:
+    """Another workspace (or environment, or the console) runs a campaign under the advertiser:
+    destroying this workspace would deactivate the advertiser and stop that campaign too."""
+    from reconciler.providers.base import ProviderConfig
+    from reconciler.providers.mediamath.provider import MediaMathProvider
+
+    ws = copy_example("mediamath", tmp_path / "mediamath", server.url, CREDENTIALS)
+    ws.edit("campaigns.yaml", "prevent_destroy: true", "prevent_destroy: false")
+    assert ws.run("apply", "--auto-approve").code == 0
+    advertiser = ws.remote_id("mediamath.Advertiser/acme-shoes")
+    provider = MediaMathProvider(ProviderConfig(name="mediamath", endpoint=f"{server.url}/mediamath",
+                                                credentials=CREDENTIALS, options={}, workspace_dir=tmp_path))
+    try:
+        theirs = provider.create("Campaign", {
+            "advertiser_id": advertiser, "name": "Partner Always-On", "ad_server_id": 9, "service_type": "SELF",
+            "currency_code": "USD", "zone_name": "America/New_York", "start_date": "2026-12-01T00:00:00",
+            "end_date": "2027-06-30T23:59:59", "goal_type": "cpa", "goal_value": 10, "total_budget": 5000,
+            "use_mm_freq": False, "status": True,
+        })
+    finally:
+        provider.close()
+    result = ws.run("destroy", "--auto-approve")
+    assert result.code == 1, result
+    assert (f"mediamath.Advertiser/acme-shoes: deactivating this Advertiser stops 1 active campaign this plan "
+            f"does not deactivate: campaign {theirs.remote_id} 'Partner Always-On'") in result.err
+    assert "mediamath.Agency/acme-agency: deactivating" not in result.err  # its one advertiser is in the plan
+    assert ws.run("state", "list").out.count("mediamath.") == 11  # nothing was destroyed

@@ -137,6 +137,28 @@ def test_bad_expressions_are_errors_at_their_line(load) -> None:
     assert "'${each.budget}'" in error_of(load, {"c.yaml": unknown})
     text_math = CAMPAIGNS.replace("{source}", "list: ['5']").replace("{budget}", "${each.value * 2 + 1}")
     assert "convert with int(...) or float(...)" in error_of(load, {"c.yaml": text_math})
+    repeated = CAMPAIGNS.replace("{source}", "list: ['5']").replace("{budget}", "${each.value * 2}")  # not '55'
+    assert "text is not multiplied" in error_of(load, {"c.yaml": repeated})
+    typo = CAMPAIGNS.replace("{source}", "list: [us]").replace("{budget}", "${titel(each.value)}")
+    assert "no function 'titel'; did you mean 'title'?" in error_of(load, {"c.yaml": typo})
+    huge = CAMPAIGNS.replace("{source}", "list: [us]").replace("{budget}", "${2**2**2**2**2}")
+    assert "the number is too large" in error_of(load, {"c.yaml": huge})
+
+
+@pytest.mark.parametrize("template", [
+    "{0.__class__.__init__.__globals__}",  # attributes: out of the sandbox
+    "{0[x]}",                              # items
+    "{name}",                              # names
+    "{:>999999999}",                       # a width that builds a huge string
+    "{:{}}",                               # nested fields
+])
+def test_format_takes_positional_fields_only(load, template: str) -> None:
+    """format() is str.format, whose fields can reach attributes the evaluator refuses: a
+    template from a variable must not read the environment (a sensitive variable) that way."""
+    doc = CAMPAIGNS.replace("{source}", "list: [us]").replace("{budget}", "1").replace(
+        '"Summer ${upper(each.key)}"', '"${format(var.t, var)}"')
+    workspace = f"apiVersion: reconciler/v1\nkind: Workspace\nvariables:\n  t: '{template}'\n"
+    assert "format:" in error_of(load, {"reconciler.yaml": workspace, "c.yaml": doc})
     no_source = CAMPAIGNS.replace("{source}", "lisst: [us]").replace("{budget}", "1")
     assert "unknown for_each setting 'lisst'; did you mean 'list'?" in error_of(load, {"c.yaml": no_source})
     missing = CAMPAIGNS.replace("{source}", "csv: nope.csv").replace("{budget}", "1")
@@ -173,6 +195,44 @@ def test_defaults_with_a_selector_fill_only_what_a_document_does_not_set(load) -
     assert us.defaulted == frozenset({"goal_type", "status"}) and ca.defaulted == frozenset({"goal_type", "status"})
     bad = DEFAULTS.replace('"market in (us)"', '"market in us"')
     assert "defaults.yaml:6: spec.selector: 'market in us' is not a requirement" in error_of(load, {"d.yaml": "", "defaults.yaml": bad})
+
+
+def warnings_of(root: Path, files: dict[str, str]) -> list[str]:
+    """Load like the CLI (the ``load`` fixture's kinds), returning the warnings."""
+    for name, text in {"reconciler.yaml": "apiVersion: reconciler/v1\nkind: Workspace\n", **files}.items():
+        (root / name).write_text(text)
+    warnings: list[str] = []
+    load_manifests([], config=load_workspace_config(root, {}), kind_lookup=KINDS, known_providers=PROVIDERS,
+                   env={}, warnings=warnings)
+    return warnings
+
+
+def test_defaults_are_checked_and_their_problems_told_at_their_line(load, tmp_path: Path) -> None:
+    campaigns = CAMPAIGNS.replace("{source}", "list: [us, ca]").replace("{budget}", "100")
+    typo = DEFAULTS.replace("kind: mediamath.Campaign", "kind: mediamath.Campaing")
+    assert "defaults.yaml:5: kind: no kind 'mediamath.Campaing'; did you mean 'mediamath.Campaign'?" in error_of(
+        load, {"c.yaml": campaigns, "defaults.yaml": typo})
+    bad_value = DEFAULTS.replace("goal_type: reach", "goal_typ: reach")  # fills summer-us only
+    message = error_of(load, {"c.yaml": campaigns, "defaults.yaml": bad_value})
+    assert message.startswith("defaults.yaml:7: values.goal_typ:"), message  # the default's line, not c.yaml's
+    nowhere = DEFAULTS.replace('"market in (us)"', '"market in (fr)"')
+    assert warnings_of(tmp_path, {"c.yaml": campaigns, "defaults.yaml": nowhere}) == [
+        "defaults.yaml:1: this default applies to nothing: its selector 'market in (fr)' matches no mediamath.Campaign"]
+
+
+def test_a_for_each_without_items_is_said_and_positions_never_name_objects(load, tmp_path: Path) -> None:
+    header_only = {"c.yaml": CSV_TEMPLATE, "rows.csv": ROWS.splitlines()[0] + "\n"}
+    assert load(header_only) == []
+    assert warnings_of(tmp_path, header_only) == [
+        "c.yaml:5: for_each has no items: no mediamath.Campaign is made from it (objects it made before are planned for removal)"]
+    by_line = CSV_TEMPLATE.replace('name: "${each.value.market}-${slug(each.value.product)}"', 'name: "row-${each.key}"')
+    message = error_of(load, {"c.yaml": by_line, "rows.csv": ROWS})
+    assert "c.yaml:4: metadata.name: the name uses each.key, which is the position of each item here (rows.csv:2: '2')" in message
+    keyed = by_line.replace("csv: rows.csv", "csv: rows.csv\n  key: ${each.value.market}-${slug(each.value.product)}")
+    assert sorted(by_address(load({"c.yaml": keyed, "rows.csv": ROWS}))) == [
+        "mediamath.Campaign/row-ca-running-shoes", "mediamath.Campaign/row-us-boots", "mediamath.Campaign/row-us-running-shoes"]
+    indexed = keyed.replace("row-${each.key}", "row-${each.index}")
+    assert "metadata.name: the name uses each.index" in error_of(load, {"c.yaml": indexed, "rows.csv": ROWS})
 
 
 # -- groups -----------------------------------------------------------------------------------
@@ -302,3 +362,28 @@ def test_environments_in_a_shared_state_database_get_their_own_key(tmp_path: Pat
     assert config.state["workspace"] == "acme"
     config, _ = load_in(tmp_path, Selection("staging"), env)
     assert config.state["backend"] == "postgres" and config.state["workspace"] == "acme/staging"
+
+
+def test_a_var_must_be_declared_and_takes_its_declared_type(tmp_path: Path) -> None:
+    (tmp_path / "reconciler.yaml").write_text(
+        "apiVersion: reconciler/v1\nkind: Workspace\nvariables: {budget: 1, ceiling: 2.5, live: false, name: base}\n"
+    )
+    config = load_workspace_config(tmp_path, {}, selection=Selection(variables={"budget": "7", "ceiling": "3",
+                                                                              "live": "true", "name": "12"}))
+    assert dict(config.variables) == {"budget": 7, "ceiling": 3.0, "live": True, "name": "12"}
+    with pytest.raises(InputError, match="--var budgt: no variable 'budgt' is declared .*; did you mean 'budget'"):
+        load_workspace_config(tmp_path, {}, selection=Selection(variables={"budgt": "7"}))
+    with pytest.raises(InputError, match="--var budget=lots: expected a number, like the declared value 1"):
+        load_workspace_config(tmp_path, {}, selection=Selection(variables={"budget": "lots"}))
+
+
+def test_data_files_must_live_in_the_workspace(load, tmp_path: Path) -> None:
+    """A pull request could otherwise plan ``csv: /etc/passwd`` and have CI print it."""
+    (tmp_path / "outside.csv").write_text(ROWS)
+    root = tmp_path / "ws"
+    for source in ("csv: /etc/passwd", "csv: ../outside.csv", "file: ../outside.csv"):
+        doc = CAMPAIGNS.replace("{source}", source).replace("{budget}", "1")
+        assert "is outside the workspace" in error_of(load, {"c.yaml": doc}, root=root)
+    folder = CAMPAIGNS.replace("{source}", "csv: sub").replace("{budget}", "1")
+    (root / "sub").mkdir()
+    assert "data file sub is a directory" in error_of(load, {"c.yaml": folder}, root=root)

@@ -48,7 +48,10 @@ def example_specs() -> list[tuple[str, str, dict[str, Any]]]:
     out = []
     for path in sorted((REPO / "examples").glob("*/*.yaml")):
         for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
-            if isinstance(doc, dict) and "spec" in doc and doc.get("kind") != "Workspace":
+            # reconciler/v1 documents (Workspace, Group, Use, Defaults) are not objects; a for_each
+            # template's spec holds ${each...} until it is expanded
+            if (isinstance(doc, dict) and "spec" in doc and "for_each" not in doc
+                    and not str(doc.get("apiVersion", "")).startswith("reconciler/")):
                 out.append((doc["apiVersion"].split("/")[0], doc["kind"], _no_refs(doc["spec"])))
     return out
 

@@ -11,6 +11,9 @@ planned writes (creates, updates, adopts, replaces and deletes). Errors refuse t
   flights totalling less than the campaign's spend to date: ERROR (in MediaMath the flights are
   where the money lives).
 - **Deleting money**: deleting a budget flight or deactivating a campaign that has spend: ERROR.
+- **Stopping others' work**: deactivating an agency or advertiser under which active advertisers
+  or campaigns live that the plan does not deactivate itself (another workspace's, another
+  environment's on the same account, the console's): ERROR naming them.
 - **Reactivation**: setting ``status`` true on a campaign or strategy that is paused live, when
   its history shows a pause (who paused it, when): ERROR, with its budget and spend to date.
   Launching something that was created paused and never ran is not a reactivation.
@@ -39,6 +42,7 @@ from reconciler.providers.mediamath.reporting import Filter, ReportingClient, Re
 BUDGET_FIELDS: Mapping[str, str] = {"Campaign": "total_budget", "Strategy": "budget", "BudgetFlight": "total_budget"}
 ID_FIELDS: Mapping[str, str] = {"Campaign": "campaign_id", "Strategy": "strategy_id", "BudgetFlight": "flight_id"}
 PAUSABLE = ("Campaign", "Strategy")
+CHILDREN: Mapping[str, str] = {"Agency": "Advertiser", "Advertiser": "Campaign"}  # deactivating stops these
 WARN_MARGIN = Decimal("0.10")
 BATCH = 1000  # ids per report request
 CENT = Decimal("0.01")
@@ -53,13 +57,15 @@ class MoneySources:
     - ``spend(kind, ids)``: spend to date per remote id (Campaign, Strategy or BudgetFlight);
     - ``campaigns(ids)``: live campaigns by id (for ``currency_code``);
     - ``flights(campaign_id)``: the campaign's live budget flights;
-    - ``history(kind, remote_id)``: the object's change log, oldest first.
+    - ``history(kind, remote_id)``: the object's change log, oldest first;
+    - ``children(kind, parent_id)``: the live objects of ``kind`` under a parent.
     """
 
     spend: SpendLookup
     campaigns: Callable[[list[str]], Mapping[str, LiveObject]]
     flights: Callable[[str], list[LiveObject]]
     history: Callable[[str, str], list[HistoryEntry]]
+    children: Callable[[str, str], list[LiveObject]] = lambda kind, parent_id: []
 
 
 def spend_to_date(client: ReportingClient, kind: str, ids: Sequence[str]) -> dict[str, float]:
@@ -164,6 +170,7 @@ class _Check:
     def run(self) -> list[Finding]:
         self.below_spend()
         self.deleting_money()
+        self.stopping_others()
         self.flights_below_spend()
         self.reactivations()
         self.size_policy()
@@ -301,6 +308,26 @@ class _Check:
                 budget = amount(write.before.get("total_budget"))
                 of = f" of its budget {self.m(write, budget)}" if budget is not None else ""
                 self.add(write, Severity.ERROR, f"{verb}, which has spent {self.m(write, used)}{of} to date")
+
+    def stopping_others(self) -> None:
+        leaving = [w for w in self.writes if w.action in ("delete", "replace") and w.kind in CHILDREN and w.remote_id]
+        going = {(w.kind, str(w.remote_id)) for w in self.writes if w.action in ("delete", "replace")}
+        for write in leaving:
+            assert write.remote_id is not None
+            kind = CHILDREN[write.kind]
+            try:
+                children = self.sources.children(kind, write.remote_id)
+            except APIError as exc:
+                self.add(write, Severity.ERROR, f"cannot check what deactivating this {write.kind} would stop: {exc}")
+                continue
+            active = sorted((c for c in children if c.fields.get("status") is True and (kind, c.remote_id) not in going),
+                            key=lambda c: int(c.remote_id) if c.remote_id.isdigit() else 0)
+            if active:
+                named = ", ".join(f"{kind.lower()} {c.remote_id} {str(c.fields.get('name', ''))!r}" for c in active[:5])
+                more = f" and {len(active) - 5} more" if len(active) > 5 else ""
+                self.add(write, Severity.ERROR,
+                         f"deactivating this {write.kind} stops {len(active)} active {kind.lower()}"
+                         f"{'s' if len(active) != 1 else ''} this plan does not deactivate: {named}{more}")
 
     def reactivations(self) -> None:
         waking = [w for w in self.writes if w.kind in PAUSABLE and w.action in ("update", "adopt") and w.remote_id

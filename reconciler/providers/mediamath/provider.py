@@ -271,6 +271,7 @@ class MediaMathProvider(Provider):
             campaigns=lambda ids: self.read("Campaign", ids),
             flights=lambda campaign_id: self.list_children("BudgetFlight", campaign_id),
             history=self.history,
+            children=self.list_children,
         )
         return check_money(writes, sources, policy)
 
