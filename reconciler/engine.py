@@ -260,7 +260,7 @@ class Workspace:
         patterns) and ``selectors`` (label selectors) narrow it: to what they pick and what that
         needs (for destroy: and what depends on it)."""
         desired = self.desired(paths)
-        selected = self.select(desired, targets, selectors)
+        selected = picked = self.select(desired, targets, selectors)
         if selected is not None:
             if destroy:
                 selected = selected.union(*(graph.dependents(desired, a) for a in selected))
@@ -284,8 +284,11 @@ class Workspace:
                 destroy=destroy,
             )
         )
-        if self.load_warnings:
-            plan = dataclasses.replace(plan, warnings=(*self.load_warnings, *plan.warnings))
+        notes = list(self.load_warnings)
+        if picked is not None:
+            notes.append(_targeting_note(picked, wanted or set(), destroy))
+        if notes:
+            plan = dataclasses.replace(plan, warnings=(*notes, *plan.warnings))
         return self.guard(annotate_moves(plan, moved), skip_guardrails), desired
 
     def select(
@@ -590,6 +593,15 @@ def _parse_target(text: str) -> Address:
         return Address.parse(text)
     except ValueError as exc:
         raise InputError(str(exc)) from None
+
+
+def _targeting_note(selected: set[Address], wanted: set[str], destroy: bool) -> str:
+    """What a plan narrowed by ``--target``/``-l`` covers, as Terraform warns under ``-target``."""
+    extra = sorted(wanted - {str(a) for a in selected})
+    why = "that depend on them" if destroy else "they need"
+    added = f", and {len(extra)} {why}: {', '.join(extra[:5])}{' ...' if len(extra) > 5 else ''}" if extra else ""
+    return (f"resource targeting is in effect: this plan covers the {len(selected)} selected object"
+            f"{'s' if len(selected) != 1 else ''}{added}; changes to anything else are not shown")
 
 
 def _restrict(snapshot: StateSnapshot, addresses: set[str]) -> StateSnapshot:

@@ -215,7 +215,9 @@ def evaluate(expression: str, names: Mapping[str, Any]) -> Any:
                               f"(functions: {', '.join(sorted(FUNCTIONS))})") from None
     except NameNotDefined as exc:
         known = ", ".join(sorted(names)) or "none here"
-        raise ExpressionError(f"'${{{expression}}}': unknown name '{exc.name}' (names: {known}; "
+        only = {"each": "for_each", "param": "a group's documents"}.get(exc.name)
+        where = f"'{exc.name}' exists only in {only}; " if only else ""
+        raise ExpressionError(f"'${{{expression}}}': unknown name '{exc.name}' ({where}names: {known}; "
                               "${env:NAME} and ${var:name} read the environment and the workspace variables; "
                               "write '$${' for a literal '${')") from None
     except InvalidExpression as exc:

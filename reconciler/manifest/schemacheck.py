@@ -115,9 +115,14 @@ def message(error: ValidationError, *, redact: bool = False) -> str:
 
 
 def did_you_mean(word: str, choices: Iterable[Any]) -> str:
-    """``; did you mean 'cpa'?`` for the closest of ``choices`` (strings only), else ``""``."""
-    close = difflib.get_close_matches(word, [c for c in choices if isinstance(c, str)], n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    """``; did you mean 'cpa'?`` for the closest of ``choices`` (strings only), else ``""``.
+
+    A word that is the start of exactly one choice (``prod`` for ``production``) counts as close."""
+    names = [c for c in choices if isinstance(c, str)]
+    close = difflib.get_close_matches(word, names, n=1)
+    if not close and word:
+        close = [c for c in names if c.startswith(word)]
+    return f"; did you mean {close[0]!r}?" if len(close) == 1 else ""
 
 
 def _collection_message(error: ValidationError, got: str) -> str:

@@ -250,7 +250,8 @@ def _in_environment(doc: SourceDocument, name: str | None) -> SourceDocument:
         return doc
     if name not in environments:
         known = ", ".join(sorted(environments)) or "none are defined"
-        raise WorkspaceError(f"no environment '{name}' in {WORKSPACE_FILE} (environments: {known})",
+        hint = schemacheck.did_you_mean(name, environments)
+        raise WorkspaceError(f"no environment '{name}' in {WORKSPACE_FILE}{hint} (environments: {known})",
                              location=doc.location("environments"))
     block = environments[name] or {}
     data = dict(doc.value)

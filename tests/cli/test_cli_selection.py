@@ -59,6 +59,15 @@ def test_label_selectors_and_address_patterns(ws: Workspace) -> None:
     assert bad.code == 1 and "'team in ads' is not a requirement" in bad.err
 
 
+def test_a_narrowed_plan_says_so(ws: Workspace) -> None:
+    setup(ws)
+    narrowed = ws.run("plan", "-l", "tier=gold")
+    assert narrowed.code == 0, narrowed.text
+    assert ("resource targeting is in effect: this plan covers the 2 selected objects; changes to anything else "
+            "are not shown") in narrowed.text
+    assert "resource targeting" not in ws.run("plan").text
+
+
 def test_apply_drift_and_destroy_follow_the_selection(ws: Workspace) -> None:
     setup(ws)
     assert ws.run("apply", "--auto-approve", "-l", "team=ads").code == 0

@@ -348,7 +348,7 @@ def test_environments_variables_and_state(tmp_path: Path) -> None:
     assert spec["total_budget"] == 3 and config.state["path"] == "prod/state.json"
     _, spec = load_in(tmp_path, Selection("staging", (tmp_path / "vars.json",), {"budget": "5"}))
     assert spec == {"advertiser_id": 7, "name": "from-file", "total_budget": 5}  # --var wins, typed by the schema
-    with pytest.raises(InputError, match="no environment 'prod' in reconciler.yaml .environments: production, staging."):
+    with pytest.raises(InputError, match="no environment 'prod' in reconciler.yaml; did you mean 'production'. .environments: production, staging."):
         load_in(tmp_path, Selection("prod"))
 
 
