@@ -145,11 +145,12 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
 
 
 def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
-    """Write ``plan`` to ``path`` atomically (a reader sees the old file or the whole new one)."""
+    """Write ``plan`` to ``path`` atomically (a reader sees the old file or the whole new one),
+    mode 0600 like the state (a plan names every live object it touches)."""
     target = Path(path)
     text = json.dumps(plan_to_json(plan), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     try:
-        atomic_write(target, text.encode("utf-8"), default_mode=0o644)
+        atomic_write(target, text.encode("utf-8"), mode=0o600)
     except OSError as exc:
         raise PlanFileError(f"{target}: cannot write the plan file: {exc.strerror or exc}") from None
 
