@@ -83,6 +83,8 @@ class Workspace:
             )
             _check_options(config)
             self._config = config
+            for warning in config.warnings if self.notice is not None else ():
+                self.notice(warning)  # type: ignore[misc]
         return self._config
 
     @property

@@ -86,6 +86,7 @@ class MediaMathProvider(Provider):
     name = "mediamath"
     kinds: Mapping[str, KindInfo] = kind_infos()
     option_names = COMMON_OPTIONS | {"rate_limit", "format", "auth_endpoint", "report_timeout"}
+    header_credentials = frozenset({"access_token"})  # Bearer; a password goes in a form body
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
