@@ -7,8 +7,7 @@ Cases: a symbolic link to ``/dev/zero`` named ``*.yaml`` among the manifests, a 
 ``*.yaml`` (would block a plain read for ever), a loop of symbolic links, the same three named
 explicitly on the command line, a file over the size limit, and a YAML alias bomb whose keys are
 long (few values, but each field path built for them is long), a dangling link (named with where
-it points). A symbolic link to an ordinary
-manifest is still read, and named by the link.
+it points). A symbolic link to an ordinary manifest is still read, and named by the link.
 """
 
 from __future__ import annotations
