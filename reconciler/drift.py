@@ -33,10 +33,10 @@ import html
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from reconciler.attribution import newest_touching
 from reconciler.diff import FieldDiffer, owned_template, project
 from reconciler.model import HistoryEntry, LiveObject
 from reconciler.plan.model import value_to_json
@@ -234,27 +234,11 @@ def _id_key(remote_id: str) -> tuple[int, str]:
     return (len(remote_id), remote_id) if remote_id.isdigit() else (1 << 30, remote_id)
 
 
-def _when(entry: HistoryEntry) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(entry.when.replace("Z", "+00:00"))
-    except ValueError:
-        return datetime.min.replace(tzinfo=UTC)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _touches(entry: HistoryEntry, path: str) -> bool:
-    if not entry.field:
-        return False
-    return (path == entry.field or path.startswith((entry.field + ".", entry.field + "["))
-            or entry.field.startswith(path + "."))
-
-
 def _attribute(field: FieldDrift, entries: Sequence[HistoryEntry]) -> FieldDrift:
-    """Who changed ``field`` and when: the newest history entry touching it (ties: later in list)."""
-    touching = [(i, e) for i, e in enumerate(entries) if _touches(e, field.path)]
-    if not touching:
+    """Who changed ``field`` and when: the newest history entry touching it (:mod:`reconciler.attribution`)."""
+    newest = newest_touching(entries, field.path)
+    if newest is None:
         return field
-    _, newest = max(touching, key=lambda pair: (_when(pair[1]), pair[0]))
     return FieldDrift(field.path, field.applied, field.live, newest.user or None, newest.when or None)
 
 

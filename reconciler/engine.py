@@ -20,8 +20,11 @@ from typing import Any
 
 from reconciler import graph
 from reconciler.apply import ApplyOptions, ApplyResult, execute, recover_unfinished
+from reconciler.apply.conflicts import same
+from reconciler.attribution import attribute, overlapping
 from reconciler.drift import DriftReport, PendingStep, UnmanagedObject, classify
 from reconciler.errors import (
+    APIError,
     InputError,
     PlanError,
     ProviderError,
@@ -40,11 +43,11 @@ from reconciler.manifest import (
 )
 from reconciler.manifest.schemacheck import did_you_mean
 from reconciler.manifest.selectors import Selector, match_addresses
-from reconciler.model import Address, DesiredResource, LiveObject
+from reconciler.model import Address, DesiredResource, HistoryEntry, LiveObject
 from reconciler.moves import PlannedMoves, moves_of, persist_moves, plan_moves
 from reconciler.moves import annotate as annotate_moves
 from reconciler.plan.builder import PlanInput, ProviderView, build_plan
-from reconciler.plan.model import Plan
+from reconciler.plan.model import Action, Change, FieldChange, Plan
 from reconciler.providers import BUILTIN, provider_class
 from reconciler.providers.base import Finding, KindInfo, PlannedWrite, Provider, ProviderConfig, Severity
 from reconciler.state import open_backend
@@ -284,12 +287,51 @@ class Workspace:
                 destroy=destroy,
             )
         )
+        plan = self.attribute_reverts(plan)
         notes = list(self.load_warnings)
         if picked is not None:
             notes.append(_targeting_note(picked, wanted or set(), destroy))
         if notes:
             plan = dataclasses.replace(plan, warnings=(*notes, *plan.warnings))
         return self.guard(annotate_moves(plan, moved), skip_guardrails), desired
+
+    def attribute_reverts(self, plan: Plan) -> Plan:
+        """Say whose change each write sets back: the fields a change sets that were changed
+        outside reconciler since the last apply (the plan's drift), with who and when from the
+        provider's change history (one read per such object, all at once; an object whose
+        history cannot be read is still marked, without a name). :mod:`reconciler.attribution`."""
+        outside = {c.address: c for c in plan.drift if c.action is Action.UPDATE}
+        hits: dict[int, list[tuple[FieldChange, FieldChange]]] = {}
+        for index, change in enumerate(plan.changes):
+            drifted = outside.get(change.address)
+            if drifted is None or change.action not in (Action.UPDATE, Action.REPLACE, Action.MANUAL):
+                continue
+            pairs = [(fc, dfc) for fc in change.field_changes for dfc in drifted.field_changes
+                     if overlapping(fc.path, dfc.path)]
+            if pairs:
+                hits[index] = pairs
+        if not hits:
+            return plan
+        jobs = [(str(i), _bind(self._history_or_none, plan.changes[i])) for i in sorted(hits)]
+        histories = _run_concurrently(jobs, workers=REFRESH_JOBS)
+        changes = list(plan.changes)
+        for index, pairs in hits.items():
+            entries = histories[str(index)]
+            changes[index] = changes[index]._replace(reverts=tuple(
+                attribute(fc.path, entries, overwrite=fc.path == dfc.path and not same(fc.after, dfc.before))
+                for fc, dfc in pairs
+            ))
+        return dataclasses.replace(plan, changes=tuple(changes))
+
+    def _history_or_none(self, change: Change) -> list[HistoryEntry]:
+        """The change log of ``change``'s object; [] when it cannot be read (attribution is a
+        courtesy: a plan never fails for want of it)."""
+        if change.remote_id is None:
+            return []
+        try:
+            return list(self.provider(change.provider).history(change.kind, change.remote_id))
+        except APIError:
+            return []
 
     def select(
         self, desired: Sequence[DesiredResource], targets: Sequence[str], selectors: Sequence[str]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from reconciler.attribution import Attribution, by_whom, overlapping
 from reconciler.errors import ApplyError
 from reconciler.plan.model import Action
 
@@ -68,13 +69,20 @@ class ResourceResult:
     message: str = ""
     conflict_fields: tuple[ConflictField, ...] = ()
     remote_id: str | None = None
+    other_writers: tuple[Attribution, ...] = ()  # who changed the conflicting fields, and when
+
+    def writer_of(self, field: str) -> Attribution | None:
+        """Who set ``field`` (a conflicting one) outside this run, where the API says."""
+        return next((a for a in self.other_writers if overlapping(a.path, field)), None)
 
     def describe(self) -> str:
         """One line (plus one per conflicting field) for logs and the CLI."""
         head = f"{self.address}: {self.action.value} {self.outcome.value}"
         lines = [f"{head}: {self.message}" if self.message else head]
         for name, before, ours, theirs in self.conflict_fields:
-            lines.append(f"    {name}: planned from {before!r}, ours {ours!r}, theirs {theirs!r}")
+            writer = self.writer_of(name)
+            by = f" (set {by_whom(writer)})" if writer is not None and writer.user else ""
+            lines.append(f"    {name}: planned from {before!r}, ours {ours!r}, theirs {theirs!r}{by}")
         return "\n".join(lines)
 
 

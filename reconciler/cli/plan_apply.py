@@ -236,6 +236,8 @@ def confirm(ctx: Context, auto_approve: bool, destroy: bool) -> None:
 
 
 def report_apply(ctx: Context, result: Any) -> None:
+    from reconciler.attribution import by_whom, writer_names
+
     for r in result.results:
         if r.outcome.ok and r.conflict_fields:  # applied with --force-conflicts
             ctx.console.print(f"Overwrote another writer's values on {r.address} (--force-conflicts):", fg="yellow")
@@ -245,9 +247,12 @@ def report_apply(ctx: Context, result: Any) -> None:
         if not r.conflict_fields:  # changed again while rebasing, in fields it does not name
             ctx.console.print(f"Conflict on {r.address}: {r.message}", fg="red")
             continue
-        ctx.console.print(f"Conflict on {r.address}: someone else changed fields this plan changes:", fg="red")
+        ctx.console.print(f"Conflict on {r.address}: {writer_names(r.other_writers)} changed fields this plan changes:",
+                          fg="red")
         for field, planned, ours, theirs in r.conflict_fields:
-            ctx.console.print(f"    {field}: planned from {planned!r}; ours {ours!r}; theirs (kept, live) {theirs!r}")
+            writer = r.writer_of(field)
+            by = f", set {by_whom(writer)}" if writer is not None and (writer.user or writer.when) else ""
+            ctx.console.print(f"    {field}: planned from {planned!r}; ours {ours!r}; theirs (kept, live) {theirs!r}{by}")
     counts: dict[str, int] = {}
     for r in result.results:
         counts[r.outcome.value] = counts.get(r.outcome.value, 0) + 1

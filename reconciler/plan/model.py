@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from reconciler.attribution import Attribution
 from reconciler.model import Address, Ref
 from reconciler.providers.base import Precondition
 
@@ -67,6 +68,9 @@ class Change(NamedTuple):
     - ``after``: the desired spec (Refs kept: an id not known until apply), None for deletes.
     - ``precondition``: what the write will check (version read at plan time, or fingerprint).
     - ``reason``: why (``no changes``, ``immutable field 'type' changed``, ``not in manifests``).
+    - ``reverts``: fields this change sets back (or over) a change made outside reconciler
+      since the last apply, with who and when where the API keeps history (on ``Plan.drift``
+      entries: who made each change). Filled by the engine after the pure build.
     """
 
     address: str
@@ -85,6 +89,7 @@ class Change(NamedTuple):
     manual_steps: tuple[str, ...] = ()
     prevent_destroy: bool = False
     on_delete: str | None = None
+    reverts: tuple[Attribution, ...] = ()
 
     @property
     def addr(self) -> Address:

@@ -7,10 +7,11 @@ The file is JSON with a format marker::
 
 Each change keeps everything apply needs: action, remote id, before/after (Refs as
 ``{"$ref": address}``), field changes, precondition, dependencies, reason, status, manual
-steps and lifecycle flags. Writes are atomic (temp file, fsync, rename). Reading checks the
-marker, the version and every field against :data:`PLANFILE_SCHEMA`; anything else raises
-:class:`PlanFileError` naming the file (and the line, for JSON syntax errors). Plans never
-contain secrets: specs carry ids and names only, credentials live in the workspace file.
+steps, lifecycle flags and the outside changes it reverts. Writes are atomic (temp file,
+fsync, rename). Reading checks the marker, the version and every field against
+:data:`PLANFILE_SCHEMA`; anything else raises :class:`PlanFileError` naming the file (and the
+line, for JSON syntax errors). Plans never contain secrets: specs carry ids and names only,
+credentials live in the workspace file.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from reconciler.attribution import Attribution
 from reconciler.errors import Location, PlanFileError
 from reconciler.fsutil import atomic_write
 from reconciler.model import Address
@@ -79,6 +81,20 @@ _CHANGE_SCHEMA: dict[str, Any] = {
         "manual_steps": _STRINGS,
         "prevent_destroy": {"type": "boolean"},
         "on_delete": _NULLABLE_STRING,
+        "reverts": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["path"],
+                "additionalProperties": False,
+                "properties": {
+                    "path": {"type": "string", "minLength": 1},
+                    "user": _NULLABLE_STRING,
+                    "when": _NULLABLE_STRING,
+                    "overwrite": {"type": "boolean"},
+                },
+            },
+        },
     },
 }
 
@@ -127,6 +143,7 @@ def change_to_json(change: Change) -> dict[str, Any]:
         "manual_steps": list(change.manual_steps),
         "prevent_destroy": change.prevent_destroy,
         "on_delete": change.on_delete,
+        "reverts": [a.to_json() for a in change.reverts],
     }
 
 
@@ -255,6 +272,10 @@ def _change(data: Mapping[str, Any], source: Path, where: str) -> Change:
             manual_steps=tuple(data.get("manual_steps", [])),
             prevent_destroy=data.get("prevent_destroy", False),
             on_delete=data.get("on_delete"),
+            reverts=tuple(
+                Attribution(a["path"], a.get("user"), a.get("when"), bool(a.get("overwrite", False)))
+                for a in data.get("reverts", [])
+            ),
         )
     except ValueError as exc:
         raise _not_a_plan(source, f"{where}: {exc}") from None

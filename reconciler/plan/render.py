@@ -21,6 +21,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from reconciler.attribution import revert_json, revert_note
 from reconciler.diff import path_sort_key, top_field
 from reconciler.model import Address, Ref
 from reconciler.plan.model import Action, Change, FieldChange, Plan, value_to_json
@@ -161,6 +162,8 @@ def _field_lines(change: Change, ink: _Ink, indent: str) -> list[str]:
         line = f"{indent}{ink(sym, _FIELD_COLOR[sym])} {fc.path.ljust(width)} = {_field_value(fc, sym)}"
         if _forces_replacement(change, fc):
             line += ink("  # forces replacement", "red")
+        if note := revert_note(change.reverts, fc.path):  # "reverts jdoe's change of ..."
+            line += ink(f"  # {note}", "yellow")
         lines.append(line)
     return lines
 
@@ -308,6 +311,7 @@ def _json_resource(change: Change) -> dict[str, Any]:
             "depends_on": list(change.depends_on),
             "field_changes": [
                 {"path": fc.path, "before": value_to_json(fc.before), "after": value_to_json(fc.after)}
+                | revert_json(change.reverts, fc.path)
                 for fc in _sorted_fields(change)
             ],
             "manual_steps": list(change.manual_steps),
@@ -359,6 +363,8 @@ def _md_field_lines(change: Change) -> list[str]:
         line = f"{mark} {fc.path} = {_field_value(fc, sym)}"
         if _forces_replacement(change, fc):
             line += "  # forces replacement"
+        if note := revert_note(change.reverts, fc.path):
+            line += f"  # {note}"
         lines.append(line)
     return lines
 
