@@ -21,6 +21,7 @@ from typing import Any
 from reconciler import graph
 from reconciler.apply import ApplyOptions, ApplyResult, execute, recover_unfinished
 from reconciler.apply.conflicts import same
+from reconciler.apply.stale import is_stale, stale_reason
 from reconciler.attribution import attribute, overlapping
 from reconciler.drift import DriftReport, PendingStep, UnmanagedObject, classify
 from reconciler.errors import (
@@ -451,16 +452,17 @@ class Workspace:
 
     def execute_plan(self, plan: Plan, options: ApplyOptions, on_event: Callable[..., None] | None = None) -> ApplyResult:
         """Execute ``plan``; the caller holds the state lock. Refuses a stale plan."""
-        current = self.state.read()
-        if (current.lineage, current.serial) != (plan.lineage, plan.serial):
-            raise StalePlanError(
-                "stale plan: the state changed since this plan was made "
-                f"(plan: lineage {plan.lineage} serial {plan.serial}; state: lineage {current.lineage} "
-                f"serial {current.serial}). Run 'reconciler plan' again."
-            )
+        self.check_fresh(plan)
         persist_moves(self.state, moves_of(plan))  # the plan's Moved renames, now durable
         providers = {name: self.provider(name) for name in sorted({c.provider for c in plan.changes})}
         return execute(plan, providers, self.state, options, on_event)
+
+    def check_fresh(self, plan: Plan) -> None:
+        """Refuse (exit 3) a plan made against another state than the current one, naming why
+        (:mod:`reconciler.apply.stale`). ``apply FILE`` calls it before anything else."""
+        current = self.state.read()
+        if is_stale(plan, current):
+            raise StalePlanError(stale_reason(plan, current))
 
     def recover(self) -> list[str]:
         """Finish what a crashed run left (under the lock): adopt unfinished creates."""

@@ -825,7 +825,7 @@ class _GuardedWrite:
         verb = "not updated" if self.verb == "update" else "not deleted"
         return _WriteOutcome(
             Outcome.CONFLICT,
-            f"{what}; {verb} (re-plan, or apply with --force-conflicts to overwrite)",
+            f"{what}; {verb}, their value{'s are' if len(conflicts) > 1 else ' is'} kept",
             conflicts=conflicts,
             writers=writers,
         )

@@ -162,6 +162,7 @@ def run_apply(
     selectors: tuple[str, ...] = (),
 ) -> None:
     from reconciler.apply import ApplyOptions
+    from reconciler.apply.result import conflict_way_out
     from reconciler.apply.sources import point_home
     from reconciler.errors import ApplyError
     from reconciler.plan.planfile import load_plan
@@ -174,6 +175,7 @@ def run_apply(
             desired: list[Any] = []
             if plan_file is not None:
                 saved = load_plan(plan_file)  # a saved plan is the approval (as in Terraform)...
+                ws.check_fresh(saved)  # ...for the state it was made from: stale is said first (exit 3)
                 # ...but money moved since: its writes pass the guardrails again (or it says why not)
                 the_plan = ws.guard(saved, skip_guardrails or bool(saved.options.get("guardrails_skipped")))
                 for warning in the_plan.warnings[len(saved.warnings):]:
@@ -202,9 +204,10 @@ def run_apply(
     report_pending(ctx, the_plan, result)
     if result.has_failures:
         lines = "\n".join(f"  {r.address}: {r.outcome.value}: {r.message}" for r in result.failures)
+        way_out = f"\n{conflict_way_out([r.address for r in result.conflicts])}" if result.conflicts else ""
         raise ApplyError(
             f"apply finished with {len(result.failures)} resource(s) not applied; everything else was applied "
-            f"and recorded:\n{lines}",
+            f"and recorded:\n{lines}{way_out}",
             conflicts=len(result.conflicts),
         )
 
