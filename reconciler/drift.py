@@ -301,14 +301,19 @@ def pending_lines(pending: Sequence[PendingStep], after_apply: bool = False) -> 
     return lines
 
 
-def _attribution(f: FieldDrift) -> str:
-    if f.changed_by and f.changed_at:
-        return f" (changed by {f.changed_by} at {f.changed_at})"
-    if f.changed_by:
-        return f" (changed by {f.changed_by})"
-    if f.changed_at:
-        return f" (changed at {f.changed_at})"
+def changed_by_text(user: str | None, when: str | None) -> str:
+    """`` (changed by jdoe at 2026-11-30T14:02:11)``, or what of it is known, or ""."""
+    if user and when:
+        return f" (changed by {user} at {when})"
+    if user:
+        return f" (changed by {user})"
+    if when:
+        return f" (changed at {when})"
     return ""
+
+
+def _attribution(f: FieldDrift) -> str:
+    return changed_by_text(f.changed_by, f.changed_at)
 
 
 def _label(item: DriftItem) -> str:

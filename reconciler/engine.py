@@ -58,6 +58,18 @@ SANDBOX = "sandbox"
 REFRESH_JOBS = 32  # kinds (and natural-key lookups) read at once
 
 
+@dataclass(frozen=True)
+class DriftRun:
+    """A drift report and what it was made from: the state as classified (renamed by pending
+    ``Moved`` documents when ``renamed``), the refreshed objects and the manifests."""
+
+    report: DriftReport
+    snapshot: StateSnapshot
+    live: Mapping[str, LiveObject | None]
+    desired: tuple[DesiredResource, ...]
+    renamed: bool = False
+
+
 @dataclass
 class Workspace:
     """Everything one command needs, built lazily from a start directory."""
@@ -480,9 +492,17 @@ class Workspace:
         :meth:`select`); ignore rules come from the workspace file and from
         ``lifecycle.ignore_changes`` of the manifests. Objects are named as the manifests name
         them: ``Moved`` documents not applied yet rename state entries in memory, as in plan."""
+        return self.drift_run(paths, targets=targets, selectors=selectors).report
+
+    def drift_run(
+        self, paths: Sequence[Path] = (), *, targets: Sequence[str] = (), selectors: Sequence[str] = ()
+    ) -> DriftRun:
+        """:meth:`drift` with what it was made from (the refreshed objects, the manifests, the
+        pending renames), for ``drift --accept`` and ``apply --refresh-only``."""
         desired = self.desired(paths)
         selected = self.select(desired, targets, selectors)
-        snapshot = self.planned_moves(self.state.read(), paths).snapshot
+        moved = self.planned_moves(self.state.read(), paths)
+        snapshot = moved.snapshot
         if selected is not None:
             chosen = {str(a) for a in selected}
             snapshot = _restrict(snapshot, chosen)
@@ -504,7 +524,8 @@ class Workspace:
             write_only=self._write_only_fields,
             list_keys=self._list_keys,
         )
-        return dataclasses.replace(report, pending=self._pending_steps(snapshot, desired, live))
+        report = dataclasses.replace(report, pending=self._pending_steps(snapshot, desired, live))
+        return DriftRun(report, snapshot, live, tuple(desired), bool(moved.moves))
 
     def _pending_steps(
         self, snapshot: StateSnapshot, desired: Sequence[DesiredResource], live: Mapping[str, LiveObject | None]
@@ -528,6 +549,9 @@ class Workspace:
         """Fields accepted on write but never returned by reads: never drift."""
         info = self.kind_info(provider, kind)
         return info.write_only_fields if info else frozenset()
+
+    def list_keys(self, provider: str, kind: str) -> Mapping[str, str]:
+        return self._list_keys(provider, kind)
 
     def _list_keys(self, provider: str, kind: str) -> Mapping[str, str]:
         """Set-like list fields, diffed member by member."""

@@ -92,6 +92,8 @@ def emit_plan(ctx: Context, the_plan: Any, fmt: str) -> None:
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True)
 @click.option("--force-conflicts", is_flag=True, help="Overwrite fields someone else changed since the plan.")
+@click.option("--refresh-only", is_flag=True,
+              help="Record the live values as the last apply in state; write nothing to any API.")
 @selection_options
 @click.option("--skip-guardrails", is_flag=True, help="Allow changes the providers' guardrails refuse (said in the plan).")
 @lock_timeout_option
@@ -103,6 +105,7 @@ def apply(
     auto_approve: bool,
     parallelism: int,
     force_conflicts: bool,
+    refresh_only: bool,
     targets: tuple[str, ...],
     selectors: tuple[str, ...],
     skip_guardrails: bool,
@@ -111,8 +114,16 @@ def apply(
     """Make the changes: from the manifests (plans again first) or from a saved plan FILE.
 
     Console steps the APIs cannot make (mediarithmics in observe-only mode) never block the rest:
-    apply does everything else, lists the pending steps last and exits 0 if nothing failed."""
+    apply does everything else, lists the pending steps last and exits 0 if nothing failed.
+    With --refresh-only, the state takes the live values (what drift reports) as the last apply."""
     plan_file = paths[0] if len(paths) == 1 and paths[0].is_file() and is_plan_file(paths[0]) else None
+    if refresh_only:
+        from reconciler.cli.observe import run_refresh_only
+
+        if plan_file is not None:
+            raise click.UsageError("--refresh-only refreshes from the manifests' state, not from a saved plan FILE")
+        run_refresh_only(ctx, paths, auto_approve, targets, selectors, lock_timeout)
+        return
     run_apply(ctx, paths, plan_file, auto_approve, parallelism, force_conflicts, targets, lock_timeout,
               destroy=False, skip_guardrails=skip_guardrails, selectors=selectors)
 
