@@ -20,9 +20,7 @@ from typing import Any
 
 from reconciler import graph
 from reconciler.apply import ApplyOptions, ApplyResult, execute, recover_unfinished
-from reconciler.apply.conflicts import same
 from reconciler.apply.stale import is_stale, stale_reason
-from reconciler.attribution import attribute, overlapping
 from reconciler.drift import DriftReport, PendingStep, UnmanagedObject, classify
 from reconciler.errors import (
     APIError,
@@ -48,7 +46,8 @@ from reconciler.model import Address, DesiredResource, HistoryEntry, LiveObject
 from reconciler.moves import PlannedMoves, moves_of, persist_moves, plan_moves
 from reconciler.moves import annotate as annotate_moves
 from reconciler.plan.builder import PlanInput, ProviderView, build_plan
-from reconciler.plan.model import Action, Change, FieldChange, Plan
+from reconciler.plan.model import Change, Plan
+from reconciler.plan.reverts import reverting, with_reverts
 from reconciler.providers import BUILTIN, provider_class
 from reconciler.providers.base import Finding, KindInfo, PlannedWrite, Provider, ProviderConfig, Severity
 from reconciler.state import open_backend
@@ -309,32 +308,13 @@ class Workspace:
         return self.guard(annotate_moves(plan, moved), skip_guardrails), desired
 
     def attribute_reverts(self, plan: Plan) -> Plan:
-        """Say whose change each write sets back: the fields a change sets that were changed
-        outside reconciler since the last apply (the plan's drift), with who and when from the
-        provider's change history (one read per such object, all at once; an object whose
-        history cannot be read is still marked, without a name). :mod:`reconciler.attribution`."""
-        outside = {c.address: c for c in plan.drift if c.action is Action.UPDATE}
-        hits: dict[int, list[tuple[FieldChange, FieldChange]]] = {}
-        for index, change in enumerate(plan.changes):
-            drifted = outside.get(change.address)
-            if drifted is None or change.action not in (Action.UPDATE, Action.REPLACE, Action.MANUAL):
-                continue
-            pairs = [(fc, dfc) for fc in change.field_changes for dfc in drifted.field_changes
-                     if overlapping(fc.path, dfc.path)]
-            if pairs:
-                hits[index] = pairs
-        if not hits:
-            return plan
+        """Say whose change each write sets back (:mod:`reconciler.plan.reverts`): one history
+        read per such object, all at once; an object whose history cannot be read is still
+        marked, without a name."""
+        hits = reverting(plan)
         jobs = [(str(i), _bind(self._history_or_none, plan.changes[i])) for i in sorted(hits)]
         histories = _run_concurrently(jobs, workers=REFRESH_JOBS)
-        changes = list(plan.changes)
-        for index, pairs in hits.items():
-            entries = histories[str(index)]
-            changes[index] = changes[index]._replace(reverts=tuple(
-                attribute(fc.path, entries, overwrite=fc.path == dfc.path and not same(fc.after, dfc.before))
-                for fc, dfc in pairs
-            ))
-        return dataclasses.replace(plan, changes=tuple(changes))
+        return with_reverts(plan, hits, {int(k): v for k, v in histories.items()})
 
     def _history_or_none(self, change: Change) -> list[HistoryEntry]:
         """The change log of ``change``'s object; [] when it cannot be read (attribution is a

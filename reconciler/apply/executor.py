@@ -43,9 +43,9 @@ from reconciler.apply.conflicts import (
     fields_set_by,
     judge_delete,
     judge_update,
+    kept_note,
+    kept_values,
     overlay,
-    plain,
-    same,
 )
 from reconciler.apply.graph import build_graph
 from reconciler.apply.resolve import UnresolvedReference, resolve_refs
@@ -58,8 +58,8 @@ from reconciler.apply.result import (
     Outcome,
     ResourceResult,
 )
-from reconciler.attribution import Attribution, attribute, by_whom, when_text, writer_names
-from reconciler.diff import FieldDiffer, compare_owned, owned_template, project, top_level_fields
+from reconciler.attribution import Attribution, attribute, when_text, writer_names
+from reconciler.diff import FieldDiffer, compare_owned, owned_template, top_level_fields
 from reconciler.errors import (
     AmbiguousMatchError,
     APIError,
@@ -72,7 +72,6 @@ from reconciler.errors import (
 )
 from reconciler.model import HistoryEntry, LiveObject
 from reconciler.plan.model import Action, Change, Plan
-from reconciler.plan.render import format_value
 from reconciler.providers.base import Precondition, PreconditionFailed, PreconditionKind, Provider, ambiguous
 from reconciler.state.base import Intent, ResourceState, StateBackend
 
@@ -242,26 +241,12 @@ class _Executor:
         self, change: Change, provider: Provider, remote_id: str, fields: tuple[str, ...],
         ours: Mapping[str, Any], live: LiveObject,
     ) -> str:
-        """After a rebase: the manifest's fields this change did not set that now hold another
-        writer's value (kept, as a rebase must), which the next plan will set back. Said, with
-        who and when, so nobody is surprised when it happens."""
-        before = change.before or {}
-        kept = []
-        for name in sorted(set(before) - set(fields)):
-            shape = before[name]
-            theirs, mine = project(live.fields.get(name), shape), project(ours.get(name), shape)
-            if name in ours and not same(theirs, mine):
-                kept.append((name, plain(theirs), plain(mine)))
+        """After a rebase: the note on another writer's values of manifest fields that the
+        rebase kept and the next plan will set back (:func:`.conflicts.kept_values`)."""
+        kept = kept_values(change.before or {}, fields, ours, live.fields)
         if not kept:
             return ""
-        entries = self._history(change, provider, remote_id)
-        parts = []
-        for name, theirs, mine in kept:
-            writer = attribute(name, entries)
-            parts.append(f"{name} {format_value(theirs)} ({by_whom(writer)}; the manifest says {format_value(mine)})")
-        return (f"kept another writer's {'; '.join(parts)}: the next plan will set "
-                f"{'it' if len(kept) == 1 else 'them'} back unless the manifest is updated "
-                f"('reconciler drift --accept {change.address}' writes the live value into it)")
+        return kept_note(change.address, kept, self._history(change, provider, remote_id))
 
     # -- plumbing ---------------------------------------------------------------------------------
     def _provider(self, change: Change) -> Provider:
