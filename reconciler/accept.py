@@ -11,8 +11,10 @@ empty for it. Refused, each with the reason, where writing the value is not the 
 - the field comes from a ``Defaults`` document (it applies to other objects too);
 - the value is written as an expression or variable (``${...}``), a reference, or through a YAML
   anchor or merge key; the field is not written in the document;
-- the object was deleted outside reconciler, or its document was removed; a status only the API
-  changes (``apply --refresh-only`` records those).
+- the object was deleted outside reconciler, or its document was removed.
+
+A status only the API changes (an invitation accepted) has nothing to write: the state records
+it (``where`` is ``state``).
 
 All edits are made in memory and read back first; files are then replaced atomically and the
 manifests loaded again. If they no longer load (a value the schema refuses), every file is put
@@ -84,6 +86,7 @@ def accept_drift(ws: Workspace, run: DriftRun, paths: Sequence[Path] = ()) -> Ac
     desired = {str(r.address): r for r in run.desired}
     refused: list[Refused] = []
     candidates: list[_Candidate] = []
+    status: list[Accepted] = []  # a status only the API sets, recorded with the object's baseline
     for item in run.report.items:
         if item.status is DriftStatus.MISSING:
             refused.append(Refused(item.address, None, "deleted outside reconciler: there is no live value to take; "
@@ -92,21 +95,22 @@ def accept_drift(ws: Workspace, run: DriftRun, paths: Sequence[Path] = ()) -> Ac
             continue
         resource = desired.get(item.address)
         for f in item.fields:
+            if f.path == STATUS_PATH and resource is not None:  # nothing to write: the state records it
+                status.append(Accepted(item.address, f.path, f.applied, f.live, "state", f.changed_by, f.changed_at))
+                continue
             reason = _refusal(item, f, resource)
             if reason or resource is None:
                 refused.append(Refused(item.address, None if f.path == STATUS_PATH else f.path, reason))
                 continue
             candidates.append(_candidate(ws, run, item, f, resource))
     accepted, more_refused, files = _write(ws, candidates, paths)
+    accepted += status
     refused += more_refused
     _record(ws, run, accepted)
     return Acceptance(tuple(accepted), tuple(refused), tuple(files))
 
 
 def _refusal(item: DriftItem, f: FieldDrift, resource: DesiredResource | None) -> str:
-    if f.path == STATUS_PATH:
-        return (f"its status changed ({f.applied} -> {f.live}), which only the API sets: nothing in the manifest "
-                "to change ('reconciler apply --refresh-only' records it)")
     if resource is None:
         return "its document is no longer in the manifests (the next apply removes the object)"
     if resource.generated:

@@ -86,8 +86,11 @@ def run_accept(ctx: Context, paths: tuple[Path, ...], targets: tuple[str, ...], 
         ctx.console.print(f"Accepted {len(result.accepted)} live value(s) into the manifests; the state records them "
                           "as the last apply:")
         for a in result.accepted:
-            ctx.console.print(f"  {a.where}: {a.address}: spec.{a.path} {format_value(a.applied)} -> "
-                              f"{format_value(a.live)}{changed_by_text(a.changed_by, a.changed_at)}")
+            what = "status" if a.where == "state" else f"spec.{a.path}"
+            where = "" if a.where == "state" else f"{a.where}: "
+            ctx.console.print(f"  {where}{a.address}: {what} {format_value(a.applied)} -> {format_value(a.live)}"
+                              f"{changed_by_text(a.changed_by, a.changed_at)}"
+                              + (" (in state only: the API sets it)" if a.where == "state" else ""))
     if result.refused:
         ctx.console.print(f"Not accepted ({len(result.refused)}):", fg="yellow")
         for r in result.refused:

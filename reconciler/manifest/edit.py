@@ -255,10 +255,14 @@ def _escaped(value: Any) -> Any:
 def _render(value: Any, original: Node, newline: str) -> str:
     value = _escaped(value)
     block = isinstance(original, (MappingNode, SequenceNode)) and not original.flow_style
+    indent = " " * original.start_mark.column
+    if block and isinstance(original, SequenceNode) and isinstance(value, list) and value and all(
+        isinstance(item, ScalarNode) or item.flow_style for item in original.value
+    ):  # a block list of one-line items (``- {organisation_id: "1752", ...}``) stays one
+        return (newline + indent).join(f"- {_inline(item)}" for item in value)
     if block and isinstance(value, (Mapping, list)) and value:
         text = yaml.safe_dump(value, default_flow_style=False, sort_keys=False, allow_unicode=True, width=10**9)
         lines = text.rstrip("\n").split("\n")
-        indent = " " * original.start_mark.column
         return newline.join([lines[0], *(indent + line for line in lines[1:])])
     style = original.style if isinstance(original, ScalarNode) else None
     return _inline(value, style)

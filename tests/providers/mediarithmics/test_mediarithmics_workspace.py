@@ -7,7 +7,9 @@ Covers the issue's acceptance criteria:
 - a membership archived out of band and a purpose removed out of band both show in ``drift``
   (exit 2, JSON report naming both resources and ``members``, and the other user who did it, from
   ``last_modified_by``/``archived_by``); ``plan`` says it reverts that user's change; ``apply``
-  then repairs them.
+  then repairs them;
+- ``drift --accept`` takes such member changes into the manifest instead (only those lines
+  change), and plan and drift are then empty.
 """
 
 from __future__ import annotations
@@ -207,3 +209,30 @@ def test_writes_enabled_converge_and_drift_shows_archive_and_purpose_removal(
         for m in rooms(server.url)["Retail insights"]["clean_room_organisations"]
     }
     assert sorted(purposes["1752"]) == ["ACTIVATION", "INSIGHTS"]
+
+
+def test_drift_accept_takes_member_changes_into_the_manifest(server: SandboxServer, tmp_path: Path) -> None:
+    """A purpose removed and a member archived out of band, accepted: only those lines change (the
+    flow-style member list stays one line per member), the status is recorded, plan and drift empty."""
+    workspace(tmp_path, server.url, writes=True)
+    assert run(tmp_path, "apply", "--auto-approve").exit_code == 0
+    live = rooms(server.url)
+    retail, activation = live["Retail insights"]["clean_room_id"], live["Activation partners"]["clean_room_id"]
+    base = f"{server.url}/mediarithmics/v1/clean_rooms"
+    assert requests.delete(f"{base}/{activation}/clean_room_organisations/1581", headers=AUTH, timeout=5).ok
+    assert requests.put(f"{base}/{retail}/clean_room_organisations/1752", json={"purposes": ["ACTIVATION"]},
+                        headers=AUTH, timeout=5).ok
+
+    accepted = run(tmp_path, "drift", "--accept")
+    assert accepted.exit_code == 0, accepted.output
+    assert "status" in accepted.output and "(in state only: the API sets it)" in accepted.output
+    assert (tmp_path / "clean-rooms.yaml").read_text(encoding="utf-8") == MANIFESTS.replace(
+        '    - organisation_id: "1752"\n      purposes: [INSIGHTS, ACTIVATION]\n',
+        '    - organisation_id: "1752"\n      purposes: [ACTIVATION]\n',
+    ).replace(
+        '    - {organisation_id: "1752", purposes: [ACTIVATION]}\n    - {organisation_id: "1581", purposes: [ACTIVATION]}\n'
+        '    - {organisation_id: "1863", purposes: [ACTIVATION]}\n',
+        '    - {organisation_id: "1752", purposes: [ACTIVATION]}\n    - {organisation_id: "1863", purposes: [ACTIVATION]}\n',
+    )
+    assert run(tmp_path, "plan", "--detailed-exitcode").exit_code == 0
+    assert run(tmp_path, "drift").exit_code == 0
