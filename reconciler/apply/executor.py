@@ -162,7 +162,7 @@ class _Executor:
                     if blocked:
                         finish(ResourceResult(
                             address, change.action, Outcome.SKIPPED,
-                            f"skipped: depends on {', '.join(blocked)}, which did not apply",
+                            f"it depends on {', '.join(blocked)}, which did not apply",
                             remote_id=change.remote_id,
                         ))
                     else:
@@ -203,7 +203,7 @@ class _Executor:
                 why = "needs a console step first" if blocker is Outcome.MANUAL else "is waiting for a console step"
                 return self._result(change, Outcome.WAITING, f"waiting: it needs {exc.target}, which {why}")
             if exc.target in self._planned:  # its own change did not produce an id
-                return self._result(change, Outcome.SKIPPED, f"skipped: {exc}")
+                return self._result(change, Outcome.SKIPPED, f"its dependency {exc.target} did not get an id")
             return self._result(change, Outcome.FAILED, str(exc))
         except ReconcilerError as exc:
             return self._result(change, Outcome.FAILED, str(exc))

@@ -325,6 +325,7 @@ class _Builder:
                 precondition=precondition,
                 replace_paths=replace_paths,
                 reason=f"immutable field {fields} changed",
+                deactivates=bool(info.delete_means),
             )
         changed = {k: spec.get(k) for k in top_level_fields(diffs)}
         manual = _manual(
@@ -487,8 +488,9 @@ class _Builder:
             common, view, info, Action.DELETE, {}, live.fields, f"{why}; the API cannot delete it",
             field_changes=diffs, precondition=precondition,
         )
-        reason = f"{why}; {info.delete_means}" if info.delete_means else why
-        return manual or common.change(Action.DELETE, field_changes=diffs, precondition=precondition, reason=reason)
+        reason = why  # the kind's delete_means (MediaMath: deactivate) is said by the renderers
+        return manual or common.change(Action.DELETE, field_changes=diffs, precondition=precondition, reason=reason,
+                                       deactivates=bool(info.delete_means))
 
     # -- drift ------------------------------------------------------------------------------
     def plan_drift(self) -> tuple[Change, ...]:

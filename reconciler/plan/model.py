@@ -67,6 +67,9 @@ class Change(NamedTuple):
     - ``after``: the desired spec (Refs kept: an id not known until apply), None for deletes.
     - ``precondition``: what the write will check (version read at plan time, or fingerprint).
     - ``reason``: why (``no changes``, ``immutable field 'type' changed``, ``not in manifests``).
+    - ``deactivates``: the API has no delete for this kind: a delete (or the delete half of a
+      replace) sets ``status=0`` and forgets the object (MediaMath); plan and apply say
+      "deactivate", never "delete".
     """
 
     address: str
@@ -85,6 +88,7 @@ class Change(NamedTuple):
     manual_steps: tuple[str, ...] = ()
     prevent_destroy: bool = False
     on_delete: str | None = None
+    deactivates: bool = False
 
     @property
     def addr(self) -> Address:

@@ -79,6 +79,7 @@ _CHANGE_SCHEMA: dict[str, Any] = {
         "manual_steps": _STRINGS,
         "prevent_destroy": {"type": "boolean"},
         "on_delete": _NULLABLE_STRING,
+        "deactivates": {"type": "boolean"},
     },
 }
 
@@ -127,6 +128,7 @@ def change_to_json(change: Change) -> dict[str, Any]:
         "manual_steps": list(change.manual_steps),
         "prevent_destroy": change.prevent_destroy,
         "on_delete": change.on_delete,
+        "deactivates": change.deactivates,
     }
 
 
@@ -256,6 +258,7 @@ def _change(data: Mapping[str, Any], source: Path, where: str) -> Change:
             manual_steps=tuple(data.get("manual_steps", [])),
             prevent_destroy=data.get("prevent_destroy", False),
             on_delete=data.get("on_delete"),
+            deactivates=data.get("deactivates", False),
         )
     except ValueError as exc:
         raise _not_a_plan(source, f"{where}: {exc}") from None

@@ -70,9 +70,11 @@ def summary_line(plan: Plan) -> str:
     notes = [f"{updated} then updated"] if updated else []
     notes += [f"{by_hand} with console steps"] if by_hand else []
     adopt_text = f"{n.get('adopt', 0)} to adopt" + (f" ({', '.join(notes)})" if notes else "")
+    deactivate = sum(1 for c in plan.changes if c.action is Action.DELETE and c.deactivates)
+    deactivate_text = f"{deactivate} to deactivate, " if deactivate else ""
     text = (
         f"Plan: {n.get('create', 0)} to create, {n.get('update', 0)} to update, "
-        f"{n.get('replace', 0)} to replace, {n.get('delete', 0)} to delete, "
+        f"{n.get('replace', 0)} to replace, {deactivate_text}{n.get('delete', 0) - deactivate} to delete, "
         f"{adopt_text}, {n.get('manual', 0)} manual"
     )
     if n.get("abandon"):
@@ -113,8 +115,11 @@ def describe(change: Change) -> str:
         case Action.UPDATE:
             return "will be updated in-place"
         case Action.REPLACE:
-            return f"must be REPLACED (delete, then create): {reason}"
+            first = "deactivate the old one (status=0)" if change.deactivates else "delete"
+            return f"must be REPLACED ({first}, then create): {reason}"
         case Action.DELETE:
+            if change.deactivates:
+                return f"will be DEACTIVATED (status=0) and forgotten, the API has no delete for it ({reason})"
             return f"will be DELETED ({reason})"
         case Action.ADOPT:
             if change.manual_steps:
@@ -313,6 +318,7 @@ def _json_resource(change: Change) -> dict[str, Any]:
             "manual_steps": list(change.manual_steps),
             "prevent_destroy": change.prevent_destroy,
             "on_delete": change.on_delete,
+            "deactivates": change.deactivates,
         }
     )
     return entry

@@ -129,7 +129,7 @@ def test_an_adopted_object_that_differs_is_adopted_and_updated_in_one_apply(
     assert "~ budget = 20000 -> 21000" in text
 
     applied = sandbox_ws.ok("apply", "--auto-approve")
-    assert "mediamath.Strategy/winter-prospecting: done - adopted" in applied.text and "then updated" in applied.text
+    assert "mediamath.Strategy/winter-prospecting: adopted" in applied.text and "then updated" in applied.text
     provider = mediamath(sandbox)
     live = provider.read("Strategy", [change["remote_id"]])[change["remote_id"]]
     assert live.fields["budget"] == 21000
