@@ -513,9 +513,14 @@ class Workspace:
         out: list[UnmanagedObject] = []
         for key in sorted(results):
             provider_name, parent_address = owners[key]
+            provider = self.provider(provider_name)
             for obj in results[key]:
                 if (provider_name, obj.kind, obj.remote_id) not in managed_ids:
-                    out.append(UnmanagedObject(provider=provider_name, live=obj, parent=parent_address))
+                    out.append(UnmanagedObject(
+                        provider=provider_name, live=obj, parent=parent_address,
+                        name=_live_name(provider.kinds.get(obj.kind), obj),
+                        inactive=provider.switched_off(obj.kind, obj),
+                    ))
         return out
 
     # -- import and state operations -------------------------------------------------------------
@@ -611,6 +616,19 @@ def _restrict(snapshot: StateSnapshot, addresses: set[str]) -> StateSnapshot:
         serial=snapshot.serial,
         resources={a: rs for a, rs in snapshot.resources.items() if a in addresses},
     )
+
+
+def _live_name(info: KindInfo | None, obj: LiveObject) -> str | None:
+    """What names a live object that has no address: its ``name``, else the first natural-key
+    field that is not its parent (a question's ``title``, a partner's e-mail, a flight's start)."""
+    keys = ("name", *(info.natural_key if info else ()))
+    for key in keys:
+        if info is not None and key == info.parent_field:
+            continue
+        value = obj.fields.get(key)
+        if value not in (None, ""):
+            return str(value)
+    return None
 
 
 def _parent_kind(provider: Provider, info: KindInfo) -> str | None:

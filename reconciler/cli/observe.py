@@ -25,10 +25,19 @@ from reconciler.cli.main import (
 @paths_argument
 @format_option
 @selection_options
+@click.option("--fail-on-unmanaged", is_flag=True,
+              help="Exit 2 for unmanaged objects under managed parents too (by default they are reported, exit 0).")
 @pass_ctx
 @handle_errors
-def drift(ctx: Context, paths: tuple[Path, ...], fmt: str, targets: tuple[str, ...], selectors: tuple[str, ...]) -> None:
-    """Report objects changed outside reconciler (exit 2 when there is drift)."""
+def drift(
+    ctx: Context, paths: tuple[Path, ...], fmt: str, targets: tuple[str, ...], selectors: tuple[str, ...],
+    fail_on_unmanaged: bool,
+) -> None:
+    """Report objects changed outside reconciler.
+
+    Exit 2 when a managed object changed or is missing (or a console step is pending); 0 when
+    everything matches its last apply. Unmanaged objects under managed parents are reported and
+    exit 0, unless --fail-on-unmanaged."""
     from reconciler.drift import render_drift_json, render_drift_markdown, render_drift_text
 
     ws = ctx.workspace()
@@ -42,7 +51,7 @@ def drift(ctx: Context, paths: tuple[Path, ...], fmt: str, targets: tuple[str, .
         ctx.console.print(render_drift_markdown(report))
     else:
         ctx.console.print(render_drift_text(report))
-    if report.has_drift:
+    if report.has_drift or (fail_on_unmanaged and report.has_unmanaged):
         sys.exit(2)
 
 

@@ -21,7 +21,10 @@ Reading (used by plan, drift, import, export; must not write anything):
   lookup behind adoption at plan time, crash recovery and the re-check after a failed create, so
   nothing is created twice. ``find_by_natural_key(kind, spec)`` is its one-spec form (several
   matches raise :class:`AmbiguousMatchError`).
-- ``history(kind, remote_id)``: optional change log for drift attribution (who, when, old/new).
+- ``history(kind, remote_id)``: optional change log for attribution (who, when, old/new): drift,
+  the plan's "reverts jdoe's change", conflicts and rebases name the other writer from it.
+- ``switched_off(kind, live)``: whether a live object is switched off for good (MediaMath
+  ``status=0``): drift does not count such objects under managed parents as unmanaged.
 - ``normalize(kind, spec)``: the per-kind normalisation hook applied to a *desired* spec (with
   references already resolved to ids) so it is comparable with ``LiveObject.fields``.
 
@@ -315,6 +318,12 @@ class Provider(ABC):
         or None. Pure: decided from the live object alone. LiveRamp: the API user's own
         membership of a clean room, without which reconciler is locked out of the room."""
         return None
+
+    def switched_off(self, kind: str, live: LiveObject) -> bool:
+        """Whether ``live`` is switched off the way this API ends an object it cannot delete
+        (MediaMath ``status=0``). Pure. Drift does not count such objects as unmanaged: what a
+        delete left behind would otherwise stay "unmanaged" forever."""
+        return False
 
     def check_plan(self, writes: Sequence[PlannedWrite], policy: GuardrailPolicy = GuardrailPolicy()) -> list[Finding]:
         """Guardrails on planned writes (e.g. a budget below spend to date), with the workspace's

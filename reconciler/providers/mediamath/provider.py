@@ -209,6 +209,12 @@ class MediaMathProvider(Provider):
     def normalize(self, kind: str, spec: Mapping[str, Any]) -> dict[str, Any]:
         return normalize_spec(_spec(kind), spec)
 
+    def switched_off(self, kind: str, live: LiveObject) -> bool:
+        """Deactivated (``status=0``): v2.0's "delete" of agencies, advertisers, campaigns and
+        strategies; such an object stays listed under its parent forever."""
+        spec = KIND_SPECS.get(kind)
+        return spec is not None and spec.delete_mode is DeleteMode.DEACTIVATE and live.fields.get("status") is False
+
     # -- writing -------------------------------------------------------------------------------
     def create(self, kind: str, spec: Mapping[str, Any]) -> LiveObject:
         kspec = _writable(kind)
