@@ -24,6 +24,7 @@ from reconciler.drift import DriftReport, PendingStep, UnmanagedObject, classify
 from reconciler.errors import (
     InputError,
     PlanError,
+    PlanFileError,
     ProviderError,
     ReconcilerError,
     StalePlanError,
@@ -45,6 +46,7 @@ from reconciler.moves import PlannedMoves, moves_of, persist_moves, plan_moves
 from reconciler.moves import annotate as annotate_moves
 from reconciler.plan.builder import PlanInput, ProviderView, build_plan
 from reconciler.plan.model import Plan
+from reconciler.plan.verify import saved_plan_problems
 from reconciler.providers import BUILTIN, provider_class
 from reconciler.providers.base import Finding, KindInfo, PlannedWrite, Provider, ProviderConfig, Severity
 from reconciler.state import open_backend
@@ -407,14 +409,24 @@ class Workspace:
             self.recover()
             return self.execute_plan(plan, options, on_event)
 
-    def execute_plan(self, plan: Plan, options: ApplyOptions, on_event: Callable[..., None] | None = None) -> ApplyResult:
-        """Execute ``plan``; the caller holds the state lock. Refuses a stale plan."""
+    def execute_plan(
+        self, plan: Plan, options: ApplyOptions, on_event: Callable[..., None] | None = None, *, saved: bool = False
+    ) -> ApplyResult:
+        """Execute ``plan``; the caller holds the state lock. Refuses a stale plan, and a
+        ``saved`` one (``apply FILE``) whose changes the state does not allow
+        (:mod:`reconciler.plan.verify`), before anything is sent."""
         current = self.state.read()
         if (current.lineage, current.serial) != (plan.lineage, plan.serial):
             raise StalePlanError(
                 "stale plan: the state changed since this plan was made "
                 f"(plan: lineage {plan.lineage} serial {plan.serial}; state: lineage {current.lineage} "
                 f"serial {current.serial}). Run 'reconciler plan' again."
+            )
+        problems = saved_plan_problems(plan, current, moves_of(plan)) if saved else []
+        if problems:
+            raise PlanFileError(
+                "the saved plan does not match the state it would be applied to; nothing was applied:\n"
+                + "\n".join(f"  {p}" for p in problems)
             )
         persist_moves(self.state, moves_of(plan))  # the plan's Moved renames, now durable
         providers = {name: self.provider(name) for name in sorted({c.provider for c in plan.changes})}

@@ -234,7 +234,7 @@ def run_apply(
                     progress.advance(tally.changed())
 
                 result = ws.execute_plan(the_plan, ApplyOptions(parallelism=parallelism, force_conflicts=force_conflicts),
-                                         on_event)
+                                         on_event, saved=plan_file is not None)
             if result.failures:  # name the manifest file, line and field of each vendor refusal
                 result = point_home(result, {str(d.address): d for d in desired or _manifests(ws)}, ws.kind_info)
     finally:

@@ -24,6 +24,7 @@ from typing import Any
 from reconciler.diff import path_sort_key, top_field
 from reconciler.model import Address, Ref
 from reconciler.plan.model import Action, Change, FieldChange, Plan, value_to_json
+from reconciler.textsafe import markdown_html, markdown_inline, terminal
 
 JSON_FORMAT_VERSION = "1.2"
 UNKNOWN = "(known after apply)"
@@ -143,7 +144,7 @@ def _ident(change: Change) -> str:
         text += f" (id {change.remote_id})"
     if change.status:
         text += f" [status: {change.status}]"
-    return text
+    return terminal(text)
 
 
 # -- text -----------------------------------------------------------------------------------
@@ -173,12 +174,12 @@ def _field_lines(change: Change, ink: _Ink, indent: str) -> list[str]:
 def _text_change(change: Change, ink: _Ink) -> list[str]:
     color = _ACTION_COLOR[change.action]
     lines = [
-        f"  {ink('#', 'bold')} {ink(_ident(change), 'bold')} {describe(change)}",
+        f"  {ink('#', 'bold')} {ink(_ident(change), 'bold')} {terminal(describe(change))}",
         f"{ink(change.action.symbol.rjust(3), color)} {change.address}",
     ]
     lines.extend(_field_lines(change, ink, "      "))
     for i, step in enumerate(change.manual_steps, 1):
-        lines.append(f"      {ink('!', 'bold')} manual step {i}: {step}")
+        lines.append(f"      {ink('!', 'bold')} manual step {i}: {terminal(step)}")
     return lines
 
 
@@ -217,7 +218,7 @@ def render_text(plan: Plan, color: bool = False, warnings: bool = True) -> str:
     if plan.warnings and warnings:
         out.append("")
         for warning in plan.warnings:
-            out.append(f"{ink('Warning:', 'yellow')} {warning}")
+            out.append(f"{ink('Warning:', 'yellow')} {terminal(warning)}")
     return "\n".join(out) + "\n"
 
 
@@ -370,12 +371,15 @@ def _md_field_lines(change: Change) -> list[str]:
 
 
 def _md_section(change: Change, phrase: str, body: Iterable[str]) -> list[str]:
-    summary = f"<code>{html.escape(change.action.symbol.strip() or ' ')} {html.escape(change.address)}</code>"
+    """One ``<details>`` section. Text that may come from live objects or vendors (ids, status,
+    reasons, console steps) is escaped: it cannot close the section, add a heading or a link, or
+    mention anyone (:mod:`reconciler.textsafe`); field values are inside a code fence."""
+    summary = f"<code>{html.escape(change.action.symbol.strip() or ' ')} {markdown_html(change.address)}</code>"
     if change.remote_id is not None:
-        summary += f" (id {html.escape(change.remote_id)})"
+        summary += f" (id {markdown_html(change.remote_id)})"
     if change.status:
-        summary += f" [status: {html.escape(change.status)}]"
-    summary += " " + html.escape(phrase)
+        summary += f" [status: {markdown_html(change.status)}]"
+    summary += " " + markdown_html(phrase)
     if change.action in (Action.REPLACE, Action.DELETE, Action.MANUAL, Action.ADOPT):
         summary = f"<b>{summary}</b>"
     out = [f"<details><summary>{summary}</summary>", ""]
@@ -384,7 +388,7 @@ def _md_section(change: Change, phrase: str, body: Iterable[str]) -> list[str]:
         open_fence, close_fence = _fence(lines)
         out.extend([open_fence, *lines, close_fence, ""])
     for i, step in enumerate(change.manual_steps, 1):
-        out.append(f"{i}. {step}")
+        out.append(f"{i}. {markdown_inline(step)}")
     if change.manual_steps:
         out.append("")
     out.extend(["</details>", ""])
@@ -395,7 +399,7 @@ def render_markdown(plan: Plan) -> str:
     """A pull-request comment: summary line, then one collapsible section per changed resource."""
     out = ["### reconciler plan", "", f"**{summary_line(plan)}**", ""]
     if plan.warnings:
-        out.extend(f"> **Warning:** {html.escape(w)}" for w in plan.warnings)
+        out.extend(f"> **Warning:** {markdown_inline(w)}" for w in plan.warnings)
         out.append("")
     for change in plan.changes:
         if change.action is not Action.NOOP:
