@@ -68,7 +68,7 @@ def plan(
         the_plan, _ = ws.plan(paths, targets=targets, selectors=selectors, skip_guardrails=skip_guardrails)
     finally:
         ws.close()
-    emit_plan(ctx, the_plan, fmt)
+    emit_plan(ctx, the_plan, fmt, ws.kind_info)
     if out:
         save_plan(the_plan, out)
         ctx.console.progress(f"Saved the plan to {out}. Apply exactly this plan with: reconciler apply {out}")
@@ -76,17 +76,19 @@ def plan(
         sys.exit(2)
 
 
-def emit_plan(ctx: Context, the_plan: Any, fmt: str) -> None:
+def emit_plan(ctx: Context, the_plan: Any, fmt: str, kinds: Any = None) -> None:
+    """The plan on stdout in ``fmt``; ``kinds`` (the workspace's ``kind_info``) describes the
+    kinds for the summary (money, currency, parents)."""
     from reconciler.plan.render import render_json, render_markdown, render_text
 
     for warning in the_plan.warnings:  # on stderr, once (JSON and Markdown also carry them)
         ctx.console.warn(warning)
     if fmt == "json":
-        ctx.console.print(json.dumps(render_json(the_plan), indent=2, sort_keys=True))
+        ctx.console.print(json.dumps(render_json(the_plan, kinds), indent=2, sort_keys=True))
     elif fmt == "markdown":
-        ctx.console.print(render_markdown(the_plan))
+        ctx.console.print(render_markdown(the_plan, kinds))
     else:
-        ctx.console.print(render_text(the_plan, color=ctx.console.color, warnings=False))
+        ctx.console.print(render_text(the_plan, color=ctx.console.color, warnings=False, kinds=kinds))
 
 
 # -- apply / destroy ---------------------------------------------------------------------------------
@@ -211,7 +213,7 @@ def run_apply(
                 the_plan, desired = ws.plan(paths, targets=targets, selectors=selectors, destroy=destroy,
                                             skip_guardrails=skip_guardrails)
                 if not (output.quiet and (auto_approve or not the_plan.has_changes)):
-                    emit_plan(ctx, the_plan, "text")
+                    emit_plan(ctx, the_plan, "text", ws.kind_info)
                 else:
                     for warning in the_plan.warnings:
                         ctx.console.warn(warning)
