@@ -23,16 +23,20 @@ from typing import Any
 
 from reconciler.diff import path_sort_key, top_field
 from reconciler.model import Address, Ref
+from reconciler.plan.fit import DEFAULT_MAX_CHARS, TIERS, Section, fit, rank
 from reconciler.plan.model import Action, Change, FieldChange, Plan, value_to_json
 from reconciler.plan.render_summary import summary_markdown, summary_text
 from reconciler.plan.summary import (
     FINDINGS_KEY,
+    PHRASES,
     KindLookup,
     MoneyChange,
     PlanSummary,
     money_text,
     percent_text,
+    reactivates,
     summarize,
+    verb_of,
 )
 
 JSON_FORMAT_VERSION = "1.2"
@@ -444,9 +448,11 @@ def _md_section(change: Change, phrase: str, body: Iterable[str]) -> list[str]:
     return out
 
 
-def render_markdown(plan: Plan, kinds: KindLookup | None = None) -> str:
+def render_markdown(plan: Plan, kinds: KindLookup | None = None, max_chars: int = DEFAULT_MAX_CHARS,
+                    where: str = "") -> str:
     """A pull-request comment: summary line, the plan summary, then one collapsible section per
-    changed resource."""
+    changed resource; kept under ``max_chars`` (0: no limit) by leaving out the least important
+    sections and saying ``where`` the full plan is (see :mod:`reconciler.plan.fit`)."""
     out = ["### reconciler plan", "", f"**{summary_line(plan)}**", ""]
     summary = summarize(plan, kinds)
     notes = money_notes(summary)
@@ -457,14 +463,25 @@ def render_markdown(plan: Plan, kinds: KindLookup | None = None) -> str:
         out.append("")
     if plan.has_changes:
         out.extend(summary_markdown(summary))
+    money: dict[str, float] = {}
+    for m in summary.money:
+        money[m.address] = money.get(m.address, 0.0) + abs(float(m.delta))
+    sections: list[Section] = []
     for change in plan.changes:
         if shown(change):
-            out.extend(_md_section(change, describe(change), _md_field_lines(change, notes)))
+            what = verb_of(change, frozenset()) or "lifecycle"
+            tier = TIERS["reactivation"] if reactivates(change) else TIERS.get(what, 2)
+            block = _md_section(change, describe(change), _md_field_lines(change, notes))
+            sections.append(Section("\n".join(block) + "\n", rank(tier, money.get(change.address, 0.0), len(change.field_changes)),
+                                    PHRASES.get(what, what)))
     if plan.drift:
-        out.extend(["#### Objects changed outside reconciler", ""])
+        sections.append(Section("#### Objects changed outside reconciler\n\n", rank(TIERS["drift"] - 0.5, 0, 0), ""))
         for change in plan.drift:
             if change.action is Action.DELETE:
-                out.extend(_md_section(change, "has been deleted outside reconciler", []))
+                block = _md_section(change, "has been deleted outside reconciler", [])
             else:
-                out.extend(_md_section(change, "has changed outside reconciler", _md_field_lines(change)))
-    return "\n".join(out).rstrip("\n") + "\n"
+                block = _md_section(change, "has changed outside reconciler", _md_field_lines(change))
+            sections.append(Section("\n".join(block) + "\n", rank(TIERS["drift"], 0, len(change.field_changes)),
+                                    "changed outside reconciler"))
+    text = fit("\n".join(out) + "\n", sections, "", max_chars, where)
+    return text.rstrip("\n") + "\n"
