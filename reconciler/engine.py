@@ -46,6 +46,7 @@ from reconciler.moves import PlannedMoves, moves_of, persist_moves, plan_moves
 from reconciler.moves import annotate as annotate_moves
 from reconciler.plan.builder import PlanInput, ProviderView, build_plan
 from reconciler.plan.model import Plan
+from reconciler.plan.summary import FINDINGS_KEY
 from reconciler.plan.verify import saved_plan_problems
 from reconciler.providers import BUILTIN, provider_class
 from reconciler.providers.base import Finding, KindInfo, PlannedWrite, Provider, ProviderConfig, Severity
@@ -377,6 +378,8 @@ class Workspace:
             warnings.append("guardrails skipped (--skip-guardrails)")
         fresh = tuple(w for w in warnings if w not in plan.warnings)
         options = {**plan.options, "guardrails_skipped": True} if skip else plan.options
+        if findings:  # the plan summary puts them first
+            options = {**options, FINDINGS_KEY: [f"{f.address}: {f.message}" for f in findings]}
         if not fresh and options is plan.options:
             return plan
         return dataclasses.replace(plan, warnings=tuple(plan.warnings) + fresh, options=options)

@@ -60,7 +60,7 @@ def verb(result: ResourceResult, change: Change | None) -> str:
         case Action.ABANDON:
             return "forgotten"
         case _:
-            return UNCHANGED
+            return "lifecycle recorded" if change is not None and change.lifecycle else UNCHANGED
 
 
 def _after(message: str, prefix: str) -> str:

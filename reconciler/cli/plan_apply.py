@@ -41,6 +41,16 @@ def validate(ctx: Context, paths: tuple[Path, ...]) -> None:
 
 
 # -- plan ------------------------------------------------------------------------------------------
+def markdown_options(fn: F) -> F:
+    from reconciler.plan.fit import DEFAULT_MAX_CHARS
+
+    fn = click.option("--full-plan", default="", metavar="WHERE",
+                      help="Markdown: where the full plan is (an artifact's address), said when the Markdown is cut.")(fn)
+    return click.option("--max-chars", type=click.IntRange(0), default=DEFAULT_MAX_CHARS, show_default=True,
+                        help="Markdown: keep it under this many characters (the summary and the largest changes "
+                             "stay; 0: no limit).")(fn)
+
+
 @cli.command()
 @paths_argument
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan for 'apply FILE'.")
@@ -48,6 +58,7 @@ def validate(ctx: Context, paths: tuple[Path, ...]) -> None:
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
 @selection_options
 @click.option("--skip-guardrails", is_flag=True, help="Allow changes the providers' guardrails refuse (said in the plan).")
+@markdown_options
 @pass_ctx
 @handle_errors
 def plan(
@@ -59,6 +70,8 @@ def plan(
     targets: tuple[str, ...],
     selectors: tuple[str, ...],
     skip_guardrails: bool,
+    max_chars: int,
+    full_plan: str,
 ) -> None:
     """Show what apply would change, field by field. Writes nothing."""
     from reconciler.plan.planfile import save_plan
@@ -68,7 +81,7 @@ def plan(
         the_plan, _ = ws.plan(paths, targets=targets, selectors=selectors, skip_guardrails=skip_guardrails)
     finally:
         ws.close()
-    emit_plan(ctx, the_plan, fmt)
+    emit_plan(ctx, the_plan, fmt, ws.kind_info, max_chars, full_plan)
     if out:
         save_plan(the_plan, out)
         ctx.console.progress(f"Saved the plan to {out}. Apply exactly this plan with: reconciler apply {out}")
@@ -76,17 +89,45 @@ def plan(
         sys.exit(2)
 
 
-def emit_plan(ctx: Context, the_plan: Any, fmt: str) -> None:
+def emit_plan(ctx: Context, the_plan: Any, fmt: str, kinds: Any = None, max_chars: int = 0, full_plan: str = "") -> None:
+    """The plan on stdout in ``fmt``; ``kinds`` (the workspace's ``kind_info``) describes the
+    kinds for the summary (money, currency, parents); Markdown is kept under ``max_chars``."""
     from reconciler.plan.render import render_json, render_markdown, render_text
 
     for warning in the_plan.warnings:  # on stderr, once (JSON and Markdown also carry them)
         ctx.console.warn(warning)
     if fmt == "json":
-        ctx.console.print(json.dumps(render_json(the_plan), indent=2, sort_keys=True))
+        ctx.console.print(json.dumps(render_json(the_plan, kinds), indent=2, sort_keys=True))
     elif fmt == "markdown":
-        ctx.console.print(render_markdown(the_plan))
+        ctx.console.print(render_markdown(the_plan, kinds, max_chars, full_plan))
     else:
-        ctx.console.print(render_text(the_plan, color=ctx.console.color, warnings=False))
+        ctx.console.print(render_text(the_plan, color=ctx.console.color, warnings=False, kinds=kinds))
+
+
+# -- show ------------------------------------------------------------------------------------------
+@cli.command()
+@click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
+@format_option
+@markdown_options
+@pass_ctx
+@handle_errors
+def show(ctx: Context, plan_file: Path, fmt: str, max_chars: int, full_plan: str) -> None:
+    """Show a saved plan (plan --out FILE) as text, JSON or Markdown. Calls no API.
+
+    CI recipes plan once, save the plan and its full text, then post 'show FILE --format
+    markdown' (kept under --max-chars) with a link to the full text."""
+    from reconciler.errors import ReconcilerError
+    from reconciler.plan.planfile import load_plan
+
+    the_plan = load_plan(plan_file)
+    kinds = None
+    try:  # the workspace's own providers (factory:), if there is one; built-in kinds otherwise
+        ws = ctx.workspace(resolve_credentials=False)
+        ws.close()
+        kinds = ws.kind_info
+    except ReconcilerError:
+        pass
+    emit_plan(ctx, the_plan, fmt, kinds, max_chars, full_plan)
 
 
 # -- apply / destroy ---------------------------------------------------------------------------------
@@ -211,7 +252,7 @@ def run_apply(
                 the_plan, desired = ws.plan(paths, targets=targets, selectors=selectors, destroy=destroy,
                                             skip_guardrails=skip_guardrails)
                 if not (output.quiet and (auto_approve or not the_plan.has_changes)):
-                    emit_plan(ctx, the_plan, "text")
+                    emit_plan(ctx, the_plan, "text", ws.kind_info)
                 else:
                     for warning in the_plan.warnings:
                         ctx.console.warn(warning)

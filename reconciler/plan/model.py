@@ -70,6 +70,8 @@ class Change(NamedTuple):
     - ``deactivates``: the API has no delete for this kind: a delete (or the delete half of a
       replace) sets ``status=0`` and forgets the object (MediaMath); plan and apply say
       "deactivate", never "delete".
+    - ``lifecycle``: for a no-op, the lifecycle settings apply records in state although the live
+      object does not change (``prevent_destroy true``): a change of its own, counted and shown.
     """
 
     address: str
@@ -89,6 +91,7 @@ class Change(NamedTuple):
     prevent_destroy: bool = False
     on_delete: str | None = None
     deactivates: bool = False
+    lifecycle: tuple[str, ...] = ()
 
     @property
     def addr(self) -> Address:
@@ -114,8 +117,11 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        """Anything to do: a write, an adopt/abandon, a manual step, or a ``Moved`` rename."""
-        return bool(self.options.get("moved")) or any(c.action is not Action.NOOP for c in self.changes)
+        """Anything to do: a write, an adopt/abandon, a manual step, a ``Moved`` rename, or a
+        lifecycle setting to record in state."""
+        return bool(self.options.get("moved")) or any(
+            c.action is not Action.NOOP or c.lifecycle for c in self.changes
+        )
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}

@@ -88,6 +88,7 @@ _CHANGE_SCHEMA: dict[str, Any] = {
         "prevent_destroy": {"type": "boolean"},
         "on_delete": _NULLABLE_STRING,
         "deactivates": {"type": "boolean"},
+        "lifecycle": _STRINGS,
     },
 }
 
@@ -138,6 +139,7 @@ def change_to_json(change: Change) -> dict[str, Any]:
         "prevent_destroy": change.prevent_destroy,
         "on_delete": change.on_delete,
         "deactivates": change.deactivates,
+        "lifecycle": list(change.lifecycle),
     }
 
 
@@ -293,6 +295,7 @@ def _change(data: Mapping[str, Any], source: Path, where: str) -> Change:
             prevent_destroy=data.get("prevent_destroy", False),
             on_delete=data.get("on_delete"),
             deactivates=data.get("deactivates", False),
+            lifecycle=tuple(data.get("lifecycle", [])),
         )
     except ValueError as exc:
         raise _not_a_plan(source, f"{where}: {exc}") from None

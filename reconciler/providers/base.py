@@ -129,6 +129,15 @@ class KindInfo:
     - ``unique_key``: the API holds at most one object per natural key (it refuses a second, as
       LiveRamp does for a question in a room): two documents with one natural key are then a
       validation error. Where names may repeat (MediaMath), they are two objects.
+    - ``money_fields``: amounts of money, in the currency named by ``currency_field`` on this
+      object or on its nearest ancestor (a MediaMath strategy's budget is in its campaign's
+      currency); plan summaries show them with the currency, the delta and the percentage.
+      ``total_fields`` (a subset: budgets) are also summed per ``summary_group`` and overall.
+    - ``summary_group``: plan summaries total the money of everything under an object of this
+      kind (MediaMath advertisers).
+    - ``datetime_fields``: date-times, shown in one way by the plan: in the zone named by
+      ``zone_field`` (this object's, e.g. a MediaMath campaign's ``zone_name``) with its
+      offset, else in UTC with ``Z``; a time without an offset is read in that zone too.
     - ``checks``: semantic checks the API would enforce, run by ``validate`` without credentials
       once the spec passed its schema (real dates, start before end, schedule rules...): one place
       per kind, in the provider's ``checks`` module.
@@ -157,6 +166,12 @@ class KindInfo:
     vendor_fields: Mapping[str, str] = field(default_factory=dict)
     unique_key: bool = False
     checks: tuple[SpecCheck, ...] = ()
+    money_fields: frozenset[str] = frozenset()
+    total_fields: frozenset[str] = frozenset()
+    currency_field: str | None = None
+    summary_group: bool = False
+    datetime_fields: frozenset[str] = frozenset()
+    zone_field: str | None = None
 
     @cached_property
     def ref_kinds(self) -> Mapping[str, tuple[str, ...]]:
