@@ -32,10 +32,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from reconciler.attribution import newest_touching
 from reconciler.diff import FieldDiffer, owned_template, project
 from reconciler.model import HistoryEntry, LiveObject
 from reconciler.plan.model import value_to_json
@@ -234,27 +234,11 @@ def _id_key(remote_id: str) -> tuple[int, str]:
     return (len(remote_id), remote_id) if remote_id.isdigit() else (1 << 30, remote_id)
 
 
-def _when(entry: HistoryEntry) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(entry.when.replace("Z", "+00:00"))
-    except ValueError:
-        return datetime.min.replace(tzinfo=UTC)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _touches(entry: HistoryEntry, path: str) -> bool:
-    if not entry.field:
-        return False
-    return (path == entry.field or path.startswith((entry.field + ".", entry.field + "["))
-            or entry.field.startswith(path + "."))
-
-
 def _attribute(field: FieldDrift, entries: Sequence[HistoryEntry]) -> FieldDrift:
-    """Who changed ``field`` and when: the newest history entry touching it (ties: later in list)."""
-    touching = [(i, e) for i, e in enumerate(entries) if _touches(e, field.path)]
-    if not touching:
+    """Who changed ``field`` and when: the newest history entry touching it (:mod:`reconciler.attribution`)."""
+    newest = newest_touching(entries, field.path)
+    if newest is None:
         return field
-    _, newest = max(touching, key=lambda pair: (_when(pair[1]), pair[0]))
     return FieldDrift(field.path, field.applied, field.live, newest.user or None, newest.when or None)
 
 
@@ -317,14 +301,19 @@ def pending_lines(pending: Sequence[PendingStep], after_apply: bool = False) -> 
     return lines
 
 
-def _attribution(f: FieldDrift) -> str:
-    if f.changed_by and f.changed_at:
-        return f" (changed by {f.changed_by} at {f.changed_at})"
-    if f.changed_by:
-        return f" (changed by {f.changed_by})"
-    if f.changed_at:
-        return f" (changed at {f.changed_at})"
+def changed_by_text(user: str | None, when: str | None) -> str:
+    """`` (changed by jdoe at 2026-11-30T14:02:11)``, or what of it is known, or ""."""
+    if user and when:
+        return f" (changed by {user} at {when})"
+    if user:
+        return f" (changed by {user})"
+    if when:
+        return f" (changed at {when})"
     return ""
+
+
+def _attribution(f: FieldDrift) -> str:
+    return changed_by_text(f.changed_by, f.changed_at)
 
 
 def _label(item: DriftItem) -> str:

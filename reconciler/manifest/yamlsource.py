@@ -265,6 +265,13 @@ def _check_depth(text: str, display: str) -> None:
         loader.dispose()
 
 
+def compose_documents(text: str, display: str) -> list[Node | None]:
+    """The node tree of every document, with source marks (for in-place edits,
+    :mod:`reconciler.manifest.edit`); parsed exactly as :func:`load_documents` parses."""
+    load_documents(text, display)  # the same checks and errors first
+    return list(_compose_all(text))
+
+
 def _compose_all(text: str) -> Iterator[Node | None]:
     loader = _CoreSchemaLoader(text)
     try:

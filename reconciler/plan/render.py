@@ -21,6 +21,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from reconciler.attribution import revert_json, revert_note
 from reconciler.diff import path_sort_key, top_field
 from reconciler.model import Address, Ref
 from reconciler.plan.fit import DEFAULT_MAX_CHARS, TIERS, Section, fit, rank
@@ -210,9 +211,10 @@ def _field_lines(change: Change, ink: _Ink, indent: str, notes: MoneyNotes | Non
         line = f"{indent}{ink(sym, _FIELD_COLOR[sym])} {fc.path.ljust(width)} = {_field_value(fc, sym)}"
         if _forces_replacement(change, fc):
             line += ink("  # forces replacement", "red")
-        note = notes.get((change.address, fc.path)) if notes else None
-        if note:
-            line += f"  # {note}"
+        notes_here = [n for n in (notes.get((change.address, fc.path)) if notes else None,
+                                  revert_note(change.reverts, fc.path)) if n]  # money; "reverts jdoe's change of ..."
+        if notes_here:
+            line += ink(f"  # {'; '.join(notes_here)}", "yellow")
         lines.append(line)
     return lines
 
@@ -366,6 +368,7 @@ def _json_resource(change: Change) -> dict[str, Any]:
             "depends_on": list(change.depends_on),
             "field_changes": [
                 {"path": fc.path, "before": value_to_json(fc.before), "after": value_to_json(fc.after)}
+                | revert_json(change.reverts, fc.path)
                 for fc in _sorted_fields(change)
             ],
             "manual_steps": list(change.manual_steps),
@@ -420,8 +423,10 @@ def _md_field_lines(change: Change, notes: MoneyNotes | None = None) -> list[str
         line = f"{mark} {fc.path} = {_field_value(fc, sym)}"
         if _forces_replacement(change, fc):
             line += "  # forces replacement"
-        note = notes.get((change.address, fc.path)) if notes else None
-        if note:
+        notes_here = [n for n in (notes.get((change.address, fc.path)) if notes else None,
+                                  revert_note(change.reverts, fc.path)) if n]
+        if notes_here:
+            note = "; ".join(notes_here)
             line += f"  # {note}"
         lines.append(line)
     return lines
