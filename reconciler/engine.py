@@ -564,7 +564,7 @@ class Workspace:
         for provider_name in sorted({p for p, _, _ in parents}):
             provider = self.provider(provider_name)
             for kind, info in sorted(provider.kinds.items()):
-                parent_kind = None if info.read_only else _parent_kind(provider, info)
+                parent_kind = None if info.read_only or not info.scan_unmanaged else _parent_kind(provider, info)
                 if parent_kind is None:
                     continue
                 for (p, k, parent_id), parent_address in sorted(parents.items()):

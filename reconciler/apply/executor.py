@@ -528,8 +528,8 @@ class _Executor:
         def write(pre: Precondition, live: LiveObject | None) -> LiveObject:
             body = dict(changes)
             if live is not None:
-                for name in partial:
-                    body[name] = overlay(live.fields.get(name), changes[name], before[name])
+                for name in partial:  # ours normalised, like the live map: a key the spec implies counts
+                    body[name] = overlay(live.fields.get(name), ours.get(name, changes[name]), before[name])
             return self._call(change, provider.update, change.kind, remote_id, body, pre)
 
         intent = self._begin(change, "update", spec, remote_id)

@@ -143,7 +143,12 @@ class KindInfo:
       per kind, in the provider's ``checks`` module.
     - ``list_keys``: list fields whose order means nothing, with the item key naming a member
       (mediarithmics ``{"members": "organisation_id"}``): the provider normalises them into one
-      order, and diffs name the member (``members[1752].purposes``), never a position.
+      order, and diffs name the member (``members[1752].purposes``), never a position. The key
+      ``""`` marks a list of scalars (each its own identity), and a dotted field names a list
+      inside a map (MediaMath ``{"region.include": ""}``: ``region.include[US-CA]``).
+    - ``scan_unmanaged``: False where listing the kind under every managed parent costs too much
+      for ``drift``'s unmanaged-object scan (MediaMath StrategyTargeting: one request per
+      dimension per strategy); such objects are still exported and adopted.
     - ``findable_with``: when set, natural-key lookup can find an object only if its spec sets
       one of these fields (a LiveRamp question is listed only through the clean room named by
       ``cleanroom_id``). A create without them that is interrupted cannot be checked afterwards,
@@ -172,6 +177,7 @@ class KindInfo:
     summary_group: bool = False
     datetime_fields: frozenset[str] = frozenset()
     zone_field: str | None = None
+    scan_unmanaged: bool = True
 
     @cached_property
     def ref_kinds(self) -> Mapping[str, tuple[str, ...]]:
