@@ -29,7 +29,6 @@ objects. Renderers: :func:`render_drift_text`, :func:`render_drift_json`,
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from reconciler.model import HistoryEntry, LiveObject
 from reconciler.plan.model import value_to_json
 from reconciler.plan.render import format_value
 from reconciler.state.base import StateSnapshot
+from reconciler.textsafe import markdown_inline, terminal
 
 DRIFT_FORMAT_VERSION = 1
 
@@ -340,7 +340,7 @@ def render_drift_text(report: DriftReport) -> str:
     if report.has_unmanaged:
         lines += [UNMANAGED_NOTE, ""]
     lines.append(drift_summary(report))
-    return "\n".join(lines) + "\n"
+    return terminal("\n".join(lines)) + "\n"  # live values and names: no control characters
 
 
 def render_drift_json(report: DriftReport) -> dict[str, Any]:
@@ -379,9 +379,10 @@ def render_drift_json(report: DriftReport) -> dict[str, Any]:
 
 
 def _cell(text: str | None, code: bool = False) -> str:
+    """A Markdown table cell: live text cannot add columns, lines, links or mentions."""
     if not text:
         return ""
-    escaped = html.escape(text).replace("|", "&#124;").replace("\n", " ")
+    escaped = markdown_inline(text)
     return f"<code>{escaped}</code>" if code else escaped
 
 
@@ -390,7 +391,7 @@ def render_drift_markdown(report: DriftReport) -> str:
     out = ["### reconciler drift", "", f"**{drift_summary(report)}**", ""]
     rows: list[str] = []
     for item in report.items:
-        status = item.status.value + (f" ({html.escape(item.live_status)})" if item.live_status else "")
+        status = item.status.value + (f" ({markdown_inline(item.live_status)})" if item.live_status else "")
         if item.status is DriftStatus.CHANGED:
             for f in item.fields:
                 who = _attribution(f).strip().strip("()")

@@ -26,6 +26,7 @@ from reconciler.errors import (
     APIError,
     InputError,
     PlanError,
+    PlanFileError,
     ProviderError,
     ReconcilerError,
     StalePlanError,
@@ -48,6 +49,8 @@ from reconciler.moves import annotate as annotate_moves
 from reconciler.plan.builder import PlanInput, ProviderView, build_plan
 from reconciler.plan.model import Change, Plan
 from reconciler.plan.reverts import reverting, with_reverts
+from reconciler.plan.summary import FINDINGS_KEY
+from reconciler.plan.verify import saved_plan_problems
 from reconciler.providers import BUILTIN, provider_class
 from reconciler.providers.base import Finding, KindInfo, PlannedWrite, Provider, ProviderConfig, Severity
 from reconciler.state import open_backend
@@ -410,6 +413,8 @@ class Workspace:
             warnings.append("guardrails skipped (--skip-guardrails)")
         fresh = tuple(w for w in warnings if w not in plan.warnings)
         options = {**plan.options, "guardrails_skipped": True} if skip else plan.options
+        if findings:  # the plan summary puts them first
+            options = {**options, FINDINGS_KEY: [f"{f.address}: {f.message}" for f in findings]}
         if not fresh and options is plan.options:
             return plan
         return dataclasses.replace(plan, warnings=tuple(plan.warnings) + fresh, options=options)
@@ -442,9 +447,19 @@ class Workspace:
             self.recover()
             return self.execute_plan(plan, options, on_event)
 
-    def execute_plan(self, plan: Plan, options: ApplyOptions, on_event: Callable[..., None] | None = None) -> ApplyResult:
-        """Execute ``plan``; the caller holds the state lock. Refuses a stale plan."""
+    def execute_plan(
+        self, plan: Plan, options: ApplyOptions, on_event: Callable[..., None] | None = None, *, saved: bool = False
+    ) -> ApplyResult:
+        """Execute ``plan``; the caller holds the state lock. Refuses a stale plan, and a
+        ``saved`` one (``apply FILE``) whose changes the state does not allow
+        (:mod:`reconciler.plan.verify`), before anything is sent."""
         self.check_fresh(plan)
+        problems = saved_plan_problems(plan, self.state.read(), moves_of(plan)) if saved else []
+        if problems:
+            raise PlanFileError(
+                "the saved plan does not match the state it would be applied to; nothing was applied:\n"
+                + "\n".join(f"  {p}" for p in problems)
+            )
         persist_moves(self.state, moves_of(plan))  # the plan's Moved renames, now durable
         providers = {name: self.provider(name) for name in sorted({c.provider for c in plan.changes})}
         return execute(plan, providers, self.state, options, on_event)
@@ -549,7 +564,7 @@ class Workspace:
         for provider_name in sorted({p for p, _, _ in parents}):
             provider = self.provider(provider_name)
             for kind, info in sorted(provider.kinds.items()):
-                parent_kind = None if info.read_only else _parent_kind(provider, info)
+                parent_kind = None if info.read_only or not info.scan_unmanaged else _parent_kind(provider, info)
                 if parent_kind is None:
                     continue
                 for (p, k, parent_id), parent_address in sorted(parents.items()):

@@ -173,7 +173,7 @@ class _Executor:
                     if blocked:
                         finish(ResourceResult(
                             address, change.action, Outcome.SKIPPED,
-                            f"skipped: depends on {', '.join(blocked)}, which did not apply",
+                            f"it depends on {', '.join(blocked)}, which did not apply",
                             remote_id=change.remote_id,
                         ))
                     else:
@@ -214,7 +214,7 @@ class _Executor:
                 why = "needs a console step first" if blocker is Outcome.MANUAL else "is waiting for a console step"
                 return self._result(change, Outcome.WAITING, f"waiting: it needs {exc.target}, which {why}")
             if exc.target in self._planned:  # its own change did not produce an id
-                return self._result(change, Outcome.SKIPPED, f"skipped: {exc}")
+                return self._result(change, Outcome.SKIPPED, f"its dependency {exc.target} did not get an id")
             return self._result(change, Outcome.FAILED, str(exc))
         except ReconcilerError as exc:
             return self._result(change, Outcome.FAILED, str(exc))
@@ -528,8 +528,8 @@ class _Executor:
         def write(pre: Precondition, live: LiveObject | None) -> LiveObject:
             body = dict(changes)
             if live is not None:
-                for name in partial:
-                    body[name] = overlay(live.fields.get(name), changes[name], before[name])
+                for name in partial:  # ours normalised, like the live map: a key the spec implies counts
+                    body[name] = overlay(live.fields.get(name), ours.get(name, changes[name]), before[name])
             return self._call(change, provider.update, change.kind, remote_id, body, pre)
 
         intent = self._begin(change, "update", spec, remote_id)

@@ -166,6 +166,7 @@ def run_refresh_only(
 @click.option("--max-results", type=click.IntRange(1), help="Stop after N rows.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), help="Default: table on a terminal, csv otherwise.")
 @click.option("--all-campaigns", is_flag=True, help="Do not restrict to the campaigns and strategies the manifests manage.")
+@click.option("--raw", is_flag=True, help="CSV: write cells as the API sent them (no ' before a cell starting with = + - @).")
 @pass_ctx
 @handle_errors
 def report(
@@ -182,6 +183,7 @@ def report(
     max_results: int | None,
     fmt: str | None,
     all_campaigns: bool,
+    raw: bool,
 ) -> None:
     """Delivery and spend from the MediaMath Reporting API v2 (streamed, constant memory).
 
@@ -216,6 +218,7 @@ def report(
                 ),
                 fmt=fmt or ("table" if ctx.console.interactive else "csv"),
                 progress=lambda n, total: ctx.console.progress(f"{n} of {total if total >= 0 else '?'} rows"),
+                raw=raw,
             )
         finally:
             client.close()

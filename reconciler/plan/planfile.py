@@ -3,7 +3,14 @@
 The file is JSON with a format marker::
 
     {"format": "reconciler-plan", "format_version": 1, "lineage": ..., "serial": ...,
-     "changes": [...], "drift": [...], "warnings": [...], "targets": [...], "options": {...}}
+     "changes": [...], "drift": [...], "warnings": [...], "targets": [...], "options": {...},
+     "integrity": "sha256:..."}
+
+``integrity`` is the SHA-256 of the rest (the body) as canonical JSON (keys sorted, no spaces,
+UTF-8): a plan edited after ``plan --out`` (another remote id, other values, a flag turned off)
+is refused on reading, and so is one without it. It is a checksum, not a signature: whoever can
+write the file can recompute it, so ``apply FILE`` also checks every change against the state
+(:mod:`reconciler.plan.verify`).
 
 Each change keeps everything apply needs: action, remote id, before/after (Refs as
 ``{"$ref": address}``), field changes, precondition, dependencies, reason, status, manual
@@ -16,6 +23,7 @@ credentials live in the workspace file.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -81,6 +89,8 @@ _CHANGE_SCHEMA: dict[str, Any] = {
         "manual_steps": _STRINGS,
         "prevent_destroy": {"type": "boolean"},
         "on_delete": _NULLABLE_STRING,
+        "deactivates": {"type": "boolean"},
+        "lifecycle": _STRINGS,
         "reverts": {
             "type": "array",
             "items": {
@@ -114,6 +124,7 @@ PLANFILE_SCHEMA: dict[str, Any] = {
         "warnings": _STRINGS,
         "targets": _STRINGS,
         "options": {"type": "object"},
+        "integrity": {"type": "string"},
     },
     "$defs": {"change": _CHANGE_SCHEMA},
 }
@@ -143,6 +154,8 @@ def change_to_json(change: Change) -> dict[str, Any]:
         "manual_steps": list(change.manual_steps),
         "prevent_destroy": change.prevent_destroy,
         "on_delete": change.on_delete,
+        "deactivates": change.deactivates,
+        "lifecycle": list(change.lifecycle),
         "reverts": [a.to_json() for a in change.reverts],
     }
 
@@ -161,12 +174,21 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
     }
 
 
+def integrity(body: Mapping[str, Any]) -> str:
+    """The integrity hash of a plan file's body (everything but ``integrity``)."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
 def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
-    """Write ``plan`` to ``path`` atomically (a reader sees the old file or the whole new one)."""
+    """Write ``plan`` to ``path`` atomically (a reader sees the old file or the whole new one),
+    mode 0600 like the state (a plan names every live object it touches), with its integrity
+    hash. The hash is taken over the body as it reads back (JSON has one spelling per value)."""
     target = Path(path)
-    text = json.dumps(plan_to_json(plan), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    body = json.loads(json.dumps(plan_to_json(plan), ensure_ascii=False))
+    text = json.dumps({**body, "integrity": integrity(body)}, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     try:
-        atomic_write(target, text.encode("utf-8"), default_mode=0o644)
+        atomic_write(target, text.encode("utf-8"), mode=0o600)
     except OSError as exc:
         raise PlanFileError(f"{target}: cannot write the plan file: {exc.strerror or exc}") from None
 
@@ -228,6 +250,7 @@ def plan_from_json(data: Any, source: Path) -> Plan:
     error = best_match(_VALIDATOR.iter_errors(data))
     if error is not None:
         raise _not_a_plan(source, f"{_json_path(error.absolute_path)}: {error.message}")
+    _check_integrity(data, source)
     try:
         return Plan(
             lineage=data["lineage"],
@@ -240,6 +263,22 @@ def plan_from_json(data: Any, source: Path) -> Plan:
         )
     except ValueError as exc:  # an address or a {"$ref"} that does not parse
         raise _not_a_plan(source, str(exc)) from None
+
+
+def _check_integrity(data: Mapping[str, Any], source: Path) -> None:
+    """Refuse a plan whose body is not what ``plan --out`` wrote (or that carries no hash)."""
+    written = data.get("integrity")
+    if written is None:
+        raise PlanFileError(
+            f"{source}: the plan file has no integrity hash (made by an older reconciler, or not by "
+            "'reconciler plan --out'); nothing was applied. Run 'reconciler plan --out FILE' again"
+        )
+    if written != integrity({k: v for k, v in data.items() if k != "integrity"}):
+        raise PlanFileError(
+            f"{source}: the plan file was changed after 'reconciler plan --out' wrote it (its integrity "
+            "hash does not match its content); nothing was applied. Apply only a plan as saved: run "
+            "'reconciler plan --out FILE' again"
+        )
 
 
 def _change(data: Mapping[str, Any], source: Path, where: str) -> Change:
@@ -272,6 +311,8 @@ def _change(data: Mapping[str, Any], source: Path, where: str) -> Change:
             manual_steps=tuple(data.get("manual_steps", [])),
             prevent_destroy=data.get("prevent_destroy", False),
             on_delete=data.get("on_delete"),
+            deactivates=data.get("deactivates", False),
+            lifecycle=tuple(data.get("lifecycle", [])),
             reverts=tuple(
                 Attribution(a["path"], a.get("user"), a.get("when"), bool(a.get("overwrite", False)))
                 for a in data.get("reverts", [])

@@ -129,12 +129,26 @@ class KindInfo:
     - ``unique_key``: the API holds at most one object per natural key (it refuses a second, as
       LiveRamp does for a question in a room): two documents with one natural key are then a
       validation error. Where names may repeat (MediaMath), they are two objects.
+    - ``money_fields``: amounts of money, in the currency named by ``currency_field`` on this
+      object or on its nearest ancestor (a MediaMath strategy's budget is in its campaign's
+      currency); plan summaries show them with the currency, the delta and the percentage.
+      ``total_fields`` (a subset: budgets) are also summed per ``summary_group`` and overall.
+    - ``summary_group``: plan summaries total the money of everything under an object of this
+      kind (MediaMath advertisers).
+    - ``datetime_fields``: date-times, shown in one way by the plan: in the zone named by
+      ``zone_field`` (this object's, e.g. a MediaMath campaign's ``zone_name``) with its
+      offset, else in UTC with ``Z``; a time without an offset is read in that zone too.
     - ``checks``: semantic checks the API would enforce, run by ``validate`` without credentials
       once the spec passed its schema (real dates, start before end, schedule rules...): one place
       per kind, in the provider's ``checks`` module.
     - ``list_keys``: list fields whose order means nothing, with the item key naming a member
       (mediarithmics ``{"members": "organisation_id"}``): the provider normalises them into one
-      order, and diffs name the member (``members[1752].purposes``), never a position.
+      order, and diffs name the member (``members[1752].purposes``), never a position. The key
+      ``""`` marks a list of scalars (each its own identity), and a dotted field names a list
+      inside a map (MediaMath ``{"region.include": ""}``: ``region.include[US-CA]``).
+    - ``scan_unmanaged``: False where listing the kind under every managed parent costs too much
+      for ``drift``'s unmanaged-object scan (MediaMath StrategyTargeting: one request per
+      dimension per strategy); such objects are still exported and adopted.
     - ``findable_with``: when set, natural-key lookup can find an object only if its spec sets
       one of these fields (a LiveRamp question is listed only through the clean room named by
       ``cleanroom_id``). A create without them that is interrupted cannot be checked afterwards,
@@ -157,6 +171,13 @@ class KindInfo:
     vendor_fields: Mapping[str, str] = field(default_factory=dict)
     unique_key: bool = False
     checks: tuple[SpecCheck, ...] = ()
+    money_fields: frozenset[str] = frozenset()
+    total_fields: frozenset[str] = frozenset()
+    currency_field: str | None = None
+    summary_group: bool = False
+    datetime_fields: frozenset[str] = frozenset()
+    zone_field: str | None = None
+    scan_unmanaged: bool = True
 
     @cached_property
     def ref_kinds(self) -> Mapping[str, tuple[str, ...]]:

@@ -232,6 +232,13 @@ def kind_info(spec: KindSpec) -> KindInfo:
             if spec.delete_mode is DeleteMode.DEACTIVATE else ""
         ),
         checks=checks_for(spec),
+        # goal_value is money for cpa/cpc goals but a rate for ctr/vcr ones: not summed or shown as money
+        money_fields=frozenset(f for f, t in spec.fields.items() if t is FieldType.MONEY and f != "goal_value"),
+        total_fields=frozenset(f for f in ("total_budget", "budget") if spec.fields.get(f) is FieldType.MONEY),
+        currency_field="currency_code" if spec.kind == "Campaign" else None,
+        summary_group=spec.kind == "Advertiser",
+        datetime_fields=frozenset(f for f, t in spec.fields.items() if t is FieldType.DATETIME),
+        zone_field=spec.zone_field,
     )
 
 

@@ -450,6 +450,35 @@ VENDOR_CONTRACT = EntityType(  # a linkage entity: campaign <-> vendor (``/limit
     creatable=False,
     updatable=False,
 )
+# Targeting lookups (reference §1.4; fields from the SDK's TargetValue model and the v3 OpenAPI
+# ``list_target_values``): global reference data, read-only. A strategy's targeting per dimension is
+# not an entity of a collection: see :mod:`.targeting`.
+TARGET_DIMENSION = EntityType(
+    "target_dimension",
+    "target_dimensions",
+    (Field("name"), Field("code"), *TS),
+    relations=(Relation("target_values", RelationKind.PLURAL, "target_values", "target_dimension_id"),),
+    creatable=False,
+    updatable=False,
+)
+TARGET_VALUE = EntityType(
+    "target_value",
+    "target_values",
+    (
+        Field("name"),
+        Field("code"),
+        Field("value", INT),
+        Field("dimension_code"),
+        Field("target_dimension_id", INT, ref="target_dimensions"),
+        Field("parent_value_id", INT),
+        Field("is_targetable", B, default=True),
+        Field("child_count", INT, default=0),
+        *TS,
+    ),
+    relations=(Relation("target_dimension", RelationKind.SINGLE, "target_dimensions", "target_dimension_id"),),
+    creatable=False,
+    updatable=False,
+)
 AD_SERVER = EntityType("ad_server", "ad_servers", (*TS, Field("name")), creatable=False, updatable=False)
 VERTICAL = EntityType("vertical", "verticals", (*TS, Field("name")), creatable=False, updatable=False)
 
@@ -476,7 +505,7 @@ USER = EntityType(
 ENTITY_TYPES: dict[str, EntityType] = {
     t.collection: t
     for t in (ORGANIZATION, AGENCY, ADVERTISER, CAMPAIGN, STRATEGY, BUDGET_FLIGHT, AD_SERVER, VERTICAL, USER,
-              CONTACT, CONTRACT, PIXEL_BUNDLE, VENDOR, VENDOR_CONTRACT)
+              CONTACT, CONTRACT, PIXEL_BUNDLE, VENDOR, VENDOR_CONTRACT, TARGET_DIMENSION, TARGET_VALUE)
 }
 BY_TYPE: dict[str, EntityType] = {t.type: t for t in ENTITY_TYPES.values()}
 HISTORY_COLLECTIONS = frozenset({"organizations", "agencies", "advertisers", "campaigns", "strategies",

@@ -167,7 +167,7 @@ class Repo:
         if coll == "budget_flights":
             self._check_flights(doc)
         self.put(coll, doc)
-        self.add_history(coll, doc, _entry("add", now, user, []))
+        self.add_history(coll, doc, history_entry("add", now, user, []))
         return doc
 
     def update(
@@ -210,7 +210,7 @@ class Repo:
         if coll == "budget_flights":
             self._check_flights(doc)
         self.put(coll, doc)
-        self.add_history(coll, doc, _entry("update", now, user, changes))
+        self.add_history(coll, doc, history_entry("update", now, user, changes))
         return doc
 
     def delete(self, coll: str, id_: int, version: Any, user: Mapping[str, Any],
@@ -222,7 +222,7 @@ class Repo:
         if check_version and (version is None or str(version).strip() != str(current.get("version", 0))):
             raise EmulatorError(409, "conflict", "Version Conflict")
         now = now_text()
-        self.add_history(coll, current, _entry("delete", now, user, []))
+        self.add_history(coll, current, history_entry("delete", now, user, []))
         self.store.delete(API, coll, id_)
         return {**current, "version": int(current.get("version", 0)) + 1, "updated_on": now}
 
@@ -318,7 +318,7 @@ class Repo:
             raise ValidationFailed(errors)
 
 
-def _entry(action: str, date: str, user: Mapping[str, Any], fields: Iterable[dict[str, str]]) -> dict[str, Any]:
+def history_entry(action: str, date: str, user: Mapping[str, Any], fields: Iterable[dict[str, str]]) -> dict[str, Any]:
     return {"action": action, "date": date, "user_id": user.get("id"), "user_name": user.get("name"),
             "fields": list(fields)}
 

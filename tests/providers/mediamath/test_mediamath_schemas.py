@@ -120,7 +120,7 @@ def test_invalid_specs_are_named() -> None:
 
 def test_kind_infos() -> None:
     kinds = MediaMathProvider.kinds
-    assert sorted(kinds) == KINDS
+    assert sorted(kinds) == sorted([*KINDS, "StrategyTargeting"])
     assert kinds["Organization"].read_only and kinds["Organization"].natural_key == ("name",)
     assert kinds["Organization"].parent_field is None
     expected = {
@@ -156,7 +156,8 @@ def test_examples_cover_the_brief() -> None:
             if doc:
                 kinds[doc["kind"]] = kinds.get(doc["kind"], 0) + 1
     assert kinds.get("Agency") == 1 and kinds.get("Advertiser") == 1
-    assert kinds.get("Campaign") == 2 and kinds.get("BudgetFlight") == 2 and kinds.get("Strategy") == 4
+    assert kinds.get("Campaign") == 2 and kinds.get("BudgetFlight") == 2 and kinds.get("Strategy") == 5
+    assert kinds.get("StrategyTargeting") == 1
 
 
 @pytest.mark.parametrize("path", example_files(), ids=lambda p: p.name)
@@ -184,7 +185,7 @@ def test_examples_load_through_the_manifest_loader() -> None:
         known_providers=["mediamath"],
         env={},
     )
-    assert len(resources) == 11
+    assert len(resources) == 13
     order = [r.address.kind for r in resources]
     assert order.index("Organization") < order.index("Agency") < order.index("Advertiser") < order.index("Campaign")
 
