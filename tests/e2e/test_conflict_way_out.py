@@ -88,7 +88,8 @@ def test_the_advised_way_out_of_a_conflict_works(mm: Sandbox, applied: ExampleWo
     # the advised way out
     forced = applied.run("apply", "--force-conflicts", "--auto-approve")
     assert forced.code == 0, forced
-    assert "max_bid = 9.25 -> 5.5  # overwrites jdoe's change of" in forced.out, forced.out  # names whose change
+    [line] = [li for li in forced.out.splitlines() if "max_bid = 9.25 -> 5.5" in li]
+    assert "overwrites jdoe's change of" in line, forced.out  # the fresh plan names whose change
     assert max_bid(mm, applied, PROSPECTING) == 5.5
     assert applied.run("plan", "--detailed-exitcode").code == 0
 
