@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 
 from reconciler.model import HistoryEntry
+from reconciler.textsafe import terminal
 
 
 class Attribution(NamedTuple):
@@ -54,7 +55,7 @@ def when_text(text: str | None) -> str:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        return text
+        return terminal(text, single_line=True)
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(UTC)
     return parsed.strftime("%Y-%m-%d %H:%M UTC")
@@ -84,12 +85,18 @@ def attribute(path: str, entries: Sequence[HistoryEntry], overwrite: bool = Fals
     return Attribution(path, newest.user or None, newest.when or None, overwrite)
 
 
+def _name(user: str) -> str:
+    """A user name as printed: set by whoever runs the vendor's console, so its control
+    characters are shown as escapes (:func:`reconciler.textsafe.terminal`)."""
+    return terminal(user, single_line=True)
+
+
 def whose(a: Attribution) -> str:
     """``jdoe's change of 2026-11-30 14:02 UTC``, or ``a change made outside reconciler``."""
     if a.user and a.when:
-        return f"{a.user}'s change of {when_text(a.when)}"
+        return f"{_name(a.user)}'s change of {when_text(a.when)}"
     if a.user:
-        return f"{a.user}'s change"
+        return f"{_name(a.user)}'s change"
     if a.when:
         return f"a change of {when_text(a.when)} made outside reconciler"
     return "a change made outside reconciler"
@@ -98,9 +105,9 @@ def whose(a: Attribution) -> str:
 def by_whom(a: Attribution) -> str:
     """``by jdoe at 2026-11-30 14:02 UTC`` (or ``outside reconciler`` without history)."""
     if a.user and a.when:
-        return f"by {a.user} at {when_text(a.when)}"
+        return f"by {_name(a.user)} at {when_text(a.when)}"
     if a.user:
-        return f"by {a.user}"
+        return f"by {_name(a.user)}"
     return "outside reconciler" + (f" at {when_text(a.when)}" if a.when else "")
 
 
@@ -127,7 +134,7 @@ def revert_json(reverts: Sequence[Attribution], path: str) -> dict[str, object]:
 
 def writer_names(writers: Sequence[Attribution]) -> str:
     """``jdoe`` / ``jdoe and alice`` / ``another writer`` (where the API names nobody)."""
-    names = sorted({w.user for w in writers if w.user})
+    names = sorted({_name(w.user) for w in writers if w.user})
     if not names:
         return "another writer"
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

@@ -74,6 +74,7 @@ def run_accept(ctx: Context, paths: tuple[Path, ...], targets: tuple[str, ...], 
     from reconciler.accept import accept_drift
     from reconciler.drift import changed_by_text
     from reconciler.plan.render import format_value
+    from reconciler.textsafe import terminal
 
     ws = ctx.workspace()
     try:
@@ -88,13 +89,13 @@ def run_accept(ctx: Context, paths: tuple[Path, ...], targets: tuple[str, ...], 
         for a in result.accepted:
             what = "status" if a.where == "state" else f"spec.{a.path}"
             where = "" if a.where == "state" else f"{a.where}: "
-            ctx.console.print(f"  {where}{a.address}: {what} {format_value(a.applied)} -> {format_value(a.live)}"
-                              f"{changed_by_text(a.changed_by, a.changed_at)}"
-                              + (" (in state only: the API sets it)" if a.where == "state" else ""))
+            ctx.console.print(terminal(f"  {where}{a.address}: {what} {format_value(a.applied)} -> "
+                                       f"{format_value(a.live)}{changed_by_text(a.changed_by, a.changed_at)}"
+                                       + (" (in state only: the API sets it)" if a.where == "state" else "")))
     if result.refused:
         ctx.console.print(f"Not accepted ({len(result.refused)}):", fg="yellow")
         for r in result.refused:
-            ctx.console.print(f"  {r.address}{': spec.' + r.path if r.path else ''}: {r.reason}")
+            ctx.console.print(terminal(f"  {r.address}{': spec.' + r.path if r.path else ''}: {r.reason}"))
     if not result.accepted and not result.refused:
         ctx.console.print("No drift to accept: every managed object matches its last apply.")
     elif result.files:
@@ -121,6 +122,7 @@ def run_refresh_only(
     from reconciler.drift import changed_by_text
     from reconciler.errors import InputError
     from reconciler.plan.render import format_value
+    from reconciler.textsafe import terminal
 
     ws = ctx.workspace(lock_timeout)
     try:
@@ -138,8 +140,8 @@ def run_refresh_only(
             ctx.console.print("")
             for item in plan.changed:
                 for f in item.fields:
-                    ctx.console.print(f"  ~ {item.address}: {f.path} {format_value(f.applied)} -> "
-                                      f"{format_value(f.live)}{changed_by_text(f.changed_by, f.changed_at)}")
+                    ctx.console.print(terminal(f"  ~ {item.address}: {f.path} {format_value(f.applied)} -> "
+                                               f"{format_value(f.live)}{changed_by_text(f.changed_by, f.changed_at)}"))
             for item in plan.missing:
                 ctx.console.print(f"  - {item.address}: deleted outside reconciler (id {item.remote_id}); forgotten "
                                   "from state (the next plan creates it again while its document remains)")
