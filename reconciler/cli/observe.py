@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -45,6 +46,8 @@ def drift(
     from reconciler.drift import render_drift_json, render_drift_markdown, render_drift_text
 
     if accept:
+        if fmt != "text":
+            raise click.UsageError("--accept reports what it wrote as text; leave out --format")
         paths, addresses = split_addresses(ctx, paths)
         run_accept(ctx, paths, (*targets, *addresses), selectors)
         return
@@ -66,8 +69,14 @@ def drift(
 def split_addresses(ctx: Context, args: tuple[Path, ...]) -> tuple[tuple[Path, ...], tuple[str, ...]]:
     """``drift --accept`` arguments: existing files and directories are manifest paths, the rest
     address patterns (``mediamath.Strategy/x``, ``Strategy/summer-*``)."""
+    from reconciler.errors import InputError
+
     paths = tuple(p for p in args if (ctx.directory / p).exists())
-    return paths, tuple(str(p) for p in args if p not in paths)
+    addresses = tuple(str(p) for p in args if p not in paths)
+    for text in addresses:
+        if not re.match(r"^([a-z][a-z0-9_]*\.)?[A-Z*?\[][^/]*/.+$", text):
+            raise InputError(f"{text}: no such file or directory, and not an address (provider.Kind/name)")
+    return paths, addresses
 
 
 def run_accept(ctx: Context, paths: tuple[Path, ...], targets: tuple[str, ...], selectors: tuple[str, ...]) -> None:

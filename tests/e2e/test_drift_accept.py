@@ -10,7 +10,8 @@ a value written as an expression, a field a Defaults fills and a generated (``fo
 document, leaving those files untouched and the drift reported (exit 2); after a conflict,
 accepting keeps the other writer's value. ``apply --refresh-only`` records live values in state
 without any write to the API (drift clean, the plan then shows the way back to the manifests)
-and forgets an object deleted outside reconciler.
+and forgets an object deleted outside reconciler. Arguments that are neither files nor addresses,
+and ``--format`` with ``--accept``, are errors.
 """
 
 from __future__ import annotations
@@ -194,3 +195,12 @@ def test_refresh_only_records_live_values_without_writing(mm: Sandbox, ws: Examp
 
     again = ws.run("apply", "--refresh-only", "--auto-approve")
     assert again.code == 0 and "No changes: the state matches the live objects." in again.out, again
+
+
+def test_accept_arguments_that_are_neither_files_nor_addresses_are_errors(ws: ExampleWorkspace) -> None:
+    typo = ws.run("drift", "--accept", "strategeis.yaml")
+    assert typo.code == 1 and "strategeis.yaml: no such file or directory, and not an address" in typo.err, typo
+    unknown = ws.run("drift", "--accept", "Strategy/nope")
+    assert unknown.code == 1 and "Strategy/nope matches no address in the manifests" in unknown.err, unknown
+    json_too = ws.run("drift", "--accept", "--format", "json")
+    assert json_too.code == 1 and "--accept reports what it wrote as text" in json_too.err, json_too
