@@ -212,7 +212,7 @@ def test_a_change_to_another_dimension_is_rebased_one_to_the_same_is_a_conflict(
     jdoe.set(strategy_id, REGION, include=["US-NY"])
     conflict = applied.run("apply", str(plan_file))
     assert conflict.code == 3, conflict
-    assert TARGETING in conflict.text and "region" in conflict.text and "another writer changed region" in conflict.text
+    assert TARGETING in conflict.text and "jdoe changed region since the plan" in conflict.text  # named (18.5)
     assert api.codes(strategy_id, REGION) == {"include": ["US-NY"], "exclude": []}  # nothing overwritten
 
 
