@@ -40,6 +40,8 @@ ID_START = {
     "campaigns": 300000,
     "strategies": 1000000,
     "budget_flights": 2000000,
+    "concepts": 500000,
+    "strategy_concepts": 3000000,
     "users": 9000,
 }
 FLIGHT_SPAN_MONTHS = 36
@@ -156,6 +158,8 @@ class Repo:
         if errors:
             raise ValidationFailed(errors)
         self._check_refs(etype, values, user, current=None)
+        if coll == "strategy_concepts":
+            self._check_assignment(values)
         now = now_text()
         doc: dict[str, Any] = {"id": self.new_id(coll), "name": values.get("name"), "version": 0,
                                "created_on": now, "updated_on": now}
@@ -296,6 +300,23 @@ class Repo:
                 continue
             if ENTITY_TYPES[f.ref].owner is not None and self.org_of(f.ref, target) != user.get("organization_id"):
                 raise EmulatorError(403, "denied", "Permission denied")
+        if errors:
+            raise ValidationFailed(errors)
+
+    def _check_assignment(self, values: Mapping[str, Any]) -> None:
+        """A strategy runs concepts of its own advertiser, each at most once."""
+        strategy = self.get("strategies", values.get("strategy_id")) or {}
+        campaign = self.get("campaigns", strategy.get("campaign_id")) or {}
+        concept = self.get("concepts", values.get("concept_id")) or {}
+        errors: list[FieldError] = []
+        if concept.get("advertiser_id") != campaign.get("advertiser_id"):
+            errors.append(FieldError("concept_id", f"concept {concept.get('id')} belongs to advertiser "
+                                                   f"{concept.get('advertiser_id')}, not to the strategy's "
+                                                   f"advertiser {campaign.get('advertiser_id')}"))
+        for other in self.all("strategy_concepts"):
+            if (other.get("strategy_id"), other.get("concept_id")) == (strategy.get("id"), concept.get("id")):
+                errors.append(FieldError("concept_id", f"concept {concept.get('id')} is already assigned to strategy "
+                                                       f"{strategy.get('id')} (strategy_concept {other['id']})"))
         if errors:
             raise ValidationFailed(errors)
 
