@@ -16,12 +16,13 @@ appear in ``LiveObject.fields`` and the schemas reject them.
 Deletion: MediaMath v2.0 has no delete for organizations, agencies, advertisers, campaigns,
 strategies or concepts. Deleting one of those (``on_delete: delete``, the default, or a
 ``replace``) *deactivates* it: one versioned update ``status=0`` (a paused campaign or strategy
-stops spending), after which the engine forgets it. Budget flights and strategy–concept
-assignments have a real delete (``POST /campaigns/{cid}/budget_flights/{id}/delete``,
-``POST /strategy_concepts/{id}/delete``, with ``version``).
+stops spending), after which the engine forgets it. Budget flights, strategy–concept
+assignments and strategy day parts have a real delete (``POST /campaigns/{cid}/budget_flights/
+{id}/delete``, ``POST /strategy_concepts/{id}/delete``, ``POST /strategy_day_parts/{id}/delete``,
+with ``version``).
 
-Concepts (an advertiser's creative groups) and StrategyConcept (a concept a strategy runs, with
-its weighting) follow reference §5; a strategy's target dimensions are the kind
+Concepts (an advertiser's creative groups), StrategyConcept (a concept a strategy runs, with
+its weighting) and StrategyDayPart (days and hours a strategy bids) follow reference §5; a strategy's target dimensions are the kind
 ``StrategyTargeting`` of :mod:`.targeting` (no wire entity: not a KindSpec).
 """
 
@@ -231,9 +232,23 @@ STRATEGY_CONCEPT = KindSpec(
     fields=_fields(concept_id=ID, percent=D, status=B, strategy_id=ID, weighting=S),
 )
 
+STRATEGY_DAY_PART = KindSpec(
+    kind="StrategyDayPart",
+    collection="strategy_day_parts",
+    entity_type="strategy_day_part",
+    parent_field="strategy_id",
+    parent_rel="strategy",
+    # no name: a day part is its window (changing the window makes the lookup look for the new one)
+    natural_key=("strategy_id", "days", "start_hour", "end_hour"),
+    immutable=frozenset({"strategy_id"}),
+    delete_mode=DeleteMode.DELETE,
+    scan_unmanaged=False,  # one listing per strategy: too many for every drift run
+    fields=_fields(days=S, end_hour=N, start_hour=N, status=B, strategy_id=ID, user_time=B),
+)
+
 KIND_SPECS: Mapping[str, KindSpec] = MappingProxyType(
     {spec.kind: spec for spec in (ORGANIZATION, AGENCY, ADVERTISER, CAMPAIGN, STRATEGY, BUDGET_FLIGHT, CONCEPT,
-                                  STRATEGY_CONCEPT)}
+                                  STRATEGY_CONCEPT, STRATEGY_DAY_PART)}
 )
 
 # Decimal places the API keeps per numeric field (money is 2 unless listed; goal values 4).

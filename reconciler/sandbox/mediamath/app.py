@@ -16,7 +16,8 @@ ones under ``/api/v2.0``:
 - Collections: organizations, agencies, advertisers, campaigns, strategies, budget_flights,
   concepts (an advertiser's creative groups) and strategy_concepts (a concept assigned to a
   strategy of the same advertiser, once; deleted with ``POST /strategy_concepts/{id}/delete`` and
-  its version), ad_servers, verticals (reference data, read-only) and users (read-only); contacts,
+  its version), strategy_day_parts (days of ``MTWRFSU`` and hours when a strategy bids; deleted the
+  same way), ad_servers, verticals (reference data, read-only) and users (read-only); contacts,
   contracts, pixel_bundles, vendors, vendor_contracts, target_dimensions and target_values
   (read-only, seeded) for the relations the vendor's SDK asks for with ``with=``
   (billing/sales/traffic contacts, an organisation's contracts, a campaign's ``merit_pixel`` and
@@ -414,7 +415,7 @@ class MediaMathEmulator(Emulator):
     def delete_entity(self, request: Request, coll: str, entity_id: int) -> Response:
         user = self._user(request)
         self._etype(coll)
-        if coll not in ("budget_flights", "strategy_concepts"):
+        if coll not in ("budget_flights", "strategy_concepts", "strategy_day_parts"):
             raise EmulatorError(404, "not_found", f"{coll} cannot be deleted")
         form = self._form(request)
         doc = self.repo.delete(coll, entity_id, form.get("version"), user)

@@ -363,6 +363,7 @@ STRATEGY = EntityType(
     relations=(
         Relation("campaign", RelationKind.SINGLE, "campaigns", "campaign_id"),
         Relation("strategy_concepts", RelationKind.PLURAL, "strategy_concepts", "strategy_id"),
+        Relation("strategy_day_parts", RelationKind.PLURAL, "strategy_day_parts", "strategy_id"),
     ),
     owner="campaign_id",
     owner_collection="campaigns",
@@ -426,6 +427,26 @@ STRATEGY_CONCEPT = EntityType(  # a linkage entity: strategy <-> concept, delete
         Relation("strategy", RelationKind.SINGLE, "strategies", "strategy_id"),
         Relation("concept", RelationKind.SINGLE, "concepts", "concept_id"),
     ),
+    owner="strategy_id",
+    owner_collection="strategies",
+)
+
+# When a strategy bids (reference §5 strategy_day_part): days as letters of ``MTWRFSU`` (Monday ...
+# Thursday ``R`` ... Sunday ``U``, in that order), hours 0-23, in the user's or the campaign's time.
+DAYS = "MTWRFSU"
+STRATEGY_DAY_PART = EntityType(
+    "strategy_day_part",
+    "strategy_day_parts",
+    (
+        Field("strategy_id", INT, required=True, create_only=True, ref="strategies", minimum=D("1")),
+        Field("days", required=True, min_length=1, max_length=7),
+        Field("start_hour", INT, required=True, minimum=D("0"), maximum=D("23")),
+        Field("end_hour", INT, required=True, minimum=D("0"), maximum=D("23")),
+        Field("user_time", B, default=False),
+        Field("status", B, default=True),
+        *TS,
+    ),
+    relations=(Relation("strategy", RelationKind.SINGLE, "strategies", "strategy_id"),),
     owner="strategy_id",
     owner_collection="strategies",
 )
@@ -547,8 +568,8 @@ ENTITY_TYPES: dict[str, EntityType] = {
     t.collection: t
     for t in (ORGANIZATION, AGENCY, ADVERTISER, CAMPAIGN, STRATEGY, BUDGET_FLIGHT, AD_SERVER, VERTICAL, USER,
               CONTACT, CONTRACT, PIXEL_BUNDLE, VENDOR, VENDOR_CONTRACT, TARGET_DIMENSION, TARGET_VALUE, CONCEPT,
-              STRATEGY_CONCEPT)
+              STRATEGY_CONCEPT, STRATEGY_DAY_PART)
 }
 BY_TYPE: dict[str, EntityType] = {t.type: t for t in ENTITY_TYPES.values()}
 HISTORY_COLLECTIONS = frozenset({"organizations", "agencies", "advertisers", "campaigns", "strategies",
-                                 "budget_flights", "concepts", "strategy_concepts"})
+                                 "budget_flights", "concepts", "strategy_concepts", "strategy_day_parts"})

@@ -20,6 +20,7 @@ from typing import Any
 
 from reconciler.sandbox.base import EmulatorError, Store
 from reconciler.sandbox.mediamath.models import (
+    DAYS,
     DEFAULT_CURRENCY,
     DEFAULT_ZONE,
     DT_FORMAT,
@@ -42,6 +43,7 @@ ID_START = {
     "budget_flights": 2000000,
     "concepts": 500000,
     "strategy_concepts": 3000000,
+    "strategy_day_parts": 4000000,
     "users": 9000,
 }
 FLIGHT_SPAN_MONTHS = 36
@@ -280,6 +282,8 @@ class Repo:
         zone = values.get("zone_name")
         if etype.collection == "campaigns" and zone is not None and not valid_zone(str(zone)):
             errors.append(FieldError("zone_name", f"unknown time zone {zone!r}"))
+        if etype.collection == "strategy_day_parts":
+            _check_day_part(values, errors)
         currency = values.get("currency_code")
         if etype.collection == "campaigns" and currency is not None and not (
             len(str(currency)) == 3 and str(currency).isalpha() and str(currency).isupper()
@@ -342,6 +346,21 @@ class Repo:
 def history_entry(action: str, date: str, user: Mapping[str, Any], fields: Iterable[dict[str, str]]) -> dict[str, Any]:
     return {"action": action, "date": date, "user_id": user.get("id"), "user_name": user.get("name"),
             "fields": list(fields)}
+
+
+def _check_day_part(values: Mapping[str, Any], errors: list[FieldError]) -> None:
+    """Days are letters of ``MTWRFSU``, each once, in that order; the window does not end before it starts."""
+    days = values.get("days")
+    if isinstance(days, str) and days and not _in_week_order(days):
+        errors.append(FieldError("days", f"{days!r} must be letters of {DAYS} (Monday to Sunday), each once, in that order"))
+    start, end = values.get("start_hour"), values.get("end_hour")
+    if isinstance(start, int) and isinstance(end, int) and end < start:
+        errors.append(FieldError("end_hour", "must not be before start_hour"))
+
+
+def _in_week_order(days: str) -> bool:
+    positions = [DAYS.find(d) for d in days]
+    return -1 not in positions and positions == sorted(set(positions))
 
 
 def field_of(coll: str, name: str) -> Field | None:

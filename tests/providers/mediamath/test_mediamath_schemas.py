@@ -131,6 +131,7 @@ def test_kind_infos() -> None:
         "BudgetFlight": "campaign_id",
         "Concept": "advertiser_id",
         "StrategyConcept": "strategy_id",
+        "StrategyDayPart": "strategy_id",
     }
     for kind, parent in expected.items():
         info = kinds[kind]
@@ -195,7 +196,7 @@ def test_examples_load_through_the_manifest_loader() -> None:
 
 
 @pytest.mark.parametrize("kind", ["Agency", "Advertiser", "Campaign", "Strategy", "BudgetFlight", "Concept",
-                                  "StrategyConcept"])
+                                  "StrategyConcept", "StrategyDayPart"])
 def test_schema_defaults_are_what_the_api_sets_on_create(kind: str) -> None:
     """``export`` leaves out values equal to a property's ``default``: each declared default must be
     what the API sets when a create does not send the field (the sandbox models the documented
@@ -207,7 +208,7 @@ def test_schema_defaults_are_what_the_api_sets_on_create(kind: str) -> None:
 
     collection = {"Agency": "agencies", "Advertiser": "advertisers", "Campaign": "campaigns",
                   "Strategy": "strategies", "BudgetFlight": "budget_flights", "Concept": "concepts",
-                  "StrategyConcept": "strategy_concepts"}[kind]
+                  "StrategyConcept": "strategy_concepts", "StrategyDayPart": "strategy_day_parts"}[kind]
     props = spec_schema(kind)["properties"]
     declared = {name: prop["default"] for name, prop in props.items() if "default" in prop}
     expected: dict[str, Any] = {}

@@ -1,17 +1,21 @@
-"""Concepts and strategy–concept assignments through the mediamath provider, against the emulator
-over real HTTP.
+"""Concepts, strategy–concept assignments and strategy day parts through the mediamath provider,
+against the emulator over real HTTP.
 
 Covers: a Concept created under an advertiser reads back equal to its normalised spec (status
 true unless set), a versioned update, a stale version raising PreconditionFailed, lookup by
 advertiser and name, delete deactivating it; a StrategyConcept created (weighting, percent),
 found by its natural key (strategy and concept), updated with its version, really deleted
 (``/strategy_concepts/{id}/delete``) and listed under its strategy; the API's refusal of a concept
-of another advertiser carried with the field and the vendor's words; history names the user.
+of another advertiser carried with the field and the vendor's words; history names the user; a
+StrategyDayPart created, found by its window, updated, refused a window that ends before it starts
+(the vendor's words), guarded by its version on delete, and deleted; ``validate`` explains days
+out of week order and a window ending before it starts, at the file and line.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +25,7 @@ from reconciler.errors import APIError
 from reconciler.providers.base import Precondition, PreconditionFailed, PreconditionKind, ProviderConfig
 from reconciler.providers.mediamath import MediaMathProvider
 from reconciler.sandbox import SandboxServer, create_sandbox
+from tests.support.cli import invoke
 
 DEMO = {"username": "demo", "password": "demo-password", "api_key": "demo-api-key"}
 
@@ -95,3 +100,34 @@ def test_strategy_concept_lifecycle(provider: MediaMathProvider) -> None:
         provider.create("StrategyConcept", {"strategy_id": ids["strategy"], "concept_id": foreign.remote_id})
     assert refused.value.status == 400
     assert f"concept_id: concept {foreign.remote_id} belongs to advertiser {ids['other']}" in str(refused.value)
+
+
+def test_strategy_day_part_lifecycle(provider: MediaMathProvider) -> None:
+    ids = hierarchy(provider)
+    spec: dict[str, Any] = {"strategy_id": ids["strategy"], "days": "MTWRF", "start_hour": 9, "end_hour": 17}
+    part = provider.create("StrategyDayPart", spec)
+    assert part.fields == {**spec, "user_time": False, "status": True}
+    assert provider.find_existing("StrategyDayPart", [spec, {**spec, "days": "SU"}]) == [[part], []]
+    weekend = provider.update("StrategyDayPart", part.remote_id, {"days": "SU", "user_time": True},
+                              provider.precondition_for(part))
+    assert (weekend.fields["days"], weekend.fields["user_time"], weekend.version) == ("SU", True, 1)
+    with pytest.raises(PreconditionFailed):
+        provider.delete("StrategyDayPart", part.remote_id, Precondition(PreconditionKind.VERSION, 0))
+    with pytest.raises(APIError) as refused:
+        provider.update("StrategyDayPart", part.remote_id, {"start_hour": 20, "end_hour": 8},
+                        provider.precondition_for(weekend))
+    assert "end_hour: must not be before start_hour" in str(refused.value)
+    provider.delete("StrategyDayPart", part.remote_id, provider.precondition_for(weekend))
+    assert provider.list_children("StrategyDayPart", ids["strategy"]) == []
+
+
+def test_validate_explains_day_parts_the_api_refuses(tmp_path: Path) -> None:
+    (tmp_path / "reconciler.yaml").write_text(
+        "apiVersion: reconciler/v1\nkind: Workspace\nproviders:\n  mediamath: {endpoint: sandbox}\n")
+    (tmp_path / "day-parts.yaml").write_text(
+        "apiVersion: mediamath/v1\nkind: StrategyDayPart\nmetadata: {name: nights}\nspec:\n"
+        "  strategy_id: '1000004'\n  days: FM\n  start_hour: 19\n  end_hour: 8\n")
+    result = invoke(tmp_path, "validate")
+    assert result.code == 1, result
+    assert "day-parts.yaml:6: spec.days: 'FM' must be letters of MTWRFSU" in result.err, result
+    assert "day-parts.yaml:8: spec.end_hour: 8 is before start_hour 19" in result.err, result
