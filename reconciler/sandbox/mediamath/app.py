@@ -14,10 +14,14 @@ ones under ``/api/v2.0``:
 - ``GET``/``POST /strategies/{id}/target_dimensions/{n}``: a strategy's targeting per dimension,
   without version, written with the seeded ``target_values`` (see :mod:`.targeting`).
 - Collections: organizations, agencies, advertisers, campaigns, strategies, budget_flights,
-  ad_servers, verticals (reference data, read-only) and users (read-only); contacts, contracts,
-  pixel_bundles, vendors, vendor_contracts, target_dimensions and target_values (read-only, seeded) for the relations the vendor's SDK
-  asks for with ``with=`` (billing/sales/traffic contacts, an organisation's contracts, a
-  campaign's ``merit_pixel`` and ``vendor_contracts``) and ``/limit/vendor_contracts.vendor=ID``.
+  concepts (an advertiser's creative groups) and strategy_concepts (a concept assigned to a
+  strategy of the same advertiser, once; deleted with ``POST /strategy_concepts/{id}/delete`` and
+  its version), strategy_day_parts (days of ``MTWRFSU`` and hours when a strategy bids; deleted the
+  same way), ad_servers, verticals (reference data, read-only) and users (read-only); contacts,
+  contracts, pixel_bundles, vendors, vendor_contracts, target_dimensions and target_values
+  (read-only, seeded) for the relations the vendor's SDK asks for with ``with=``
+  (billing/sales/traffic contacts, an organisation's contracts, a campaign's ``merit_pixel`` and
+  ``vendor_contracts``) and ``/limit/vendor_contracts.vendor=ID``.
   ``with=currency``, ``time_zone`` and ``seats`` (named by the reference, entity undescribed) are
   accepted and nest nothing.
 
@@ -411,7 +415,7 @@ class MediaMathEmulator(Emulator):
     def delete_entity(self, request: Request, coll: str, entity_id: int) -> Response:
         user = self._user(request)
         self._etype(coll)
-        if coll != "budget_flights":
+        if coll not in ("budget_flights", "strategy_concepts", "strategy_day_parts"):
             raise EmulatorError(404, "not_found", f"{coll} cannot be deleted")
         form = self._form(request)
         doc = self.repo.delete(coll, entity_id, form.get("version"), user)

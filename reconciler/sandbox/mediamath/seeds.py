@@ -34,7 +34,8 @@ DEMO_API_KEY = "demo-api-key"
 REFERENCE_TIME = "2010-05-05T16:13:12"
 SEED_TIME = "2024-01-02T03:04:05"
 LOAD_ORDER = ("organizations", "contracts", "users", "contacts", "ad_servers", "verticals", "vendors", "agencies",
-              "advertisers", "pixel_bundles", "campaigns", "strategies", "budget_flights", "vendor_contracts",
+              "advertisers", "pixel_bundles", "campaigns", "strategies", "budget_flights", "vendor_contracts", "concepts",
+              "strategy_concepts", "strategy_day_parts",
               "target_dimensions", "target_values")
 USER_SECRETS = ("password", "api_key")
 
