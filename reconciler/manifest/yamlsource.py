@@ -161,7 +161,7 @@ def read_regular_file(path: Path, display: str, limit: int = MAX_FILE_BYTES) -> 
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
-        raise ManifestError(f"cannot read file: {_reason(exc)}", location=where) from None
+        raise ManifestError(f"cannot read file: {_reason(exc)}{_dangling(path, exc)}", location=where) from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
@@ -182,6 +182,13 @@ def read_regular_file(path: Path, display: str, limit: int = MAX_FILE_BYTES) -> 
         raise ManifestError(f"cannot read file: {_reason(exc)}", location=where) from None
     finally:
         os.close(fd)
+
+
+def _dangling(path: Path, exc: OSError) -> str:
+    """`` (a symbolic link to /x/planted.yaml, which does not exist)`` for a dangling link."""
+    if exc.errno != errno.ENOENT or not os.path.islink(path):
+        return ""
+    return f" (a symbolic link to {os.readlink(path)}, which does not exist)"
 
 
 def _reason(exc: OSError) -> str:

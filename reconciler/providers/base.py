@@ -123,6 +123,8 @@ class KindInfo:
     - ``write_only_fields``: accepted on write but never returned by reads (not compared).
     - ``delete_means``: what "delete" does where the API has no real delete (MediaMath
       deactivates: ``status=0``); shown in the plan next to the deletion.
+    - ``deactivates``: a delete switches the object off (``status=0``) instead of removing it:
+      plan and apply say "deactivate"/"deactivated", never "delete".
     - ``vendor_fields``: the API's names for manifest fields where they are not simply the
       camelCase form (``startSchedule`` -> ``start``), so an API error at apply names the
       manifest's field and line (:mod:`reconciler.apply.sources`).
@@ -167,6 +169,7 @@ class KindInfo:
     write_only_fields: frozenset[str] = frozenset()
     findable_with: tuple[str, ...] = ()
     delete_means: str = ""
+    deactivates: bool = False
     list_keys: Mapping[str, str] = field(default_factory=dict)
     vendor_fields: Mapping[str, str] = field(default_factory=dict)
     unique_key: bool = False

@@ -271,4 +271,4 @@ def test_an_unknown_code_fails_that_resource_with_the_closest_codes(applied: Exa
             "did you mean 'US-CA'") in result.err, result
     assert "targeting.yaml" in result.err
     assert api.codes(strategy_id, REGION) == {"include": ["US-CA", "US-NY"], "exclude": []}
-    assert "mediamath.Strategy/winter-mobile-coasts: done - updated" in result.text  # the rest was applied
+    assert "mediamath.Strategy/winter-mobile-coasts: updated" in result.text  # the rest was applied

@@ -278,6 +278,7 @@ def kind_info(spec: KindSpec) -> KindInfo:
             "deactivated (status=0) and forgotten: the API has no delete for it"
             if spec.delete_mode is DeleteMode.DEACTIVATE else ""
         ),
+        deactivates=spec.delete_mode is DeleteMode.DEACTIVATE,
         checks=checks_for(spec),
         # goal_value is money for cpa/cpc goals but a rate for ctr/vcr ones: not summed or shown as money
         money_fields=frozenset(f for f, t in spec.fields.items() if t is FieldType.MONEY and f != "goal_value"),
