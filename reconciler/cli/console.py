@@ -20,13 +20,15 @@ class Console:
 
     color: bool
     interactive: bool
+    live: bool = False  # stderr is a terminal outside CI: progress bars instead of progress lines
 
     @classmethod
     def detect(cls, no_color: bool) -> Console:
         tty = sys.stdout.isatty()
         ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
         color = tty and not no_color and "NO_COLOR" not in os.environ and not ci
-        return cls(color=color, interactive=tty and sys.stdin.isatty() and not ci)
+        live = sys.stderr.isatty() and not ci
+        return cls(color=color, interactive=tty and sys.stdin.isatty() and not ci, live=live)
 
     def print(self, text: str = "", *, fg: str | None = None, bold: bool = False) -> None:
         click.secho(text, fg=fg if self.color else None, bold=bold and self.color, color=self.color)

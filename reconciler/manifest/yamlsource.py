@@ -164,7 +164,7 @@ def read_regular_file(path: Path, display: str, limit: int = MAX_FILE_BYTES) -> 
         reason = f"a symbolic link to {os.readlink(path)}, which does not exist" if os.path.islink(path) else "no such file"
         raise ManifestError(f"cannot read file: {reason}", location=where) from None
     except OSError as exc:
-        raise ManifestError(f"cannot read file: {_reason(exc)}", location=where) from None
+        raise ManifestError(f"cannot read file: {_reason(exc)}{_dangling(path, exc)}", location=where) from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
@@ -185,6 +185,13 @@ def read_regular_file(path: Path, display: str, limit: int = MAX_FILE_BYTES) -> 
         raise ManifestError(f"cannot read file: {_reason(exc)}", location=where) from None
     finally:
         os.close(fd)
+
+
+def _dangling(path: Path, exc: OSError) -> str:
+    """`` (a symbolic link to /x/planted.yaml, which does not exist)`` for a dangling link."""
+    if exc.errno != errno.ENOENT or not os.path.islink(path):
+        return ""
+    return f" (a symbolic link to {os.readlink(path)}, which does not exist)"
 
 
 def _reason(exc: OSError) -> str:
@@ -266,6 +273,13 @@ def _check_depth(text: str, display: str) -> None:
         return  # invalid YAML: the real parse reports it with its line
     finally:
         loader.dispose()
+
+
+def compose_documents(text: str, display: str) -> list[Node | None]:
+    """The node tree of every document, with source marks (for in-place edits,
+    :mod:`reconciler.manifest.edit`); parsed exactly as :func:`load_documents` parses."""
+    load_documents(text, display)  # the same checks and errors first
+    return list(_compose_all(text))
 
 
 def _compose_all(text: str) -> Iterator[Node | None]:

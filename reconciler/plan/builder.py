@@ -287,17 +287,14 @@ class _Builder:
             self.compared_template[addr] = template
             self.compared_live[addr] = before
         if not diffs and not info.read_only:  # the common case, built in one step
-            return base.change(
-                Action.NOOP, remote_id=rs.remote_id, before=before, after=spec, status=live.status,
-                reason=self.noop_reason(d, rs),
-            )
+            return self.noop(base, d, rs, remote_id=rs.remote_id, before=before, after=spec, status=live.status)
         common = base.extend(remote_id=rs.remote_id, before=before, after=spec, status=live.status)
         if info.read_only:
             if diffs:
                 self.warn_read_only(addr, info, diffs)
             return common.change(Action.NOOP, reason="read-only kind: looked up, never written")
         if not diffs:
-            return common.change(Action.NOOP, reason=self.noop_reason(d, rs))
+            return self.noop(common, d, rs)
         kept = view.keep_reason(kind, live)
         if kept:
             fields = ", ".join(top_level_fields(diffs))
@@ -325,6 +322,7 @@ class _Builder:
                 precondition=precondition,
                 replace_paths=replace_paths,
                 reason=f"immutable field {fields} changed",
+                deactivates=info.deactivates,
             )
         changed = {k: spec.get(k) for k in top_level_fields(diffs)}
         manual = _manual(
@@ -402,16 +400,23 @@ class _Builder:
         )
 
     @staticmethod
-    def noop_reason(d: DesiredResource, rs: ResourceState) -> str:
+    def lifecycle_notes(d: DesiredResource, rs: ResourceState) -> tuple[str, ...]:
+        """Lifecycle settings that differ from the state's (``prevent_destroy true``): recorded
+        in state by apply, without writing to the API."""
         notes = []
         if rs.prevent_destroy != d.lifecycle.prevent_destroy:
             notes.append(f"prevent_destroy {str(d.lifecycle.prevent_destroy).lower()}")
         wanted = d.lifecycle.on_delete.value if d.lifecycle.on_delete else None
         if rs.on_delete != wanted:
             notes.append(f"on_delete {wanted or 'default'}")
+        return tuple(notes)
+
+    def noop(self, common: _Common, d: DesiredResource, rs: ResourceState, **kw: Any) -> Change:
+        notes = self.lifecycle_notes(d, rs)
         if notes:
-            return f"no changes to the live object; lifecycle recorded in state: {', '.join(notes)}"
-        return "no changes"
+            reason = f"no changes to the live object; lifecycle recorded in state: {', '.join(notes)}"
+            return common.change(Action.NOOP, reason=reason, lifecycle=notes, **kw)
+        return common.change(Action.NOOP, reason="no changes", **kw)
 
     # -- removals ---------------------------------------------------------------------------
     def plan_removals(self) -> list[Change]:
@@ -487,8 +492,11 @@ class _Builder:
             common, view, info, Action.DELETE, {}, live.fields, f"{why}; the API cannot delete it",
             field_changes=diffs, precondition=precondition,
         )
-        reason = f"{why}; {info.delete_means}" if info.delete_means else why
-        return manual or common.change(Action.DELETE, field_changes=diffs, precondition=precondition, reason=reason)
+        # a deactivation is said by the renderers ("will be DEACTIVATED (status=0)"); any other
+        # meaning a kind gives its delete (targeting: cleared) goes with the reason
+        reason = f"{why}; {info.delete_means}" if info.delete_means and not info.deactivates else why
+        return manual or common.change(Action.DELETE, field_changes=diffs, precondition=precondition, reason=reason,
+                                       deactivates=info.deactivates)
 
     # -- drift ------------------------------------------------------------------------------
     def plan_drift(self) -> tuple[Change, ...]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from reconciler.attribution import Attribution
 from reconciler.model import Address, Ref
 from reconciler.providers.base import Precondition
 
@@ -67,6 +68,14 @@ class Change(NamedTuple):
     - ``after``: the desired spec (Refs kept: an id not known until apply), None for deletes.
     - ``precondition``: what the write will check (version read at plan time, or fingerprint).
     - ``reason``: why (``no changes``, ``immutable field 'type' changed``, ``not in manifests``).
+    - ``deactivates``: the API has no delete for this kind: a delete (or the delete half of a
+      replace) sets ``status=0`` and forgets the object (MediaMath); plan and apply say
+      "deactivate", never "delete".
+    - ``lifecycle``: for a no-op, the lifecycle settings apply records in state although the live
+      object does not change (``prevent_destroy true``): a change of its own, counted and shown.
+    - ``reverts``: fields this change sets back (or over) a change made outside reconciler
+      since the last apply, with who and when where the API keeps history (on ``Plan.drift``
+      entries: who made each change). Filled by the engine after the pure build.
     """
 
     address: str
@@ -85,6 +94,9 @@ class Change(NamedTuple):
     manual_steps: tuple[str, ...] = ()
     prevent_destroy: bool = False
     on_delete: str | None = None
+    deactivates: bool = False
+    lifecycle: tuple[str, ...] = ()
+    reverts: tuple[Attribution, ...] = ()
 
     @property
     def addr(self) -> Address:
@@ -110,8 +122,11 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        """Anything to do: a write, an adopt/abandon, a manual step, or a ``Moved`` rename."""
-        return bool(self.options.get("moved")) or any(c.action is not Action.NOOP for c in self.changes)
+        """Anything to do: a write, an adopt/abandon, a manual step, a ``Moved`` rename, or a
+        lifecycle setting to record in state."""
+        return bool(self.options.get("moved")) or any(
+            c.action is not Action.NOOP or c.lifecycle for c in self.changes
+        )
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}

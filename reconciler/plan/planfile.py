@@ -14,10 +14,11 @@ write the file can recompute it, so ``apply FILE`` also checks every change agai
 
 Each change keeps everything apply needs: action, remote id, before/after (Refs as
 ``{"$ref": address}``), field changes, precondition, dependencies, reason, status, manual
-steps and lifecycle flags. Writes are atomic (temp file, fsync, rename). Reading checks the
-marker, the version and every field against :data:`PLANFILE_SCHEMA`; anything else raises
-:class:`PlanFileError` naming the file (and the line, for JSON syntax errors). Plans never
-contain secrets: specs carry ids and names only, credentials live in the workspace file.
+steps, lifecycle flags and the outside changes it reverts. Writes are atomic (temp file,
+fsync, rename). Reading checks the marker, the version and every field against
+:data:`PLANFILE_SCHEMA`; anything else raises :class:`PlanFileError` naming the file (and the
+line, for JSON syntax errors). Plans never contain secrets: specs carry ids and names only,
+credentials live in the workspace file.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from reconciler.attribution import Attribution
 from reconciler.errors import Location, PlanFileError
 from reconciler.fsutil import atomic_write
 from reconciler.model import Address
@@ -89,6 +91,22 @@ _CHANGE_SCHEMA: dict[str, Any] = {
         "manual_steps": _STRINGS,
         "prevent_destroy": {"type": "boolean"},
         "on_delete": _NULLABLE_STRING,
+        "deactivates": {"type": "boolean"},
+        "lifecycle": _STRINGS,
+        "reverts": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["path"],
+                "additionalProperties": False,
+                "properties": {
+                    "path": {"type": "string", "minLength": 1},
+                    "user": _NULLABLE_STRING,
+                    "when": _NULLABLE_STRING,
+                    "overwrite": {"type": "boolean"},
+                },
+            },
+        },
     },
 }
 
@@ -138,6 +156,9 @@ def change_to_json(change: Change) -> dict[str, Any]:
         "manual_steps": list(change.manual_steps),
         "prevent_destroy": change.prevent_destroy,
         "on_delete": change.on_delete,
+        "deactivates": change.deactivates,
+        "lifecycle": list(change.lifecycle),
+        "reverts": [a.to_json() for a in change.reverts],
     }
 
 
@@ -319,6 +340,12 @@ def _change(data: Mapping[str, Any], source: Path, where: str) -> Change:
             manual_steps=tuple(data.get("manual_steps", [])),
             prevent_destroy=data.get("prevent_destroy", False),
             on_delete=data.get("on_delete"),
+            deactivates=data.get("deactivates", False),
+            lifecycle=tuple(data.get("lifecycle", [])),
+            reverts=tuple(
+                Attribution(a["path"], a.get("user"), a.get("when"), bool(a.get("overwrite", False)))
+                for a in data.get("reverts", [])
+            ),
         )
     except ValueError as exc:
         raise _not_a_plan(source, f"{where}: {exc}") from None

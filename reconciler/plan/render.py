@@ -21,9 +21,24 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from reconciler.attribution import revert_json, revert_note
 from reconciler.diff import path_sort_key, top_field
 from reconciler.model import Address, Ref
+from reconciler.plan.fit import DEFAULT_MAX_CHARS, TIERS, Section, fit, rank
 from reconciler.plan.model import Action, Change, FieldChange, Plan, value_to_json
+from reconciler.plan.render_summary import summary_markdown, summary_text
+from reconciler.plan.summary import (
+    FINDINGS_KEY,
+    PHRASES,
+    KindLookup,
+    MoneyChange,
+    PlanSummary,
+    money_text,
+    percent_text,
+    reactivates,
+    summarize,
+    verb_of,
+)
 from reconciler.textsafe import markdown_html, markdown_inline, terminal
 
 JSON_FORMAT_VERSION = "1.2"
@@ -60,6 +75,11 @@ def format_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+def shown(change: Change) -> bool:
+    """Does the change get a section of its own (everything but plain no-ops)?"""
+    return change.action is not Action.NOOP or bool(change.lifecycle)
+
+
 def summary_line(plan: Plan) -> str:
     """``Plan: 2 to create, ...`` or ``No changes. Live objects match the manifests.``"""
     if not plan.has_changes:
@@ -71,13 +91,21 @@ def summary_line(plan: Plan) -> str:
     notes = [f"{updated} then updated"] if updated else []
     notes += [f"{by_hand} with console steps"] if by_hand else []
     adopt_text = f"{n.get('adopt', 0)} to adopt" + (f" ({', '.join(notes)})" if notes else "")
+    deactivate = sum(1 for c in plan.changes if c.action is Action.DELETE and c.deactivates)
+    deactivate_text = f"{deactivate} to deactivate, " if deactivate else ""
     text = (
         f"Plan: {n.get('create', 0)} to create, {n.get('update', 0)} to update, "
-        f"{n.get('replace', 0)} to replace, {n.get('delete', 0)} to delete, "
+        f"{n.get('replace', 0)} to replace, {deactivate_text}{n.get('delete', 0) - deactivate} to delete, "
         f"{adopt_text}, {n.get('manual', 0)} manual"
     )
     if n.get("abandon"):
         text += f", {n['abandon']} to abandon"
+    lifecycle = sum(1 for c in plan.changes if c.action is Action.NOOP and c.lifecycle)
+    if lifecycle:
+        text += f", {lifecycle} lifecycle only (recorded in state)"
+    moves = len(plan.options.get("moved") or [])
+    if moves:
+        text += f", {moves} to move (renamed in state)"
     return text + "."
 
 
@@ -114,8 +142,11 @@ def describe(change: Change) -> str:
         case Action.UPDATE:
             return "will be updated in-place"
         case Action.REPLACE:
-            return f"must be REPLACED (delete, then create): {reason}"
+            first = "deactivate the old one (status=0)" if change.deactivates else "delete"
+            return f"must be REPLACED ({first}, then create): {reason}"
         case Action.DELETE:
+            if change.deactivates:
+                return f"will be DEACTIVATED (status=0) and forgotten, the API has no delete for it ({reason})"
             return f"will be DELETED ({reason})"
         case Action.ADOPT:
             if change.manual_steps:
@@ -129,8 +160,26 @@ def describe(change: Change) -> str:
             return f"needs a MANUAL step: {reason}"
         case Action.ABANDON:
             return f"will be forgotten: removed from state, nothing is deleted ({reason})"
+        case _ if change.lifecycle:
+            return f"lifecycle recorded in state only, the live object is not changed: {', '.join(change.lifecycle)}"
         case _:
             return f"no changes ({reason})"
+
+
+MoneyNotes = Mapping[tuple[str, str], str]
+
+
+def money_notes(summary: PlanSummary) -> dict[tuple[str, str], str]:
+    """(address, field) -> ``+12,000.00 USD (+24.0 %)`` for the field lines of money changes."""
+    return {(m.address, m.field): _money_note(m) for m in summary.money}
+
+
+def _money_note(m: MoneyChange) -> str:
+    if m.before is None or m.after is None:
+        value = m.after if m.after is not None else m.before
+        assert value is not None
+        return money_text(value, m.currency) if m.currency else ""
+    return f"{money_text(m.delta, m.currency, True)} ({percent_text(m.delta, m.before)})"
 
 
 def _ident(change: Change) -> str:
@@ -153,7 +202,7 @@ class _Ink:
         return f"\x1b[{_COLORS[name]}m{text}\x1b[0m"
 
 
-def _field_lines(change: Change, ink: _Ink, indent: str) -> list[str]:
+def _field_lines(change: Change, ink: _Ink, indent: str, notes: MoneyNotes | None = None) -> list[str]:
     fields = _sorted_fields(change)
     width = max((len(fc.path) for fc in fields), default=0)
     lines = []
@@ -162,17 +211,21 @@ def _field_lines(change: Change, ink: _Ink, indent: str) -> list[str]:
         line = f"{indent}{ink(sym, _FIELD_COLOR[sym])} {fc.path.ljust(width)} = {_field_value(fc, sym)}"
         if _forces_replacement(change, fc):
             line += ink("  # forces replacement", "red")
+        notes_here = [n for n in (notes.get((change.address, fc.path)) if notes else None,
+                                  revert_note(change.reverts, fc.path)) if n]  # money; "reverts jdoe's change of ..."
+        if notes_here:
+            line += ink(f"  # {'; '.join(notes_here)}", "yellow")
         lines.append(line)
     return lines
 
 
-def _text_change(change: Change, ink: _Ink) -> list[str]:
+def _text_change(change: Change, ink: _Ink, notes: MoneyNotes | None = None) -> list[str]:
     color = _ACTION_COLOR[change.action]
     lines = [
         f"  {ink('#', 'bold')} {ink(_ident(change), 'bold')} {terminal(describe(change))}",
         f"{ink(change.action.symbol.rjust(3), color)} {change.address}",
     ]
-    lines.extend(_field_lines(change, ink, "      "))
+    lines.extend(_field_lines(change, ink, "      ", notes))
     for i, step in enumerate(change.manual_steps, 1):
         lines.append(f"      {ink('!', 'bold')} manual step {i}: {terminal(step)}")
     return lines
@@ -189,11 +242,17 @@ def _text_drift(change: Change, ink: _Ink) -> list[str]:
     return lines
 
 
-def render_text(plan: Plan, color: bool = False, warnings: bool = True) -> str:
+def render_text(plan: Plan, color: bool = False, warnings: bool = True, kinds: KindLookup | None = None) -> str:
     """The plan for a terminal (``color`` adds ANSI colours; only on a TTY); ``warnings=False``
-    leaves them out (the CLI prints them on stderr, once)."""
+    leaves them out (the CLI prints them on stderr, once). The summary comes first (see
+    :mod:`reconciler.plan.summary`; ``kinds`` describes the kinds, built-in ones by default)."""
     ink = _Ink(color)
     out: list[str] = []
+    summary = summarize(plan, kinds)
+    notes = money_notes(summary)
+    if plan.has_changes:
+        out.extend(summary_text(summary))
+        out.append("")
     if plan.drift:
         out.append(ink("Objects changed outside reconciler", "bold"))
         out.append("")
@@ -202,12 +261,12 @@ def render_text(plan: Plan, color: bool = False, warnings: bool = True) -> str:
         for change in plan.drift:
             out.extend(_text_drift(change, ink))
             out.append("")
-    changed = [c for c in plan.changes if c.action is not Action.NOOP]
+    changed = [c for c in plan.changes if shown(c)]
     if changed:
         out.append("reconciler will perform the following actions:")
         out.append("")
         for change in changed:
-            out.extend(_text_change(change, ink))
+            out.extend(_text_change(change, ink, notes))
             out.append("")
     out.append(ink(summary_line(plan), "bold"))
     if plan.warnings and warnings:
@@ -309,18 +368,22 @@ def _json_resource(change: Change) -> dict[str, Any]:
             "depends_on": list(change.depends_on),
             "field_changes": [
                 {"path": fc.path, "before": value_to_json(fc.before), "after": value_to_json(fc.after)}
+                | revert_json(change.reverts, fc.path)
                 for fc in _sorted_fields(change)
             ],
             "manual_steps": list(change.manual_steps),
             "prevent_destroy": change.prevent_destroy,
             "on_delete": change.on_delete,
+            "deactivates": change.deactivates,
+            "lifecycle": list(change.lifecycle),
         }
     )
     return entry
 
 
-def render_json(plan: Plan) -> dict[str, Any]:
-    """Terraform plan JSON's common part plus reconciler's own keys (see the published schema)."""
+def render_json(plan: Plan, kinds: KindLookup | None = None) -> dict[str, Any]:
+    """Terraform plan JSON's common part plus reconciler's own keys (see the published schema);
+    ``summary`` holds the per-action counts and the plan summary (:mod:`reconciler.plan.summary`)."""
     counts = plan.counts()
     return {
         "format_version": JSON_FORMAT_VERSION,
@@ -334,7 +397,7 @@ def render_json(plan: Plan) -> dict[str, Any]:
         "preconditions": {
             c.address: c.precondition.to_json() for c in plan.changes if c.precondition is not None
         },
-        "summary": {a.value: counts.get(a.value, 0) for a in Action},
+        "summary": summarize(plan, kinds).to_json({a.value: counts.get(a.value, 0) for a in Action}),
         "warnings": list(plan.warnings),
         "targets": list(plan.targets),
     }
@@ -352,7 +415,7 @@ def _fence(lines: Sequence[str]) -> tuple[str, str]:
     return ticks + "diff", ticks
 
 
-def _md_field_lines(change: Change) -> list[str]:
+def _md_field_lines(change: Change, notes: MoneyNotes | None = None) -> list[str]:
     lines = []
     for fc in _sorted_fields(change):
         sym = _field_symbol(fc)
@@ -360,6 +423,11 @@ def _md_field_lines(change: Change) -> list[str]:
         line = f"{mark} {fc.path} = {_field_value(fc, sym)}"
         if _forces_replacement(change, fc):
             line += "  # forces replacement"
+        notes_here = [n for n in (notes.get((change.address, fc.path)) if notes else None,
+                                  revert_note(change.reverts, fc.path)) if n]
+        if notes_here:
+            note = "; ".join(notes_here)
+            line += f"  # {note}"
         lines.append(line)
     return lines
 
@@ -389,20 +457,40 @@ def _md_section(change: Change, phrase: str, body: Iterable[str]) -> list[str]:
     return out
 
 
-def render_markdown(plan: Plan) -> str:
-    """A pull-request comment: summary line, then one collapsible section per changed resource."""
+def render_markdown(plan: Plan, kinds: KindLookup | None = None, max_chars: int = DEFAULT_MAX_CHARS,
+                    where: str = "") -> str:
+    """A pull-request comment: summary line, the plan summary, then one collapsible section per
+    changed resource; kept under ``max_chars`` (0: no limit) by leaving out the least important
+    sections and saying ``where`` the full plan is (see :mod:`reconciler.plan.fit`)."""
     out = ["### reconciler plan", "", f"**{summary_line(plan)}**", ""]
-    if plan.warnings:
-        out.extend(f"> **Warning:** {markdown_inline(w)}" for w in plan.warnings)
+    summary = summarize(plan, kinds)
+    notes = money_notes(summary)
+    findings = [str(f) for f in plan.options.get(FINDINGS_KEY) or []]
+    others = [w for w in plan.warnings if not any(w.endswith(f) for f in findings)]  # findings: in the summary
+    if others:
+        out.extend(f"> **Warning:** {markdown_inline(w)}" for w in others)
         out.append("")
+    if plan.has_changes:
+        out.extend(summary_markdown(summary))
+    money: dict[str, float] = {}
+    for m in summary.money:
+        money[m.address] = money.get(m.address, 0.0) + abs(float(m.delta))
+    sections: list[Section] = []
     for change in plan.changes:
-        if change.action is not Action.NOOP:
-            out.extend(_md_section(change, describe(change), _md_field_lines(change)))
+        if shown(change):
+            what = verb_of(change, frozenset()) or "lifecycle"
+            tier = TIERS["reactivation"] if reactivates(change) else TIERS.get(what, 2)
+            block = _md_section(change, describe(change), _md_field_lines(change, notes))
+            sections.append(Section("\n".join(block) + "\n", rank(tier, money.get(change.address, 0.0), len(change.field_changes)),
+                                    PHRASES.get(what, what)))
     if plan.drift:
-        out.extend(["#### Objects changed outside reconciler", ""])
+        sections.append(Section("#### Objects changed outside reconciler\n\n", rank(TIERS["drift"] - 0.5, 0, 0), ""))
         for change in plan.drift:
             if change.action is Action.DELETE:
-                out.extend(_md_section(change, "has been deleted outside reconciler", []))
+                block = _md_section(change, "has been deleted outside reconciler", [])
             else:
-                out.extend(_md_section(change, "has changed outside reconciler", _md_field_lines(change)))
-    return "\n".join(out).rstrip("\n") + "\n"
+                block = _md_section(change, "has changed outside reconciler", _md_field_lines(change))
+            sections.append(Section("\n".join(block) + "\n", rank(TIERS["drift"], 0, len(change.field_changes)),
+                                    "changed outside reconciler"))
+    text = fit("\n".join(out) + "\n", sections, "", max_chars, where)
+    return text.rstrip("\n") + "\n"

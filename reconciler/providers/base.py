@@ -21,7 +21,10 @@ Reading (used by plan, drift, import, export; must not write anything):
   lookup behind adoption at plan time, crash recovery and the re-check after a failed create, so
   nothing is created twice. ``find_by_natural_key(kind, spec)`` is its one-spec form (several
   matches raise :class:`AmbiguousMatchError`).
-- ``history(kind, remote_id)``: optional change log for drift attribution (who, when, old/new).
+- ``history(kind, remote_id)``: optional change log for attribution (who, when, old/new): drift,
+  the plan's "reverts jdoe's change", conflicts and rebases name the other writer from it.
+- ``switched_off(kind, live)``: whether a live object is switched off for good (MediaMath
+  ``status=0``): drift does not count such objects under managed parents as unmanaged.
 - ``normalize(kind, spec)``: the per-kind normalisation hook applied to a *desired* spec (with
   references already resolved to ids) so it is comparable with ``LiveObject.fields``.
 
@@ -120,18 +123,34 @@ class KindInfo:
     - ``write_only_fields``: accepted on write but never returned by reads (not compared).
     - ``delete_means``: what "delete" does where the API has no real delete (MediaMath
       deactivates: ``status=0``); shown in the plan next to the deletion.
+    - ``deactivates``: a delete switches the object off (``status=0``) instead of removing it:
+      plan and apply say "deactivate"/"deactivated", never "delete".
     - ``vendor_fields``: the API's names for manifest fields where they are not simply the
       camelCase form (``startSchedule`` -> ``start``), so an API error at apply names the
       manifest's field and line (:mod:`reconciler.apply.sources`).
     - ``unique_key``: the API holds at most one object per natural key (it refuses a second, as
       LiveRamp does for a question in a room): two documents with one natural key are then a
       validation error. Where names may repeat (MediaMath), they are two objects.
+    - ``money_fields``: amounts of money, in the currency named by ``currency_field`` on this
+      object or on its nearest ancestor (a MediaMath strategy's budget is in its campaign's
+      currency); plan summaries show them with the currency, the delta and the percentage.
+      ``total_fields`` (a subset: budgets) are also summed per ``summary_group`` and overall.
+    - ``summary_group``: plan summaries total the money of everything under an object of this
+      kind (MediaMath advertisers).
+    - ``datetime_fields``: date-times, shown in one way by the plan: in the zone named by
+      ``zone_field`` (this object's, e.g. a MediaMath campaign's ``zone_name``) with its
+      offset, else in UTC with ``Z``; a time without an offset is read in that zone too.
     - ``checks``: semantic checks the API would enforce, run by ``validate`` without credentials
       once the spec passed its schema (real dates, start before end, schedule rules...): one place
       per kind, in the provider's ``checks`` module.
     - ``list_keys``: list fields whose order means nothing, with the item key naming a member
       (mediarithmics ``{"members": "organisation_id"}``): the provider normalises them into one
-      order, and diffs name the member (``members[1752].purposes``), never a position.
+      order, and diffs name the member (``members[1752].purposes``), never a position. The key
+      ``""`` marks a list of scalars (each its own identity), and a dotted field names a list
+      inside a map (MediaMath ``{"region.include": ""}``: ``region.include[US-CA]``).
+    - ``scan_unmanaged``: False where listing the kind under every managed parent costs too much
+      for ``drift``'s unmanaged-object scan (MediaMath StrategyTargeting: one request per
+      dimension per strategy); such objects are still exported and adopted.
     - ``findable_with``: when set, natural-key lookup can find an object only if its spec sets
       one of these fields (a LiveRamp question is listed only through the clean room named by
       ``cleanroom_id``). A create without them that is interrupted cannot be checked afterwards,
@@ -150,10 +169,18 @@ class KindInfo:
     write_only_fields: frozenset[str] = frozenset()
     findable_with: tuple[str, ...] = ()
     delete_means: str = ""
+    deactivates: bool = False
     list_keys: Mapping[str, str] = field(default_factory=dict)
     vendor_fields: Mapping[str, str] = field(default_factory=dict)
     unique_key: bool = False
     checks: tuple[SpecCheck, ...] = ()
+    money_fields: frozenset[str] = frozenset()
+    total_fields: frozenset[str] = frozenset()
+    currency_field: str | None = None
+    summary_group: bool = False
+    datetime_fields: frozenset[str] = frozenset()
+    zone_field: str | None = None
+    scan_unmanaged: bool = True
 
     @cached_property
     def ref_kinds(self) -> Mapping[str, tuple[str, ...]]:
@@ -320,6 +347,12 @@ class Provider(ABC):
         or None. Pure: decided from the live object alone. LiveRamp: the API user's own
         membership of a clean room, without which reconciler is locked out of the room."""
         return None
+
+    def switched_off(self, kind: str, live: LiveObject) -> bool:
+        """Whether ``live`` is switched off the way this API ends an object it cannot delete
+        (MediaMath ``status=0``). Pure. Drift does not count such objects as unmanaged: what a
+        delete left behind would otherwise stay "unmanaged" forever."""
+        return False
 
     def check_plan(self, writes: Sequence[PlannedWrite], policy: GuardrailPolicy = GuardrailPolicy()) -> list[Finding]:
         """Guardrails on planned writes (e.g. a budget below spend to date), with the workspace's

@@ -164,7 +164,7 @@ class GitHubRunner:
                 step_env = {k: evaluate(v, context) for k, v in step.get("env", {}).items()}
                 env = {**job_env, **step_env}
                 if "uses" in step:
-                    code, output = self._uses(step, context)
+                    code, output = self._uses(step, context, files["output"])
                 else:
                     code, output = self._run(step["run"], env, files)
                 outputs = _read_pairs(files["output"])
@@ -205,7 +205,7 @@ class GitHubRunner:
         )
         return done.returncode, done.stdout + done.stderr
 
-    def _uses(self, step: Mapping[str, Any], context: Mapping[str, Any]) -> tuple[int, str]:
+    def _uses(self, step: Mapping[str, Any], context: Mapping[str, Any], outputs: Path) -> tuple[int, str]:
         action = str(step["uses"])
         assert action.startswith(KNOWN_ACTIONS), f"action {action} is not known to the local runner"
         inputs = {k: evaluate(v, context) for k, v in (step.get("with") or {}).items()}
@@ -218,6 +218,8 @@ class GitHubRunner:
                 shutil.rmtree(store)
             if source.is_dir():
                 shutil.copytree(source, store)
+                # like actions/upload-artifact@v4's outputs (the address is the local copy's)
+                outputs.write_text(f"artifact-id=1\nartifact-url=file://{store}\n", encoding="utf-8")
                 return 0, f"uploaded {inputs['name']}"
             return 0, f"warning: nothing to upload at {inputs['path']}"
         if not inputs.get("run-id"):

@@ -266,6 +266,11 @@ def test_github_workflows_plan_apply_refuse_stale_and_drift(
     assert body.startswith(f"### reconciler plan for {sha[:12]}") and "mediamath.Campaign/winter-sale" in body
     assert "Merging this pull request applies exactly this plan" in body and body.strip() in job.summary
     assert (runs / "1" / "reconciler-plan" / "plan.json").is_file()
+    # the full text plan is in the artifact, and the comment (the summary first) links it
+    full = (runs / "1" / "reconciler-plan" / "plan.txt").read_text()
+    assert full.startswith("Summary: ") and "mediamath.Campaign/winter-sale will be created" in full
+    assert f"Full text plan: [plan.txt in the reconciler-plan artifact](file://{runs / '1' / 'reconciler-plan'})" in body
+    assert body.index("**Summary:**") < body.index("<details>")
 
     job = github(repo, runs, 1, pull_request(1, sha), variant).run(gha / "reconciler-apply.yml", "apply")
     assert_ok(job)
@@ -333,6 +338,8 @@ def test_gitlab_jobs_plan_apply_refuse_stale_and_drift(sandbox: SandboxServer, t
         )
         assert_ok(job)
         assert note.read_text().startswith(f"### reconciler plan for mr{mr}")
+        assert "**Summary:**" in note.read_text()
+        assert (store / str(mr) / "reconciler-plan" / "reconciler-plan" / "plan.txt").read_text().startswith("Summary: ")
         return job
 
     def apply(mr: int) -> JobResult:

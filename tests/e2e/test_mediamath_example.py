@@ -134,7 +134,7 @@ def edit(
 def test_apply_then_plan_is_empty(mm_server: SandboxServer, ws: ExampleWorkspace) -> None:
     first = ws.run("apply", "--auto-approve")
     assert first.code == 0, first
-    assert "Plan: 10 to create" in first.text and "1 to adopt" in first.text, first
+    assert "Plan: 14 to create" in first.text and "1 to adopt" in first.text, first
 
     replanned = ws.run("plan", "--detailed-exitcode")
     assert replanned.code == 0, replanned
@@ -232,7 +232,7 @@ def test_apply_converges_with_30_percent_faults_and_creates_no_duplicates(
         if result.code == 0:
             break
     assert runs[-1] == 0, "\n\n".join(outputs)
-    retries = sum(int(n) for out in outputs for n in re.findall(r"Error budget: .*\bretries (\d+)", out))
+    retries = sum(int(n) for out in outputs for n in re.findall(r"API requests: .*\bretries: (\d+)", out))
     assert retries >= 1, "no injected fault was retried:\n" + "\n\n".join(outputs)
     injected = mm.counters()
     mm.faults(fault_rate=0.0)

@@ -83,7 +83,7 @@ def test_text_update_and_normalised_values(plan: Plan) -> None:
     assert lines[0] == "  # mediamath.Campaign/budget (id 203) will be updated in-place"
     assert lines[1] == "  ~ mediamath.Campaign/budget"
     assert '      ~ name         = "Summer Sale" -> "Budget <b>|`x`"' in lines
-    assert "      ~ total_budget = 500 -> 750" in lines
+    assert "      ~ total_budget = 500 -> 750  # +250.00 (+50.0 %)" in lines  # money: delta and percentage
 
 
 def test_text_replace_is_loud(plan: Plan) -> None:
@@ -92,7 +92,7 @@ def test_text_replace_is_loud(plan: Plan) -> None:
     assert lines[1] == "-/+ mediamath.Campaign/summer"
     assert lines[2] == '      ~ advertiser_id   = "101" -> (known after apply)  # forces replacement'
     assert lines[3] == '      + targeting.geo.1 = "CA"'
-    assert lines[4] == "      ~ total_budget    = 650 -> 700"
+    assert lines[4] == "      ~ total_budget    = 650 -> 700  # +50.00 (+7.7 %)"
 
 
 def test_text_manual_adopt_abandon_delete(plan: Plan) -> None:
@@ -115,7 +115,8 @@ def test_text_manual_adopt_abandon_delete(plan: Plan) -> None:
 
 def test_text_drift_section_and_warnings(plan: Plan) -> None:
     text = render_text(plan)
-    assert text.startswith("Objects changed outside reconciler\n")
+    assert text.startswith("Summary: 7 changes (")  # the summary first, then drift, then the actions
+    assert text.index("Summary: ") < text.index("Objects changed outside reconciler\n")
     drift = block(text, "mediamath.Campaign/summer", drift=True)
     assert drift[0] == "  # mediamath.Campaign/summer (id 201) has changed outside reconciler"
     assert drift[2] == "      ~ total_budget = 500 -> 650"
@@ -193,7 +194,7 @@ def test_json_top_level(plan: Plan) -> None:
     assert data["preconditions"]["mediamath.Campaign/budget"] == {"kind": "version", "value": 9}
     assert data["preconditions"]["mediamath.Advertiser/acme"] == {"kind": "none", "value": None}
     assert data["preconditions"]["liveramp.CleanroomPartner/agency"]["kind"] == "fingerprint"
-    assert data["summary"] == {
+    assert {k: v for k, v in data["summary"].items() if k in {a.value for a in Action}} == {
         "create": 1,
         "update": 1,
         "replace": 1,

@@ -742,7 +742,7 @@ def fault_trial(seed: int, workdir: Path, size: Size, max_runs: int = 25, parall
             runs += 1
             result = run_cli(root, env, "apply", "--auto-approve", "--parallelism", str(parallelism))
             tracebacks += int(result.traceback)
-            budgets.extend(line for line in result.out.splitlines() if "Error budget:" in line)
+            budgets.extend(line for line in result.out.splitlines() if line.startswith("API requests:"))
             if result.code == 0:
                 break
             if result.code not in (1, 3) or "Error:" not in result.err:

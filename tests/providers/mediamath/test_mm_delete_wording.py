@@ -12,7 +12,7 @@ from reconciler.providers.mediamath import MediaMathProvider
 from reconciler.state.base import ResourceState, StateSnapshot
 
 
-def _plan_removing(kind: str, remote_id: str, fields: dict[str, object]) -> tuple[str, str]:
+def _plan_removing(kind: str, remote_id: str, fields: dict[str, object]) -> tuple[bool, str]:
     provider = MediaMathProvider(ProviderConfig("mediamath", "https://api.mediamath.invalid", {"access_token": "x"}))
     try:
         address = f"mediamath.{kind}/gone"
@@ -24,15 +24,17 @@ def _plan_removing(kind: str, remote_id: str, fields: dict[str, object]) -> tupl
         provider.close()
     (change,) = plan.changes
     assert change.action is Action.DELETE
-    return change.reason, render_text(plan)
+    return change.deactivates, render_text(plan)
 
 
 def test_a_removed_strategy_is_shown_as_deactivated() -> None:
-    reason, text = _plan_removing("Strategy", "101", {"name": "s", "campaign_id": "7", "status": True})
-    assert "deactivated (status=0)" in reason
-    assert "deactivated (status=0) and forgotten: the API has no delete for it" in text
+    deactivates, text = _plan_removing("Strategy", "101", {"name": "s", "campaign_id": "7", "status": True})
+    assert deactivates
+    assert "will be DEACTIVATED (status=0) and forgotten, the API has no delete for it (not in manifests)" in text
+    assert "DELETED" not in text and "1 to deactivate, 0 to delete" in text
 
 
 def test_a_removed_budget_flight_is_really_deleted() -> None:
-    reason, text = _plan_removing("BudgetFlight", "55", {"campaign_id": "7", "total_budget": "100.00"})
-    assert "deactivated" not in reason and "deactivated" not in text
+    deactivates, text = _plan_removing("BudgetFlight", "55", {"campaign_id": "7", "total_budget": "100.00"})
+    assert not deactivates and "will be DELETED" in text
+    assert "deactivate" not in text.lower()
