@@ -160,9 +160,6 @@ def read_regular_file(path: Path, display: str, limit: int = MAX_FILE_BYTES) -> 
     where = Location(display, 1)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        reason = f"a symbolic link to {os.readlink(path)}, which does not exist" if os.path.islink(path) else "no such file"
-        raise ManifestError(f"cannot read file: {reason}", location=where) from None
     except OSError as exc:
         raise ManifestError(f"cannot read file: {_reason(exc)}{_dangling(path, exc)}", location=where) from None
     try:

@@ -116,4 +116,5 @@ def test_a_link_to_an_ordinary_manifest_is_read(ws: Workspace, tmp_path: Path) -
 
 def test_a_dangling_link_names_where_it_points(ws: Workspace, tmp_path: Path) -> None:
     (ws.root / "manifests" / "gone.yaml").symlink_to(tmp_path / "planted.yaml")
-    refused(ws, f"manifests/gone.yaml:1: cannot read file: a symbolic link to {tmp_path / 'planted.yaml'}, which does not exist")
+    refused(ws, f"manifests/gone.yaml:1: cannot read file: no such file or directory (a symbolic link to "
+                f"{tmp_path / 'planted.yaml'}, which does not exist)")
