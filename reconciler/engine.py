@@ -43,7 +43,7 @@ from reconciler.manifest.selectors import Selector, match_addresses
 from reconciler.model import Address, DesiredResource, LiveObject
 from reconciler.moves import PlannedMoves, moves_of, persist_moves, plan_moves
 from reconciler.moves import annotate as annotate_moves
-from reconciler.plan.builder import PlanInput, ProviderView, build_plan
+from reconciler.plan.builder import PlanInput, ProviderView, build_plan, in_live_zone
 from reconciler.plan.model import Plan
 from reconciler.plan.summary import FINDINGS_KEY
 from reconciler.providers import BUILTIN, provider_class
@@ -454,7 +454,7 @@ class Workspace:
 
         unmanaged = self._unmanaged(snapshot)
         report = classify(
-            state=snapshot,
+            state=self._in_live_zones(snapshot, live),
             live=live,
             normalize=lambda provider, kind, spec: self.provider(provider).normalize(kind, spec),
             ignore=ignored,
@@ -464,6 +464,19 @@ class Workspace:
             list_keys=self._list_keys,
         )
         return dataclasses.replace(report, pending=self._pending_steps(snapshot, desired, live))
+
+    def _in_live_zones(self, snapshot: StateSnapshot, live: Mapping[str, LiveObject | None]) -> StateSnapshot:
+        """``snapshot`` with hand-written times of zoned kinds read in the live zone where the
+        applied spec names none (as plan compares them: :func:`reconciler.plan.builder.in_live_zone`)."""
+        resources = dict(snapshot.resources)
+        for address, rs in snapshot.resources.items():
+            info = self.kind_info(rs.provider, rs.kind)
+            if info is None or not info.zone_field:
+                continue
+            spec = in_live_zone(info, self.provider(rs.provider).normalize, rs.applied_spec, live.get(address))
+            if spec is not rs.applied_spec:
+                resources[address] = dataclasses.replace(rs, applied_spec=dict(spec))
+        return dataclasses.replace(snapshot, resources=resources)
 
     def _pending_steps(
         self, snapshot: StateSnapshot, desired: Sequence[DesiredResource], live: Mapping[str, LiveObject | None]

@@ -176,11 +176,17 @@ class _Builder:
         spec: Mapping[str, Any],
         ignore: Sequence[str],
         ref_keys: Sequence[str] | None = None,
+        live: LiveObject | None = None,
     ) -> dict[str, Any]:
         """Owned, normalised template of a resolved spec (fields still holding a Ref kept raw).
 
         ``ref_keys``: the keys of ``spec`` still holding a Ref, when the caller knows them.
+        ``live``: the object it is compared with. Where the kind reads times without an offset
+        in a zone field (``KindInfo.zone_field``) that the spec leaves out, they are read in the
+        live object's zone, as apply sends them: a hand-written ``2026-12-01T00:00:00`` of a New
+        York campaign is midnight in New York, not in UTC.
         """
+        spec = in_live_zone(info, view.normalize, spec, live)
         if ref_keys is None:
             ref_keys = [k for k, v in spec.items() if contains_ref(v)]
         if ref_keys:
@@ -277,7 +283,7 @@ class _Builder:
             reason = "deleted outside reconciler" if rs is not None else "not in state"
             return self.create(base, view, info, spec, reason)
         assert rs is not None
-        template = self.template(view, info, spec, lifecycle.ignore_changes, left)
+        template = self.template(view, info, spec, lifecycle.ignore_changes, left, live)
         before, diffs = compare_owned(template, live.fields, self.differ, info.list_keys)
         if spec == rs.applied_spec and before == template and rs.provider == provider and rs.kind == kind:
             # what drift would find for it: nothing (its kind is known, so drift cannot fail on it)
@@ -366,7 +372,7 @@ class _Builder:
         that cannot make it lists the console steps instead)."""
         addr = base.address
         self.known_ids[addr] = found.remote_id
-        template = self.template(view, info, spec, d.lifecycle.ignore_changes)
+        template = self.template(view, info, spec, d.lifecycle.ignore_changes, live=found)
         before, diffs = compare_owned(template, found.fields, self.differ, info.list_keys)
         reason = "exists already: found live by its natural key"
         steps: tuple[str, ...] = ()
@@ -452,7 +458,7 @@ class _Builder:
             prevent, on_delete = rs.prevent_destroy, rs.on_delete
         on_delete = on_delete or info.default_on_delete.value
         live = self.live_of(addr)
-        template = self.template(view, info, rs.applied_spec, ())
+        template = self.template(view, info, rs.applied_spec, (), live=live)
         before = project(live.fields, template) if live is not None else dict(template)
         common = _Common(
             address=addr,
@@ -522,7 +528,7 @@ class _Builder:
             else:
                 d = self.desired_by_addr.get(addr)
                 ignore = d.lifecycle.ignore_changes if d is not None else ()
-                applied = self.template(view, info, rs.applied_spec, ignore)
+                applied = self.template(view, info, rs.applied_spec, ignore, live=live)
                 projected = project(live.fields, applied) if live is not None else None
             if projected == applied:
                 continue
@@ -540,6 +546,23 @@ class _Builder:
                 )
             )
         return tuple(out)
+
+
+def in_live_zone(
+    info: KindInfo, normalize: Callable[[str, Mapping[str, Any]], Mapping[str, Any]],
+    spec: Mapping[str, Any], live: LiveObject | None,
+) -> Mapping[str, Any]:
+    """``spec`` with its date-times read in the live object's zone when the kind reads times in
+    a zone field (``KindInfo.zone_field``) that the spec leaves out: what apply sends (the
+    provider reads them in the live zone too). Plan and drift compare the result."""
+    zone_field = info.zone_field
+    if not zone_field or live is None or zone_field in spec or not live.fields.get(zone_field):
+        return spec
+    times = {k: v for k, v in spec.items() if k in info.datetime_fields and isinstance(v, str)}
+    if not times:
+        return spec
+    zoned = normalize(info.name, {**times, zone_field: live.fields[zone_field]})
+    return {**spec, **{k: zoned[k] for k in times if k in zoned}}
 
 
 class _Common(NamedTuple):
