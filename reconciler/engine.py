@@ -43,9 +43,10 @@ from reconciler.manifest.selectors import Selector, match_addresses
 from reconciler.model import Address, DesiredResource, LiveObject
 from reconciler.moves import PlannedMoves, moves_of, persist_moves, plan_moves
 from reconciler.moves import annotate as annotate_moves
-from reconciler.plan.builder import PlanInput, ProviderView, build_plan, in_live_zone
+from reconciler.plan.builder import PlanInput, ProviderView, build_plan
 from reconciler.plan.model import Plan
 from reconciler.plan.summary import FINDINGS_KEY
+from reconciler.plan.zones import in_live_zone
 from reconciler.providers import BUILTIN, provider_class
 from reconciler.providers.base import Finding, KindInfo, PlannedWrite, Provider, ProviderConfig, Severity
 from reconciler.state import open_backend
@@ -467,7 +468,7 @@ class Workspace:
 
     def _in_live_zones(self, snapshot: StateSnapshot, live: Mapping[str, LiveObject | None]) -> StateSnapshot:
         """``snapshot`` with hand-written times of zoned kinds read in the live zone where the
-        applied spec names none (as plan compares them: :func:`reconciler.plan.builder.in_live_zone`)."""
+        applied spec names none (as plan compares them: :func:`reconciler.plan.zones.in_live_zone`)."""
         resources = dict(snapshot.resources)
         for address, rs in snapshot.resources.items():
             info = self.kind_info(rs.provider, rs.kind)

@@ -45,6 +45,7 @@ from reconciler.errors import PlanError
 from reconciler.gcpause import gc_paused
 from reconciler.model import DesiredResource, LiveObject, OnDelete, Ref, resolve_refs
 from reconciler.plan.model import Action, Change, FieldChange, Plan
+from reconciler.plan.zones import in_live_zone
 from reconciler.providers.base import KindInfo, ManualStep, Precondition, PreconditionKind, Provider
 from reconciler.state.base import ResourceState, StateSnapshot
 
@@ -546,23 +547,6 @@ class _Builder:
                 )
             )
         return tuple(out)
-
-
-def in_live_zone(
-    info: KindInfo, normalize: Callable[[str, Mapping[str, Any]], Mapping[str, Any]],
-    spec: Mapping[str, Any], live: LiveObject | None,
-) -> Mapping[str, Any]:
-    """``spec`` with its date-times read in the live object's zone when the kind reads times in
-    a zone field (``KindInfo.zone_field``) that the spec leaves out: what apply sends (the
-    provider reads them in the live zone too). Plan and drift compare the result."""
-    zone_field = info.zone_field
-    if not zone_field or live is None or zone_field in spec or not live.fields.get(zone_field):
-        return spec
-    times = {k: v for k, v in spec.items() if k in info.datetime_fields and isinstance(v, str)}
-    if not times:
-        return spec
-    zoned = normalize(info.name, {**times, zone_field: live.fields[zone_field]})
-    return {**spec, **{k: zoned[k] for k in times if k in zoned}}
 
 
 class _Common(NamedTuple):

@@ -11,7 +11,12 @@ resources in plan order, fields sorted by path.
   ``preconditions``, ``warnings``, ``reconciler_action`` ...). ``schemas/plan.schema.json``
   describes it. Adopt maps to Terraform's ``no-op`` + ``importing``, abandon to ``forget``,
   manual to the action a human must take.
-- :func:`render_markdown`: summary line, then one ``<details>`` section per changed resource.
+- :func:`render_markdown`: summary line, then one ``<details>`` section per changed resource,
+  kept under a size limit (:mod:`reconciler.plan.fit`).
+
+Text and Markdown start with the plan summary (:mod:`reconciler.plan.summary`, rendered by
+:mod:`reconciler.plan.render_summary`); money field lines carry their currency, delta and
+percentage; date-times are shown one way (:mod:`reconciler.plan.display`).
 """
 
 from __future__ import annotations
