@@ -17,7 +17,9 @@ Used by the plan builder (desired vs live) and by drift (last-applied vs live). 
 - **Lists whose order means nothing** (``KindInfo.list_keys``: field -> the item key that
   identifies a member, e.g. mediarithmics ``members`` by ``organisation_id``) are compared as sets:
   providers normalise them into a canonical order, and their diffs name the member, never a
-  position: ``members[1581]`` added or removed, ``members[1752].purposes`` changed.
+  position: ``members[1581]`` added or removed, ``members[1752].purposes`` changed. The key ``""``
+  marks a list of scalars, each its own identity (``region.include[US-CA]`` added); a dotted
+  field (``region.include``) names a list inside a map field.
 
 Values are JSON-like (dicts, lists, scalars) plus :class:`~reconciler.model.Ref` for ids not
 known until apply; a Ref is a leaf here and a field holding one is never sent to deepdiff.
@@ -177,8 +179,11 @@ class FieldDiffer:
                 continue
             identity = keyed.get(str(key))
             old_members, new_members = _members(bv, identity), _members(av, identity)
+            inner = _inner_keys(str(key), keyed) if isinstance(bv, Mapping) and isinstance(av, Mapping) else None
             if old_members is not None and new_members is not None:
                 out.extend(_member_changes(str(key), old_members, new_members))
+            elif inner:
+                out.extend(FieldChange(f"{key}.{fc.path}", fc.before, fc.after) for fc in self.changes(bv, av, inner))
             else:
                 out.extend(self.field_changes(str(key), bv, av))
         return tuple(sorted(out, key=lambda fc: path_sort_key(fc.path)))
@@ -212,10 +217,20 @@ class FieldDiffer:
         return out
 
 
+def _inner_keys(field: str, keyed: Mapping[str, str]) -> dict[str, str]:
+    """The ``keyed`` entries below a map field (``region.include`` -> ``include``)."""
+    prefix = field + "."
+    return {k[len(prefix):]: v for k, v in keyed.items() if k.startswith(prefix)}
+
+
 def _members(value: Any, identity: str | None) -> dict[str, Any] | None:
-    """A list of mappings that all carry ``identity``, as {identity value: item}; else None."""
+    """A list of mappings that all carry ``identity``, as {identity value: item}; a list of
+    scalars when ``identity`` is ``""`` (each its own identity); else None."""
     if identity is None or not isinstance(value, (list, tuple)):
         return None
+    if identity == "":
+        scalars = {str(item): item for item in value if type(item) in _SCALARS and item is not None}
+        return scalars if len(scalars) == len(value) else None
     out: dict[str, Any] = {}
     for item in value:
         if not isinstance(item, Mapping) or item.get(identity) is None or contains_ref(item):

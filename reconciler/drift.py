@@ -12,11 +12,15 @@ address becomes one :class:`DriftItem`:
 Console steps the manifests still wait for (changes only a person can make, e.g. mediarithmics
 in observe-only mode) are listed as :class:`PendingStep` values and count as drift until done.
 
-Objects the caller found under managed parents that no state entry holds are ``unmanaged``;
-``coverage`` is the share of live objects that are managed. Field ownership and ignore rules
-(``lifecycle.ignore_changes`` plus the workspace's drift rules, both given by ``ignore``) work
-as in the plan (:mod:`reconciler.diff`). ``has_drift`` is true for changed or missing objects;
-unmanaged ones are reported but do not count as drift.
+Objects the caller found under managed parents that no state entry holds are ``unmanaged``,
+named by their live name and parent (they have no address); switched-off ones (MediaMath
+``status=0``, what a delete leaves behind in v2.0) are only counted, never listed: a deactivated
+object cannot be deleted and would otherwise stay "unmanaged" forever. ``coverage`` is the share
+of live objects that are managed (None when there are none: nothing is managed). Field ownership
+and ignore rules (``lifecycle.ignore_changes`` plus the workspace's drift rules, both given by
+``ignore``) work as in the plan (:mod:`reconciler.diff`). ``has_drift`` is true for changed or
+missing objects and pending console steps (``drift`` exits 2); unmanaged objects are reported
+but are not drift (exit 0) unless the caller asks (``drift --fail-on-unmanaged``).
 
 :func:`classify` is pure apart from the ``history`` callable, which it calls only for changed
 objects. Renderers: :func:`render_drift_text`, :func:`render_drift_json`,
@@ -25,18 +29,19 @@ objects. Renderers: :func:`render_drift_text`, :func:`render_drift_json`,
 
 from __future__ import annotations
 
-import html
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from reconciler.attribution import newest_touching
 from reconciler.diff import FieldDiffer, owned_template, project
 from reconciler.model import HistoryEntry, LiveObject
 from reconciler.plan.model import value_to_json
 from reconciler.plan.render import format_value
 from reconciler.state.base import StateSnapshot
+from reconciler.textsafe import markdown_inline, terminal
 
 DRIFT_FORMAT_VERSION = 1
 
@@ -61,7 +66,8 @@ class FieldDrift:
 
 @dataclass(frozen=True)
 class DriftItem:
-    """One object's drift. Unmanaged objects are addressed ``provider.Kind/<remote id>``."""
+    """One object's drift. Unmanaged objects have no address: ``address`` is then only a key
+    (``provider.Kind/<remote id>``) and they are shown by ``name`` (live) and ``parent``."""
 
     address: str
     provider: str
@@ -70,15 +76,30 @@ class DriftItem:
     status: DriftStatus
     fields: tuple[FieldDrift, ...] = ()
     live_status: str | None = None
+    name: str | None = None  # unmanaged: the live object's name (or other identifying field)
+    parent: str | None = None  # unmanaged: the managed parent's address
+
+    @property
+    def label(self) -> str:
+        """How the report names the object: its address, or for an unmanaged one
+        ``mediamath.Strategy "Copy of X" (id 1000020) under mediamath.Campaign/summer``."""
+        if self.status is not DriftStatus.UNMANAGED:
+            return self.address
+        name = f" {json.dumps(self.name, ensure_ascii=False)}" if self.name else ""
+        under = f" under {self.parent}" if self.parent else ""
+        return f"{self.provider}.{self.kind}{name} (id {self.remote_id}){under}"
 
 
 @dataclass(frozen=True)
 class UnmanagedObject:
-    """A live object found under a managed parent; ``parent`` is that parent's address."""
+    """A live object found under a managed parent; ``parent`` is that parent's address, ``name``
+    the live value that names it, ``inactive`` true when it is switched off (not counted)."""
 
     provider: str
     live: LiveObject
     parent: str | None = None
+    name: str | None = None
+    inactive: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,8 +113,13 @@ class PendingStep:
 @dataclass(frozen=True)
 class DriftReport:
     items: tuple[DriftItem, ...]
-    coverage: float  # managed / (managed + unmanaged) among live objects; 1.0 when there are none
+    coverage: float | None  # managed / (managed + unmanaged) among live objects; None: there are none
     pending: tuple[PendingStep, ...] = ()  # console steps the manifests still wait for
+    inactive: int = 0  # switched-off objects under managed parents that no state holds (not counted)
+
+    @property
+    def has_unmanaged(self) -> bool:
+        return any(i.status is DriftStatus.UNMANAGED for i in self.items)
 
     @property
     def has_drift(self) -> bool:
@@ -179,9 +205,13 @@ def classify(
         )
     managed_live = sum(1 for i in items if i.status in (DriftStatus.IN_SYNC, DriftStatus.CHANGED))
     extra: dict[str, DriftItem] = {}
+    inactive: set[tuple[str, str, str]] = set()
     for u in unmanaged:
         key = (u.provider, u.live.kind, u.live.remote_id)
         if key in managed_ids:
+            continue
+        if u.inactive:
+            inactive.add(key)
             continue
         address = f"{u.provider}.{u.live.kind}/{u.live.remote_id}"
         extra[address] = DriftItem(
@@ -191,33 +221,24 @@ def classify(
             u.live.remote_id,
             DriftStatus.UNMANAGED,
             live_status=u.live.status,
+            name=u.name,
+            parent=u.parent,
         )
-    items.extend(extra[a] for a in sorted(extra))
+    items.extend(sorted(extra.values(), key=lambda i: (i.parent or "", i.kind, i.name or "", _id_key(i.remote_id))))
     total = managed_live + len(extra)
-    return DriftReport(items=tuple(items), coverage=managed_live / total if total else 1.0)
+    return DriftReport(items=tuple(items), coverage=managed_live / total if total else None, inactive=len(inactive))
 
 
-def _when(entry: HistoryEntry) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(entry.when.replace("Z", "+00:00"))
-    except ValueError:
-        return datetime.min.replace(tzinfo=UTC)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _touches(entry: HistoryEntry, path: str) -> bool:
-    if not entry.field:
-        return False
-    return (path == entry.field or path.startswith((entry.field + ".", entry.field + "["))
-            or entry.field.startswith(path + "."))
+def _id_key(remote_id: str) -> tuple[int, str]:
+    """Numeric ids in numeric order (``999`` before ``1000``)."""
+    return (len(remote_id), remote_id) if remote_id.isdigit() else (1 << 30, remote_id)
 
 
 def _attribute(field: FieldDrift, entries: Sequence[HistoryEntry]) -> FieldDrift:
-    """Who changed ``field`` and when: the newest history entry touching it (ties: later in list)."""
-    touching = [(i, e) for i, e in enumerate(entries) if _touches(e, field.path)]
-    if not touching:
+    """Who changed ``field`` and when: the newest history entry touching it (:mod:`reconciler.attribution`)."""
+    newest = newest_touching(entries, field.path)
+    if newest is None:
         return field
-    _, newest = max(touching, key=lambda pair: (_when(pair[1]), pair[0]))
     return FieldDrift(field.path, field.applied, field.live, newest.user or None, newest.when or None)
 
 
@@ -226,18 +247,45 @@ def _percent(value: float) -> str:
     return f"{value * 100:.1f}%"
 
 
-def drift_summary(report: DriftReport) -> str:
+def coverage_text(report: DriftReport) -> str:
+    """``coverage 80.0% (4 of 5 live objects managed)``, or ``coverage: nothing managed``."""
     n = report.counts()
     managed = n[DriftStatus.IN_SYNC] + n[DriftStatus.CHANGED]
     total = managed + n[DriftStatus.UNMANAGED]
-    coverage = f"coverage {_percent(report.coverage)} ({managed} of {total} live objects managed)"
-    if not report.has_drift and not n[DriftStatus.UNMANAGED]:
-        return f"No drift: {n[DriftStatus.IN_SYNC]} managed objects match their last apply; {coverage}."
-    pending = f", {len(report.pending)} waiting for a console step" if report.pending else ""
-    return (
-        f"Drift: {n[DriftStatus.CHANGED]} changed, {n[DriftStatus.MISSING]} missing, "
-        f"{n[DriftStatus.UNMANAGED]} unmanaged, {n[DriftStatus.IN_SYNC]} in sync{pending}; {coverage}."
-    )
+    if report.coverage is None:
+        text = "coverage: nothing managed" + (
+            f" ({n[DriftStatus.MISSING]} managed object{'s' if n[DriftStatus.MISSING] != 1 else ''} missing)"
+            if n[DriftStatus.MISSING] else ""
+        )
+    else:
+        text = f"coverage {_percent(report.coverage)} ({managed} of {total} live objects managed)"
+    if report.inactive:
+        text += f"; {report.inactive} switched-off object{'s' if report.inactive != 1 else ''} not counted"
+    return text
+
+
+def drift_summary(report: DriftReport) -> str:
+    n = report.counts()
+    coverage = coverage_text(report)
+    if report.has_drift:
+        pending = f", {len(report.pending)} waiting for a console step" if report.pending else ""
+        return (
+            f"Drift: {n[DriftStatus.CHANGED]} changed, {n[DriftStatus.MISSING]} missing, "
+            f"{n[DriftStatus.UNMANAGED]} unmanaged, {n[DriftStatus.IN_SYNC]} in sync{pending}; {coverage}."
+        )
+    if report.coverage is None:  # e.g. after a destroy: say so, not "100.0% (0 of 0)"
+        return f"No drift: {coverage.removeprefix('coverage: ')}."
+    unmanaged = f"; {n[DriftStatus.UNMANAGED]} unmanaged" if n[DriftStatus.UNMANAGED] else ""
+    in_sync = n[DriftStatus.IN_SYNC]
+    matches = f"{in_sync} managed object{'s match their' if in_sync != 1 else ' matches its'} last apply"
+    return f"No drift: {matches}{unmanaged}; {coverage}."
+
+
+UNMANAGED_NOTE = (
+    "Unmanaged objects are reported, not drift (exit 0; --fail-on-unmanaged exits 2 for them). "
+    "Take one over by writing its manifest and running 'reconciler import ADDRESS ID', or export "
+    "them all with 'reconciler export'."
+)
 
 
 def pending_lines(pending: Sequence[PendingStep], after_apply: bool = False) -> list[str]:
@@ -253,18 +301,23 @@ def pending_lines(pending: Sequence[PendingStep], after_apply: bool = False) -> 
     return lines
 
 
-def _attribution(f: FieldDrift) -> str:
-    if f.changed_by and f.changed_at:
-        return f" (changed by {f.changed_by} at {f.changed_at})"
-    if f.changed_by:
-        return f" (changed by {f.changed_by})"
-    if f.changed_at:
-        return f" (changed at {f.changed_at})"
+def changed_by_text(user: str | None, when: str | None) -> str:
+    """`` (changed by jdoe at 2026-11-30T14:02:11)``, or what of it is known, or ""."""
+    if user and when:
+        return f" (changed by {user} at {when})"
+    if user:
+        return f" (changed by {user})"
+    if when:
+        return f" (changed at {when})"
     return ""
 
 
+def _attribution(f: FieldDrift) -> str:
+    return changed_by_text(f.changed_by, f.changed_at)
+
+
 def _label(item: DriftItem) -> str:
-    return item.address + (f" [status: {item.live_status}]" if item.live_status else "")
+    return item.label + (f" [status: {item.live_status}]" if item.live_status else "")
 
 
 def render_drift_text(report: DriftReport) -> str:
@@ -279,29 +332,35 @@ def render_drift_text(report: DriftReport) -> str:
         elif item.status is DriftStatus.MISSING:
             lines.append(f"- {item.address}: missing (id {item.remote_id} was deleted outside reconciler)")
         elif item.status is DriftStatus.UNMANAGED:
-            lines.append(f"? {_label(item)}: unmanaged (under a managed parent, not in any manifest)")
+            lines.append(f"? {_label(item)}: unmanaged (not in any manifest)")
     if lines:
         lines.append("")
     if report.pending:
         lines += [*pending_lines(report.pending), ""]
+    if report.has_unmanaged:
+        lines += [UNMANAGED_NOTE, ""]
     lines.append(drift_summary(report))
-    return "\n".join(lines) + "\n"
+    return terminal("\n".join(lines)) + "\n"  # live values and names: no control characters
 
 
 def render_drift_json(report: DriftReport) -> dict[str, Any]:
     return {
         "format_version": DRIFT_FORMAT_VERSION,
         "has_drift": report.has_drift,
+        "has_unmanaged": report.has_unmanaged,
         "coverage": report.coverage,
         "summary": {s.value: c for s, c in report.counts().items()},
+        "inactive_not_counted": report.inactive,
         "items": [
             {
-                "address": i.address,
+                "address": None if i.status is DriftStatus.UNMANAGED else i.address,
                 "provider": i.provider,
                 "kind": i.kind,
                 "remote_id": i.remote_id,
                 "status": i.status.value,
                 "live_status": i.live_status,
+                "name": i.name,
+                "parent": i.parent,
                 "fields": [
                     {
                         "path": f.path,
@@ -320,9 +379,10 @@ def render_drift_json(report: DriftReport) -> dict[str, Any]:
 
 
 def _cell(text: str | None, code: bool = False) -> str:
+    """A Markdown table cell: live text cannot add columns, lines, links or mentions."""
     if not text:
         return ""
-    escaped = html.escape(text).replace("|", "&#124;").replace("\n", " ")
+    escaped = markdown_inline(text)
     return f"<code>{escaped}</code>" if code else escaped
 
 
@@ -331,7 +391,7 @@ def render_drift_markdown(report: DriftReport) -> str:
     out = ["### reconciler drift", "", f"**{drift_summary(report)}**", ""]
     rows: list[str] = []
     for item in report.items:
-        status = item.status.value + (f" ({html.escape(item.live_status)})" if item.live_status else "")
+        status = item.status.value + (f" ({markdown_inline(item.live_status)})" if item.live_status else "")
         if item.status is DriftStatus.CHANGED:
             for f in item.fields:
                 who = _attribution(f).strip().strip("()")
@@ -340,7 +400,7 @@ def render_drift_markdown(report: DriftReport) -> str:
                     f"{_cell(format_value(f.applied), True)} | {_cell(format_value(f.live), True)} | {_cell(who)} |"
                 )
         elif item.status is not DriftStatus.IN_SYNC:
-            rows.append(f"| {status} | {_cell(item.address, True)} | | | | |")
+            rows.append(f"| {status} | {_cell(item.label, True)} | | | | |")
     if rows:
         out.extend(
             ["| Status | Resource | Field | Last applied | Live | Changed by |", "|---|---|---|---|---|---|"]
@@ -353,4 +413,6 @@ def render_drift_markdown(report: DriftReport) -> str:
             out.append(f"- {_cell(p.address, True)}")
             out.extend(f"  - {_cell(step)}" for step in p.steps)
         out.append("")
+    if report.has_unmanaged:
+        out.extend([f"_{_cell(UNMANAGED_NOTE)}_", ""])
     return "\n".join(out).rstrip("\n") + "\n"

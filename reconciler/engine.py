@@ -20,10 +20,13 @@ from typing import Any
 
 from reconciler import graph
 from reconciler.apply import ApplyOptions, ApplyResult, execute, recover_unfinished
+from reconciler.apply.stale import is_stale, stale_reason
 from reconciler.drift import DriftReport, PendingStep, UnmanagedObject, classify
 from reconciler.errors import (
+    APIError,
     InputError,
     PlanError,
+    PlanFileError,
     ProviderError,
     ReconcilerError,
     StalePlanError,
@@ -40,12 +43,14 @@ from reconciler.manifest import (
 )
 from reconciler.manifest.schemacheck import did_you_mean
 from reconciler.manifest.selectors import Selector, match_addresses
-from reconciler.model import Address, DesiredResource, LiveObject
+from reconciler.model import Address, DesiredResource, HistoryEntry, LiveObject
 from reconciler.moves import PlannedMoves, moves_of, persist_moves, plan_moves
 from reconciler.moves import annotate as annotate_moves
 from reconciler.plan.builder import PlanInput, ProviderView, build_plan
-from reconciler.plan.model import Plan
+from reconciler.plan.model import Change, Plan
+from reconciler.plan.reverts import reverting, with_reverts
 from reconciler.plan.summary import FINDINGS_KEY
+from reconciler.plan.verify import saved_plan_problems
 from reconciler.plan.zones import in_live_zone
 from reconciler.providers import BUILTIN, provider_class
 from reconciler.providers.base import Finding, KindInfo, PlannedWrite, Provider, ProviderConfig, Severity
@@ -54,6 +59,18 @@ from reconciler.state.base import ResourceState, StateBackend, StateSnapshot
 
 SANDBOX = "sandbox"
 REFRESH_JOBS = 32  # kinds (and natural-key lookups) read at once
+
+
+@dataclass(frozen=True)
+class DriftRun:
+    """A drift report and what it was made from: the state as classified (renamed by pending
+    ``Moved`` documents when ``renamed``), the refreshed objects and the manifests."""
+
+    report: DriftReport
+    snapshot: StateSnapshot
+    live: Mapping[str, LiveObject | None]
+    desired: tuple[DesiredResource, ...]
+    renamed: bool = False
 
 
 @dataclass
@@ -286,12 +303,32 @@ class Workspace:
                 destroy=destroy,
             )
         )
+        plan = self.attribute_reverts(plan)
         notes = list(self.load_warnings)
         if picked is not None:
             notes.append(_targeting_note(picked, wanted or set(), destroy))
         if notes:
             plan = dataclasses.replace(plan, warnings=(*notes, *plan.warnings))
         return self.guard(annotate_moves(plan, moved), skip_guardrails), desired
+
+    def attribute_reverts(self, plan: Plan) -> Plan:
+        """Say whose change each write sets back (:mod:`reconciler.plan.reverts`): one history
+        read per such object, all at once; an object whose history cannot be read is still
+        marked, without a name."""
+        hits = reverting(plan)
+        jobs = [(str(i), _bind(self._history_or_none, plan.changes[i])) for i in sorted(hits)]
+        histories = _run_concurrently(jobs, workers=REFRESH_JOBS)
+        return with_reverts(plan, hits, {int(k): v for k, v in histories.items()})
+
+    def _history_or_none(self, change: Change) -> list[HistoryEntry]:
+        """The change log of ``change``'s object; [] when it cannot be read (attribution is a
+        courtesy: a plan never fails for want of it)."""
+        if change.remote_id is None:
+            return []
+        try:
+            return list(self.provider(change.provider).history(change.kind, change.remote_id))
+        except APIError:
+            return []
 
     def select(
         self, desired: Sequence[DesiredResource], targets: Sequence[str], selectors: Sequence[str]
@@ -411,18 +448,29 @@ class Workspace:
             self.recover()
             return self.execute_plan(plan, options, on_event)
 
-    def execute_plan(self, plan: Plan, options: ApplyOptions, on_event: Callable[..., None] | None = None) -> ApplyResult:
-        """Execute ``plan``; the caller holds the state lock. Refuses a stale plan."""
-        current = self.state.read()
-        if (current.lineage, current.serial) != (plan.lineage, plan.serial):
-            raise StalePlanError(
-                "stale plan: the state changed since this plan was made "
-                f"(plan: lineage {plan.lineage} serial {plan.serial}; state: lineage {current.lineage} "
-                f"serial {current.serial}). Run 'reconciler plan' again."
+    def execute_plan(
+        self, plan: Plan, options: ApplyOptions, on_event: Callable[..., None] | None = None, *, saved: bool = False
+    ) -> ApplyResult:
+        """Execute ``plan``; the caller holds the state lock. Refuses a stale plan, and a
+        ``saved`` one (``apply FILE``) whose changes the state does not allow
+        (:mod:`reconciler.plan.verify`), before anything is sent."""
+        self.check_fresh(plan)
+        problems = saved_plan_problems(plan, self.state.read(), moves_of(plan)) if saved else []
+        if problems:
+            raise PlanFileError(
+                "the saved plan does not match the state it would be applied to; nothing was applied:\n"
+                + "\n".join(f"  {p}" for p in problems)
             )
         persist_moves(self.state, moves_of(plan))  # the plan's Moved renames, now durable
         providers = {name: self.provider(name) for name in sorted({c.provider for c in plan.changes})}
         return execute(plan, providers, self.state, options, on_event)
+
+    def check_fresh(self, plan: Plan) -> None:
+        """Refuse (exit 3) a plan made against another state than the current one, naming why
+        (:mod:`reconciler.apply.stale`). ``apply FILE`` calls it before anything else."""
+        current = self.state.read()
+        if is_stale(plan, current):
+            raise StalePlanError(stale_reason(plan, current))
 
     def recover(self) -> list[str]:
         """Finish what a crashed run left (under the lock): adopt unfinished creates."""
@@ -440,9 +488,17 @@ class Workspace:
         :meth:`select`); ignore rules come from the workspace file and from
         ``lifecycle.ignore_changes`` of the manifests. Objects are named as the manifests name
         them: ``Moved`` documents not applied yet rename state entries in memory, as in plan."""
+        return self.drift_run(paths, targets=targets, selectors=selectors).report
+
+    def drift_run(
+        self, paths: Sequence[Path] = (), *, targets: Sequence[str] = (), selectors: Sequence[str] = ()
+    ) -> DriftRun:
+        """:meth:`drift` with what it was made from (the refreshed objects, the manifests, the
+        pending renames), for ``drift --accept`` and ``apply --refresh-only``."""
         desired = self.desired(paths)
         selected = self.select(desired, targets, selectors)
-        snapshot = self.planned_moves(self.state.read(), paths).snapshot
+        moved = self.planned_moves(self.state.read(), paths)
+        snapshot = moved.snapshot
         if selected is not None:
             chosen = {str(a) for a in selected}
             snapshot = _restrict(snapshot, chosen)
@@ -464,7 +520,8 @@ class Workspace:
             write_only=self._write_only_fields,
             list_keys=self._list_keys,
         )
-        return dataclasses.replace(report, pending=self._pending_steps(snapshot, desired, live))
+        report = dataclasses.replace(report, pending=self._pending_steps(snapshot, desired, live))
+        return DriftRun(report, snapshot, live, tuple(desired), bool(moved.moves))
 
     def _in_live_zones(self, snapshot: StateSnapshot, live: Mapping[str, LiveObject | None]) -> StateSnapshot:
         """``snapshot`` with hand-written times of zoned kinds read in the live zone where the
@@ -502,6 +559,9 @@ class Workspace:
         info = self.kind_info(provider, kind)
         return info.write_only_fields if info else frozenset()
 
+    def list_keys(self, provider: str, kind: str) -> Mapping[str, str]:
+        return self._list_keys(provider, kind)
+
     def _list_keys(self, provider: str, kind: str) -> Mapping[str, str]:
         """Set-like list fields, diffed member by member."""
         info = self.kind_info(provider, kind)
@@ -518,7 +578,7 @@ class Workspace:
         for provider_name in sorted({p for p, _, _ in parents}):
             provider = self.provider(provider_name)
             for kind, info in sorted(provider.kinds.items()):
-                parent_kind = None if info.read_only else _parent_kind(provider, info)
+                parent_kind = None if info.read_only or not info.scan_unmanaged else _parent_kind(provider, info)
                 if parent_kind is None:
                     continue
                 for (p, k, parent_id), parent_address in sorted(parents.items()):
@@ -530,9 +590,14 @@ class Workspace:
         out: list[UnmanagedObject] = []
         for key in sorted(results):
             provider_name, parent_address = owners[key]
+            provider = self.provider(provider_name)
             for obj in results[key]:
                 if (provider_name, obj.kind, obj.remote_id) not in managed_ids:
-                    out.append(UnmanagedObject(provider=provider_name, live=obj, parent=parent_address))
+                    out.append(UnmanagedObject(
+                        provider=provider_name, live=obj, parent=parent_address,
+                        name=_live_name(provider.kinds.get(obj.kind), obj),
+                        inactive=provider.switched_off(obj.kind, obj),
+                    ))
         return out
 
     # -- import and state operations -------------------------------------------------------------
@@ -628,6 +693,19 @@ def _restrict(snapshot: StateSnapshot, addresses: set[str]) -> StateSnapshot:
         serial=snapshot.serial,
         resources={a: rs for a, rs in snapshot.resources.items() if a in addresses},
     )
+
+
+def _live_name(info: KindInfo | None, obj: LiveObject) -> str | None:
+    """What names a live object that has no address: its ``name``, else the first natural-key
+    field that is not its parent (a question's ``title``, a partner's e-mail, a flight's start)."""
+    keys = ("name", *(info.natural_key if info else ()))
+    for key in keys:
+        if info is not None and key == info.parent_field:
+            continue
+        value = obj.fields.get(key)
+        if value not in (None, ""):
+            return str(value)
+    return None
 
 
 def _parent_kind(provider: Provider, info: KindInfo) -> str | None:

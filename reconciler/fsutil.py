@@ -3,9 +3,10 @@
 ``atomic_write`` replaces a file so that a reader (or a crash) sees either the old content or
 the whole new one: temp file in the same directory, flush, fsync, ``os.replace``, fsync the
 directory. New files get mode 0600 (state and plans may name live objects); an existing file
-keeps its mode. ``create_new`` creates a file that must not exist yet (export's manifests),
-through an exclusively created temporary file, and never replaces or follows anything.
-Temporary names are always unpredictable (``mkstemp``) and created exclusively.
+keeps its mode unless the caller fixes one (plan files are always 0600). ``create_new``
+creates a file that must not exist yet (export's manifests), through an exclusively created
+temporary file, and never replaces or follows anything. Temporary names are always
+unpredictable (``mkstemp``) and created exclusively.
 """
 
 from __future__ import annotations
@@ -30,12 +31,17 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, payload: bytes, default_mode: int = 0o600) -> os.stat_result:
-    """Replace ``path`` by ``payload`` atomically and durably; returns the new file's stat."""
-    try:
-        mode = os.stat(path).st_mode & 0o777
-    except OSError:
-        mode = default_mode
+def atomic_write(
+    path: Path, payload: bytes, default_mode: int = 0o600, *, mode: int | None = None
+) -> os.stat_result:
+    """Replace ``path`` by ``payload`` atomically and durably; returns the new file's stat.
+    The new file keeps the old one's mode (``default_mode`` when there was none), or gets
+    ``mode`` whatever the old one had (plan files: always 0600)."""
+    if mode is None:
+        try:
+            mode = os.stat(path).st_mode & 0o777
+        except OSError:
+            mode = default_mode
     directory = path.parent if str(path.parent) else Path(".")
     tmp = _temporary_copy(path, payload, mode)
     try:

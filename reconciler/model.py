@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from reconciler.errors import Location
 
@@ -263,6 +263,23 @@ def canonical_json(value: Any) -> str:
 def fingerprint(value: Any) -> str:
     """A short stable hash of a JSON-like value (sha256 of its canonical JSON)."""
     return hashlib.sha256(canonical_json(value).encode()).hexdigest()[:32]
+
+
+class PathPart(NamedTuple):
+    """One step of a field path: a mapping key, or (``member``) the item of a keyed list whose
+    key field (``KindInfo.list_keys``) is ``key``: ``members[1752]``. A digit key under a plain
+    list is its position (``tags.0``)."""
+
+    key: str
+    member: bool = False
+
+
+_PATH_TOKEN = re.compile(r"\[([^\]]*)\]|([^.\[\]]+)")
+
+
+def parse_field_path(path: str) -> tuple[PathPart, ...]:
+    """``members[1752].purposes`` -> (members, [1752], purposes); ``a.b`` -> (a, b)."""
+    return tuple(PathPart(m[1], True) if m[1] is not None else PathPart(m[2]) for m in _PATH_TOKEN.finditer(path))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,10 @@ arrives:
 - output: ``table`` (aligned columns; widths from the first rows), ``csv`` (header row, then one
   line per row) or ``json`` (one document ``{dataset, fields, total_items_count, rows}`` written
   row by row); by default a table on a terminal and CSV otherwise;
+- names in a report are set by other users and partners: a table shows their control characters
+  as escapes (``\x1b``), and a CSV text cell that a spreadsheet would run as a formula (``=``,
+  ``+``, ``-``, ``@``, tab, CR first) starts with ``'`` (OWASP's advice against CSV injection)
+  unless ``raw`` is asked for; numbers are written as they are;
 - ``progress(rows, total)`` is called every 10,000 rows for long streams.
 """
 
@@ -29,6 +33,7 @@ from typing import Any, TextIO
 
 from reconciler.errors import InputError
 from reconciler.providers.mediamath.reporting import Filter, Order, ReportingClient, ReportRequest
+from reconciler.textsafe import spreadsheet, terminal
 
 DEFAULT_DATASET = "performance"
 DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
@@ -182,30 +187,43 @@ def write_table(fields: Sequence[str], rows: Iterator[dict[str, Any]], out: Text
         sample.append(row)
         if len(sample) >= TABLE_SAMPLE_ROWS:
             break
-    widths = [max([len(f)] + [len(cell(r.get(f))) for r in sample]) for f in fields]
+    widths = [max([len(f)] + [len(_table_cell(r.get(f))) for r in sample]) for f in fields]
     numeric = [any(_numeric(r.get(f)) for r in sample) for f in fields]
 
     def line(values: Sequence[str]) -> str:
         parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True)]
         return "  ".join(parts).rstrip()
 
-    out.write(line(list(fields)) + "\n")
+    out.write(line([terminal(f, single_line=True) for f in fields]) + "\n")
     out.write("  ".join("-" * w for w in widths) + "\n")
     count = 0
     for row in itertools.chain(sample, rows):
-        out.write(line([cell(row.get(f)) for f in fields]) + "\n")
+        out.write(line([_table_cell(row.get(f)) for f in fields]) + "\n")
         count += 1
     return count
 
 
-def write_csv(fields: Sequence[str], rows: Iterator[dict[str, Any]], out: TextIO) -> int:
+def _table_cell(value: Any) -> str:
+    return terminal(cell(value), single_line=True)
+
+
+def write_csv(fields: Sequence[str], rows: Iterator[dict[str, Any]], out: TextIO, *, raw: bool = False) -> int:
+    """Header row, then one line per row; text cells neutralised against formulas unless ``raw``."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(fields)
     count = 0
     for row in rows:
-        writer.writerow([cell(row.get(f)) for f in fields])
+        if raw:
+            writer.writerow([cell(row.get(f)) for f in fields])
+        else:
+            writer.writerow([_csv_cell(row.get(f)) for f in fields])
         count += 1
     return count
+
+
+def _csv_cell(value: Any) -> str:
+    text = cell(value)
+    return text if _numeric(value) else spreadsheet(text)
 
 
 def write_json(dataset: str, fields: Sequence[str], total: int, rows: Iterator[dict[str, Any]], out: TextIO) -> int:
@@ -227,8 +245,10 @@ def run_report(
     out: TextIO | None = None,
     progress: Callable[[int, int], None] | None = None,
     progress_every: int = PROGRESS_EVERY,
+    raw: bool = False,
 ) -> ReportSummary:
-    """Run one report and write it to ``out`` (stdout by default); returns what was written."""
+    """Run one report and write it to ``out`` (stdout by default); returns what was written.
+    ``raw`` writes CSV cells exactly as the API sent them (no ``'`` before a formula)."""
     stream_out = out if out is not None else sys.stdout
     if fmt is None:
         chosen = OutputFormat.TABLE if stream_out.isatty() else OutputFormat.CSV
@@ -237,13 +257,15 @@ def run_report(
             chosen = OutputFormat(fmt)
         except ValueError:
             raise InputError(f"--format '{fmt}' is not one of [table, csv, json]") from None
+    if raw and chosen is not OutputFormat.CSV:
+        raise InputError(f"--raw applies to --format csv only (this report is {chosen.value})")
     request = build_request(query)
     with client.stream(request, progress=progress, progress_every=progress_every) as stream:
         rows = iter(stream)
         if chosen is OutputFormat.TABLE:
             count = write_table(stream.fields, rows, stream_out)
         elif chosen is OutputFormat.CSV:
-            count = write_csv(stream.fields, rows, stream_out)
+            count = write_csv(stream.fields, rows, stream_out, raw=raw)
         else:
             count = write_json(query.dataset, stream.fields, stream.total_items_count, rows, stream_out)
         return ReportSummary(query.dataset, stream.fields, count, stream.total_items_count)

@@ -1,6 +1,7 @@
 """Judging a write whose precondition failed: applied already, safe to rebase, or a conflict.
 
-Pure functions. After a precondition failure (or a retryable error, when the write may have
+Pure functions (and, for a rebase, which of another writer's values it kept:
+:func:`kept_values`, :func:`kept_note`). After a precondition failure (or a retryable error, when the write may have
 landed) the executor re-reads the object and compares, for every top-level field the change sets,
 three values: the plan's ``before`` (what the plan saw), ``ours`` (what we want, normalised) and
 ``theirs`` (live now). A field equal to ours is applied; equal to before, untouched by the other
@@ -14,14 +15,17 @@ we own part of is not a conflict.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from reconciler.apply.result import ConflictField
+from reconciler.attribution import attribute, by_whom
 from reconciler.diff import project, top_field
+from reconciler.model import HistoryEntry
 from reconciler.plan.model import Change
+from reconciler.plan.render import format_value
 
 SENSITIVE = "(sensitive)"
 
@@ -105,6 +109,30 @@ def _field(name: str, before: Any, ours: Any, theirs: Any, sensitive: frozenset[
     if name in sensitive:
         return (name, SENSITIVE, SENSITIVE, SENSITIVE)
     return (name, plain(before), plain(ours), plain(theirs))
+
+
+def kept_values(
+    before: Mapping[str, Any], fields: Iterable[str], ours: Mapping[str, Any], live: Mapping[str, Any]
+) -> list[tuple[str, Any, Any]]:
+    """After a rebase: the manifest's fields this change did not set (``fields``) whose live
+    value is another writer's, not ours: ``(field, theirs, ours)``. A rebase must keep them, and
+    the next plan sets them back; said so nobody is surprised when it does."""
+    out = []
+    for name in sorted(set(before) - set(fields)):
+        shape = before[name]
+        theirs, mine = project(live.get(name), shape), project(ours.get(name), shape)
+        if name in ours and not same(theirs, mine):
+            out.append((name, plain(theirs), plain(mine)))
+    return out
+
+
+def kept_note(address: str, kept: Sequence[tuple[str, Any, Any]], entries: Sequence[HistoryEntry]) -> str:
+    """``kept another writer's pacing_amount 900 (by jdoe at ...; the manifest says 700): ...``"""
+    parts = [f"{name} {format_value(theirs)} ({by_whom(attribute(name, entries))}; the manifest says "
+             f"{format_value(mine)})" for name, theirs, mine in kept]
+    return (f"kept another writer's {'; '.join(parts)}: the next plan will set "
+            f"{'it' if len(kept) == 1 else 'them'} back unless the manifest is updated "
+            f"('reconciler drift --accept {address}' writes the live value into it)")
 
 
 def overlay(live: Any, ours: Any, shape: Any) -> Any:

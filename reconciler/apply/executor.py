@@ -37,7 +37,16 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from reconciler.apply.conflicts import Judgement, Verdict, fields_set_by, judge_delete, judge_update, overlay
+from reconciler.apply.conflicts import (
+    Judgement,
+    Verdict,
+    fields_set_by,
+    judge_delete,
+    judge_update,
+    kept_note,
+    kept_values,
+    overlay,
+)
 from reconciler.apply.graph import build_graph
 from reconciler.apply.resolve import UnresolvedReference, resolve_refs
 from reconciler.apply.result import (
@@ -49,6 +58,7 @@ from reconciler.apply.result import (
     Outcome,
     ResourceResult,
 )
+from reconciler.attribution import Attribution, attribute, when_text, writer_names
 from reconciler.diff import FieldDiffer, compare_owned, owned_template, top_level_fields
 from reconciler.errors import (
     AmbiguousMatchError,
@@ -60,7 +70,7 @@ from reconciler.errors import (
     ServerError,
     TransportError,
 )
-from reconciler.model import LiveObject
+from reconciler.model import HistoryEntry, LiveObject
 from reconciler.plan.model import Action, Change, Plan
 from reconciler.providers.base import Precondition, PreconditionFailed, PreconditionKind, Provider, ambiguous
 from reconciler.state.base import Intent, ResourceState, StateBackend
@@ -94,6 +104,7 @@ class _WriteOutcome:
     message: str
     live: LiveObject | None = None
     conflicts: tuple[ConflictField, ...] = ()
+    writers: tuple[Attribution, ...] = ()  # who changed the conflicting fields
 
 
 class _Executor:
@@ -213,9 +224,29 @@ class _Executor:
     def _result(
         self, change: Change, outcome: Outcome, message: str,
         conflicts: tuple[ConflictField, ...] = (), remote_id: str | None = None,
+        writers: tuple[Attribution, ...] = (),
     ) -> ResourceResult:
         return ResourceResult(change.address, change.action, outcome, message, conflicts,
-                              remote_id if remote_id is not None else change.remote_id)
+                              remote_id if remote_id is not None else change.remote_id, writers)
+
+    def _history(self, change: Change, provider: Provider, remote_id: str) -> list[HistoryEntry]:
+        """The object's change log, to name another writer; [] when the API keeps none or the
+        read fails (a name is a courtesy: it never changes an outcome)."""
+        try:
+            return list(self._call(change, provider.history, change.kind, remote_id))
+        except APIError:
+            return []
+
+    def _kept_values(
+        self, change: Change, provider: Provider, remote_id: str, fields: tuple[str, ...],
+        ours: Mapping[str, Any], live: LiveObject,
+    ) -> str:
+        """After a rebase: the note on another writer's values of manifest fields that the
+        rebase kept and the next plan will set back (:func:`.conflicts.kept_values`)."""
+        kept = kept_values(change.before or {}, fields, ours, live.fields)
+        if not kept:
+            return ""
+        return kept_note(change.address, kept, self._history(change, provider, remote_id))
 
     # -- plumbing ---------------------------------------------------------------------------------
     def _provider(self, change: Change) -> Provider:
@@ -497,8 +528,8 @@ class _Executor:
         def write(pre: Precondition, live: LiveObject | None) -> LiveObject:
             body = dict(changes)
             if live is not None:
-                for name in partial:
-                    body[name] = overlay(live.fields.get(name), changes[name], before[name])
+                for name in partial:  # ours normalised, like the live map: a key the spec implies counts
+                    body[name] = overlay(live.fields.get(name), ours.get(name, changes[name]), before[name])
             return self._call(change, provider.update, change.kind, remote_id, body, pre)
 
         intent = self._begin(change, "update", spec, remote_id)
@@ -516,7 +547,11 @@ class _Executor:
         if outcome.outcome.ok and outcome.live is not None:
             self._record(change, provider, outcome.live, spec)
         self._end(intent, "done" if outcome.outcome.ok else "failed")
-        return self._result(change, outcome.outcome, outcome.message, outcome.conflicts, remote_id)
+        message = outcome.message
+        if outcome.outcome is Outcome.REBASED and outcome.live is not None:
+            kept = self._kept_values(change, provider, remote_id, fields, ours, outcome.live)
+            message = f"{message}; {kept}" if kept else message
+        return self._result(change, outcome.outcome, message, outcome.conflicts, remote_id, outcome.writers)
 
     def _delete_guarded(self, change: Change, provider: Provider, remote_id: str) -> _WriteOutcome:
         before = dict(change.before or {})
@@ -553,7 +588,7 @@ class _Executor:
             self._end(intent, "failed")
             raise
         self._end(intent, "done" if outcome.outcome.ok else "failed")
-        return self._result(change, outcome.outcome, outcome.message, outcome.conflicts, remote_id)
+        return self._result(change, outcome.outcome, outcome.message, outcome.conflicts, remote_id, outcome.writers)
 
     def _replace(self, change: Change) -> ResourceResult:
         refused = self._refuse_destroy(change)
@@ -764,15 +799,20 @@ class _GuardedWrite:
 
     def _conflict(self, conflicts: tuple[ConflictField, ...], *, again: bool) -> _WriteOutcome:
         names = ", ".join(c[0] for c in conflicts)
+        entries = self.ex._history(self.change, self.provider, self.remote_id) if conflicts else []
+        writers = tuple(attribute(c[0], entries) for c in conflicts)
+        who = writer_names(writers)
         if again:
-            what = "the object changed again while rebasing" + (f" (fields {names})" if names else "")
+            what = "the object changed again while rebasing" + (f" (fields {names}, by {who})" if names else "")
         else:
-            what = f"another writer changed {names} since the plan"
+            when = sorted({when_text(w.when) for w in writers if w.when})
+            what = f"{who} changed {names} since the plan" + (f" (at {', '.join(when)})" if when else "")
         verb = "not updated" if self.verb == "update" else "not deleted"
         return _WriteOutcome(
             Outcome.CONFLICT,
-            f"{what}; {verb} (re-plan, or apply with --force-conflicts to overwrite)",
+            f"{what}; {verb}, their value{'s are' if len(conflicts) > 1 else ' is'} kept",
             conflicts=conflicts,
+            writers=writers,
         )
 
     def _success(self, live: LiveObject | None, note: str) -> _WriteOutcome:

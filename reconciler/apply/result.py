@@ -7,11 +7,12 @@ way, so a CI log shows how close a run came to the vendors' limits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from reconciler.attribution import Attribution, by_whom, overlapping
 from reconciler.errors import ApplyError
 from reconciler.plan.model import Action
 
@@ -19,6 +20,17 @@ from reconciler.plan.model import Action
 ConflictField = tuple[str, Any, Any, Any]
 
 BUDGET_KEYS = ("requests", "retries", "rate_limited", "server_errors", "transport_errors")
+
+def conflict_way_out(addresses: Sequence[str]) -> str:
+    """The way out of conflicts, said once after the list of failures. A saved plan cannot be
+    applied again: the conflicted run recorded what it did apply, so that plan is stale now."""
+    return (
+        "The other writers' values were kept. To overwrite them, plan and apply again from the manifests: "
+        "'reconciler apply --force-conflicts' (not with the saved plan: this run changed the state, so that "
+        "plan is stale; the new plan shows whose changes it overwrites); or review first with "
+        "'reconciler plan'. To keep their values instead, write them into the manifests: "
+        f"'reconciler drift --accept {' '.join(sorted(addresses))}'."
+    )
 
 
 @dataclass(frozen=True)
@@ -68,13 +80,20 @@ class ResourceResult:
     message: str = ""
     conflict_fields: tuple[ConflictField, ...] = ()
     remote_id: str | None = None
+    other_writers: tuple[Attribution, ...] = ()  # who changed the conflicting fields, and when
+
+    def writer_of(self, field: str) -> Attribution | None:
+        """Who set ``field`` (a conflicting one) outside this run, where the API says."""
+        return next((a for a in self.other_writers if overlapping(a.path, field)), None)
 
     def describe(self) -> str:
         """One line (plus one per conflicting field) for logs and the CLI."""
         head = f"{self.address}: {self.action.value} {self.outcome.value}"
         lines = [f"{head}: {self.message}" if self.message else head]
         for name, before, ours, theirs in self.conflict_fields:
-            lines.append(f"    {name}: planned from {before!r}, ours {ours!r}, theirs {theirs!r}")
+            writer = self.writer_of(name)
+            by = f" (set {by_whom(writer)})" if writer is not None and writer.user else ""
+            lines.append(f"    {name}: planned from {before!r}, ours {ours!r}, theirs {theirs!r}{by}")
         return "\n".join(lines)
 
 
@@ -119,4 +138,6 @@ class ApplyResult:
         summary = ", ".join(f"{n} {k}" for k, n in self.counts().items())
         lines = [f"apply finished with problems ({summary}):"]
         lines += [r.describe() for r in failures]
+        if self.conflicts:
+            lines.append(conflict_way_out([r.address for r in self.conflicts]))
         return ApplyError("\n".join(lines), conflicts=len(self.conflicts))

@@ -1,5 +1,7 @@
 """All terminal output in one place: colour only on a TTY (and never with --no-color/NO_COLOR),
-plain line-oriented output in CI (``CI=true`` or no TTY), progress lines for long work."""
+plain line-oriented output in CI (``CI=true`` or no TTY), progress lines for long work.
+Errors, warnings and progress lines may quote vendors and live names: their control characters
+are shown as escapes (:func:`reconciler.textsafe.terminal`), never sent to the terminal."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import sys
 from dataclasses import dataclass
 
 import click
+
+from reconciler.textsafe import terminal
 
 
 @dataclass
@@ -30,11 +34,11 @@ class Console:
         click.secho(text, fg=fg if self.color else None, bold=bold and self.color, color=self.color)
 
     def error(self, text: str) -> None:
-        click.secho(f"Error: {text}", fg="red" if self.color else None, err=True, color=self.color)
+        click.secho(f"Error: {terminal(text)}", fg="red" if self.color else None, err=True, color=self.color)
 
     def warn(self, text: str) -> None:
-        click.secho(f"Warning: {text}", fg="yellow" if self.color else None, err=True, color=self.color)
+        click.secho(f"Warning: {terminal(text)}", fg="yellow" if self.color else None, err=True, color=self.color)
 
     def progress(self, text: str) -> None:
         """One line per event; on a terminal it is dimmed."""
-        click.secho(text, dim=self.color, err=True, color=self.color)
+        click.secho(terminal(text), dim=self.color, err=True, color=self.color)

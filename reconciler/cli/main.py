@@ -8,7 +8,9 @@ the commands live beside it, one module per part of the flow, registered when im
 :mod:`.sandbox_commands` (sandbox serve).
 
 Exit codes: 0 success and nothing to change; 1 error; 2 changes present (``plan
---detailed-exitcode``) or drift found (``drift``, always); 3 stale plan or unresolved conflict.
+--detailed-exitcode``) or drift found (``drift``: a managed object changed or missing, a console
+step pending; unmanaged objects only with ``--fail-on-unmanaged``); 3 stale plan or unresolved
+conflict.
 Errors are caught here and only here: the user sees ``Error: <message>``, never a traceback
 unless ``--debug`` is given.
 """

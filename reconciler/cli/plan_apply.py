@@ -151,6 +151,8 @@ def output_options(fn: F) -> F:
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True)
 @click.option("--force-conflicts", is_flag=True, help="Overwrite fields someone else changed since the plan.")
+@click.option("--refresh-only", is_flag=True,
+              help="Record the live values as the last apply in state; write nothing to any API.")
 @selection_options
 @click.option("--skip-guardrails", is_flag=True, help="Allow changes the providers' guardrails refuse (said in the plan).")
 @lock_timeout_option
@@ -163,6 +165,7 @@ def apply(
     auto_approve: bool,
     parallelism: int,
     force_conflicts: bool,
+    refresh_only: bool,
     targets: tuple[str, ...],
     selectors: tuple[str, ...],
     skip_guardrails: bool,
@@ -173,8 +176,16 @@ def apply(
     """Make the changes: from the manifests (plans again first) or from a saved plan FILE.
 
     Console steps the APIs cannot make (mediarithmics in observe-only mode) never block the rest:
-    apply does everything else, lists the pending steps last and exits 0 if nothing failed."""
+    apply does everything else, lists the pending steps last and exits 0 if nothing failed.
+    With --refresh-only, the state takes the live values (what drift reports) as the last apply."""
     plan_file = paths[0] if len(paths) == 1 and paths[0].is_file() and is_plan_file(paths[0]) else None
+    if refresh_only:
+        from reconciler.cli.observe import run_refresh_only
+
+        if plan_file is not None:
+            raise click.UsageError("--refresh-only refreshes from the manifests' state, not from a saved plan FILE")
+        run_refresh_only(ctx, paths, auto_approve, targets, selectors, lock_timeout)
+        return
     run_apply(ctx, paths, plan_file, auto_approve, parallelism, force_conflicts, targets, lock_timeout,
               destroy=False, skip_guardrails=skip_guardrails, selectors=selectors,
               output=ApplyOutput(quiet, progress_every))
@@ -227,6 +238,7 @@ def run_apply(
     output: ApplyOutput = ApplyOutput(),
 ) -> None:
     from reconciler.apply import ApplyOptions
+    from reconciler.apply.result import conflict_way_out
     from reconciler.apply.sources import point_home
     from reconciler.cli.apply_output import ApplyTally, requests_line
     from reconciler.cli.progress import open_progress
@@ -242,6 +254,7 @@ def run_apply(
             desired: list[Any] = []
             if plan_file is not None:
                 saved = load_plan(plan_file)  # a saved plan is the approval (as in Terraform)...
+                ws.check_fresh(saved)  # ...for the state it was made from: stale is said first (exit 3)
                 # ...but money moved since: its writes pass the guardrails again (or it says why not)
                 the_plan = ws.guard(saved, skip_guardrails or bool(saved.options.get("guardrails_skipped")))
                 for warning in the_plan.warnings[len(saved.warnings):]:
@@ -275,7 +288,7 @@ def run_apply(
                     progress.advance(tally.changed())
 
                 result = ws.execute_plan(the_plan, ApplyOptions(parallelism=parallelism, force_conflicts=force_conflicts),
-                                         on_event)
+                                         on_event, saved=plan_file is not None)
             if result.failures:  # name the manifest file, line and field of each vendor refusal
                 result = point_home(result, {str(d.address): d for d in desired or _manifests(ws)}, ws.kind_info)
     finally:
@@ -286,9 +299,10 @@ def run_apply(
     report_pending(ctx, the_plan, result)
     if result.has_failures:
         lines = "\n".join(f"  {r.address}: {r.outcome.value}: {r.message}" for r in result.failures)
+        way_out = f"\n{conflict_way_out([r.address for r in result.conflicts])}" if result.conflicts else ""
         raise ApplyError(
             f"apply finished with {len(result.failures)} resource(s) not applied; everything else was applied "
-            f"and recorded:\n{lines}",
+            f"and recorded:\n{lines}{way_out}",
             conflicts=len(result.conflicts),
         )
 
@@ -320,6 +334,8 @@ def confirm(ctx: Context, auto_approve: bool, destroy: bool) -> None:
 
 
 def report_apply(ctx: Context, result: Any) -> None:
+    from reconciler.attribution import by_whom, writer_names
+
     for r in result.results:
         if r.outcome.ok and r.conflict_fields:  # applied with --force-conflicts
             ctx.console.print(f"Overwrote another writer's values on {r.address} (--force-conflicts):", fg="yellow")
@@ -329,9 +345,12 @@ def report_apply(ctx: Context, result: Any) -> None:
         if not r.conflict_fields:  # changed again while rebasing, in fields it does not name
             ctx.console.print(f"Conflict on {r.address}: {r.message}", fg="red")
             continue
-        ctx.console.print(f"Conflict on {r.address}: someone else changed fields this plan changes:", fg="red")
+        ctx.console.print(f"Conflict on {r.address}: {writer_names(r.other_writers)} changed fields this plan changes:",
+                          fg="red")
         for field, planned, ours, theirs in r.conflict_fields:
-            ctx.console.print(f"    {field}: planned from {planned!r}; ours {ours!r}; theirs (kept, live) {theirs!r}")
+            writer = r.writer_of(field)
+            by = f", set {by_whom(writer)}" if writer is not None and (writer.user or writer.when) else ""
+            ctx.console.print(f"    {field}: planned from {planned!r}; ours {ours!r}; theirs (kept, live) {theirs!r}{by}")
 
 
 def report_pending(ctx: Context, the_plan: Any, result: Any) -> None:

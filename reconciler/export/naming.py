@@ -4,7 +4,8 @@ The slug of the object's name (``name``, ``title``, ``display_name``, ``email`` 
 of the natural key); for objects without one, the name of an object they point at (a clean-room
 dataset is named after its data connection); an object whose natural key is its parent and a
 date (a MediaMath budget flight: campaign + start) is named after its parent and that day
-(``winter-sale-2026-2026-12-09``); else kind and short id. Within a kind, objects sharing a slug
+(``winter-sale-2026-2026-12-09``), one whose natural key is its parent alone (one per parent: a
+MediaMath strategy's targeting) after its parent; else kind and short id. Within a kind, objects sharing a slug
 are ordered by remote id: the first keeps it, the others get ``-<short id>``; addresses the
 workspace already has are never reused. The result does not depend on input order.
 """
@@ -98,11 +99,13 @@ def related_labels(provider: Provider, objects: Sequence[LiveObject]) -> dict[tu
             continue
         day = key_date(obj.fields, info)
         parent = obj.fields.get(info.parent_field) if info.parent_field else None
-        if day and isinstance(parent, (str, int)) and not isinstance(parent, bool):
+        alone = info.parent_field is not None and info.natural_key == (info.parent_field,)  # one per parent
+        if (day or alone) and isinstance(parent, (str, int)) and not isinstance(parent, bool):
             kind = parent_kind(provider, info)
             if kind is not None:
                 choice[(obj.kind, obj.remote_id)] = (kind, str(parent))
-                dated[(obj.kind, obj.remote_id)] = day
+                if day:
+                    dated[(obj.kind, obj.remote_id)] = day
                 continue
         for key in sorted(obj.fields):
             value = obj.fields[key]

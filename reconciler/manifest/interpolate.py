@@ -39,6 +39,7 @@ ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 VAR_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 ENV_ONLY_RE = re.compile(r"^\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}$")
 _ENV_OR_VAR = re.compile(r"^\s*(env|var)\s*:")  # a malformed ${env:...}/${var:...}: not an expression
+_VAR_IN_EXPRESSION = re.compile(r"\bvar\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*['\"]([^'\"]*)['\"]\s*\])")
 
 Locate = Callable[[str], Location]
 
@@ -63,7 +64,9 @@ class Secrets:
 
     def check(self, expression: str, location: Location, path: str) -> None:
         source, _, name = expression.partition(":")
-        if (source == "env" and name in self.env) or (source == "var" and name in self.variables):
+        if (source == "env" and name in self.env) or (source == "var" and name in self.variables) or any(
+            (m.group(1) or m.group(2)) in self.variables for m in _VAR_IN_EXPRESSION.finditer(expression)
+        ):
             raise InterpolationError(
                 f"${{{expression}}} holds a secret (a credential of the workspace, or marked sensitive) and "
                 "cannot be used in a manifest: manifest values are shown in plans, kept in state and sent "

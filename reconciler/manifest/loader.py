@@ -28,8 +28,10 @@ not resources: :func:`load_manifests` validates and skips them, :func:`load_move
 from __future__ import annotations
 
 import difflib
+import errno
 import os
 import re
+import stat
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -240,28 +242,45 @@ def _moves_of(doc: SourceDocument, config: WorkspaceConfig) -> list[moved.MovedE
 
 
 def discover(paths: Iterable[Path], root: Path) -> list[Path]:
-    """Manifest files under ``paths``, sorted and without duplicates."""
+    """Manifest files under ``paths``, sorted and without duplicates.
+
+    A file is named by where it is found, never by where a symbolic link points, and is not
+    opened here: reading it (:func:`read_text`) refuses anything but a regular file, naming the
+    path (a FIFO, a link to a device, a link loop). Symbolic links to directories are not
+    followed (as ``os.walk`` does by default)."""
     found: dict[Path, None] = {}
     for given in paths:
-        path = given.resolve()  # relative paths are relative to the current directory
-        if path.is_file():
+        path = _absolute(given)  # relative paths are relative to the current directory
+        try:
+            is_dir = stat.S_ISDIR(os.stat(path).st_mode)
+        except FileNotFoundError:
+            raise ManifestError(f"{display_name(path, root)}: no such file or directory") from None
+        except OSError as exc:
+            reason = "a loop of symbolic links" if exc.errno == errno.ELOOP else (exc.strerror or str(exc)).lower()
+            raise ManifestError(f"{display_name(path, root)}: cannot read: {reason}") from None
+        if not is_dir:
             if path.name != WORKSPACE_FILE:
                 found[path] = None
-        elif path.is_dir():
-            for directory, subdirs, names in os.walk(path):
-                subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
-                for name in names:
-                    if name.endswith(SUFFIXES) and not name.startswith(".") and name != WORKSPACE_FILE:
-                        found[(Path(directory) / name).resolve()] = None
-        else:
-            raise ManifestError(f"{display_name(path, root)}: no such file or directory")
+            continue
+        for directory, subdirs, names in os.walk(path.resolve()):
+            subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+            for name in names:
+                if name.endswith(SUFFIXES) and not name.startswith(".") and name != WORKSPACE_FILE:
+                    found[Path(directory) / name] = None
     return sorted(found)
+
+
+def _absolute(path: Path) -> Path:
+    """``path`` made absolute with its directory's symbolic links resolved, but not its own
+    (a link named ``x.yaml`` stays ``x.yaml``, even when it loops or points at a device)."""
+    absolute = Path(os.path.abspath(path))
+    return absolute.parent.resolve() / absolute.name if absolute.name else absolute.resolve()
 
 
 def display_name(path: Path, root: Path) -> str:
     """``path`` relative to the workspace root when it is inside it."""
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        return _absolute(path).relative_to(root.resolve()).as_posix()
     except ValueError:
         return str(path)
 

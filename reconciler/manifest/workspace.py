@@ -188,7 +188,7 @@ def load_workspace_config(
     )
     if not isinstance(variables, dict):  # pragma: no cover - the schema guarantees a mapping
         raise WorkspaceError("variables must be a mapping", location=doc.location("variables"))
-    variables.update(_extra_variables(selection, variables))
+    variables.update(_extra_variables(selection, variables, frozenset(data.get("sensitive") or ())))
 
     providers = {
         name: _provider(doc, name, block, env, variables, resolve_credentials)
@@ -290,13 +290,15 @@ def _environment_state(state: Mapping[str, Any], name: str) -> dict[str, Any]:
     return {**state, "path": f".reconciler/{name}/state.json"}
 
 
-def _extra_variables(selection: Selection, declared: Mapping[str, Any]) -> dict[str, Any]:
+def _extra_variables(
+    selection: Selection, declared: Mapping[str, Any], sensitive: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """Variables of ``--var-file`` files (YAML or JSON mappings), then of ``--var NAME=VALUE``.
 
     A ``--var`` must name a variable declared in ``reconciler.yaml`` (or given by a var file): a
     misspelt one would otherwise override nothing. Its text takes the declared value's type
     (``--var bid_ceiling=2`` is the number 2 where ``bid_ceiling: 6`` is declared), as Terraform
-    types ``-var`` by the variable's declaration."""
+    types ``-var`` by the variable's declaration. Values of ``sensitive`` names are never echoed."""
     out: dict[str, Any] = {}
     for file in selection.var_files:
         path = file if file.is_absolute() else Path.cwd() / file
@@ -314,11 +316,11 @@ def _extra_variables(selection: Selection, declared: Mapping[str, Any]) -> dict[
             hint = schemacheck.did_you_mean(name, known)
             raise WorkspaceError(f"--var {name}: no variable '{name}' is declared in {WORKSPACE_FILE}'s variables "
                                  f"or a --var-file{hint}")
-        out[name] = _typed_like(known[name], name, text)
+        out[name] = _typed_like(known[name], name, text, secret=name in sensitive)
     return out
 
 
-def _typed_like(declared: Any, name: str, text: Any) -> Any:
+def _typed_like(declared: Any, name: str, text: Any, *, secret: bool = False) -> Any:
     """``text`` (a ``--var`` value) in the type of the declared value (text when that is text)."""
     if not isinstance(text, str) or isinstance(declared, str) or declared is None:
         return text
@@ -331,26 +333,29 @@ def _typed_like(declared: Any, name: str, text: Any) -> Any:
             return float(text)
     except (KeyError, ValueError):
         wanted = "true or false" if isinstance(declared, bool) else "a number"
-        raise WorkspaceError(f"--var {name}={text}: expected {wanted}, like the declared value {declared!r}") from None
+        given, example = ("(sensitive)", "(sensitive)") if secret else (text, repr(declared))
+        raise WorkspaceError(f"--var {name}={given}: expected {wanted}, like the declared value {example}") from None
     return text
 
 
 def _secrets(data: Mapping[str, Any]) -> Secrets:
     """Every env name a credential or the state database's ``url`` is read from, the
-    ``sensitive:`` list, and the variables whose value reads one of them."""
+    ``sensitive:`` list, and the variables whose value reads one of them. A name in
+    ``sensitive:`` is also a workspace variable's (one a ``--var-file`` gives, say)."""
+    marked = set(data.get("sensitive") or ())
     names = {
         name
         for block in (data.get("providers") or {}).values()
         if isinstance(block, Mapping)
         for text in (block.get("credentials") or {}).values()
         if isinstance(text, str) and (name := env_reference(text))
-    } | set(data.get("sensitive") or ())
+    } | marked
     state = data.get("state")
     url = state.get("url") if isinstance(state, Mapping) else None
     if isinstance(url, str):  # the state database's connection string is a secret too
         names |= env_names(url)
     raw_variables = data.get("variables") or {}
-    tainted = {k for k, v in raw_variables.items() if env_names(v) & names}
+    tainted = {k for k, v in raw_variables.items() if env_names(v) & names} | marked
     return Secrets(env=frozenset(names), variables=frozenset(tainted))
 
 

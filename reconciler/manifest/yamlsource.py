@@ -12,13 +12,23 @@ a base-60 integer, ``0123`` is decimal, and dates stay strings (JSON Schema form
 Mapping keys are always strings (their source text). Duplicate keys are an error (PyYAML
 accepts them silently and keeps the last); merge keys (``<<: *anchor``) are supported.
 
+Hostile input is bounded: only regular files are read (a FIFO, a device such as a symbolic link
+to ``/dev/zero``, a symbolic-link loop: an error naming the path), at most
+:data:`MAX_FILE_BYTES`; nesting is capped at :data:`MAX_DEPTH`; and alias expansion ("billion
+laughs") by what is really built: :data:`MAX_NODES` values per document and, per file, a budget
+of characters for the keys, values and field paths made (long keys under many aliases cost as
+much as long values).
+
 Errors are :class:`reconciler.errors.ManifestError` naming ``file:line``.
 """
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 import re
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +51,11 @@ MAP = "tag:yaml.org,2002:map"
 SEQ = "tag:yaml.org,2002:seq"
 MAX_NODES = 1_000_000
 MAX_DEPTH = 100  # collections inside collections; real manifests stay under 10
+MAX_FILE_BYTES = 128 * 1024 * 1024  # a manifest, workspace, var or data file
+# characters of keys, values and field paths built for one file: a floor, plus a few times the
+# file's own size (without aliases a file builds about twice its size)
+MIN_BUILD_BUDGET = 64_000_000
+BUILD_BUDGET_FACTOR = 4
 
 
 # libyaml's parser when PyYAML was built with it (about 5x faster), else the pure-Python one.
@@ -125,14 +140,9 @@ def join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-def read_text(path: Path, display: str) -> str:
+def read_text(path: Path, display: str, limit: int = MAX_FILE_BYTES) -> str:
     """Read a UTF-8 file (a BOM is allowed); anything else is a ManifestError with its line."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ManifestError(
-            f"cannot read file: {exc.strerror or exc}", location=Location(display, 1)
-        ) from None
+    data = read_regular_file(path, display, limit)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -141,6 +151,63 @@ def read_text(path: Path, display: str) -> str:
             f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); save it as UTF-8",
             location=Location(display, line),
         ) from None
+
+
+def read_regular_file(path: Path, display: str, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of ``path``, which must be a regular file (a symbolic link to one is fine) of at
+    most ``limit`` bytes. Opened without blocking (a FIFO never hangs the read) and checked on the
+    open file itself, so nothing can be swapped in between."""
+    where = Location(display, 1)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise ManifestError(f"cannot read file: {_reason(exc)}{_dangling(path, exc)}", location=where) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ManifestError(
+                f"not a regular file ({_file_type(info.st_mode)}): only regular files are read", location=where
+            )
+        if info.st_size > limit:
+            raise ManifestError(f"file too large ({info.st_size} bytes; the limit is {limit})", location=where)
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := os.read(fd, 1 << 20):
+            size += len(chunk)
+            if size > limit:  # it grew while being read
+                raise ManifestError(f"file too large (more than {limit} bytes)", location=where)
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise ManifestError(f"cannot read file: {_reason(exc)}", location=where) from None
+    finally:
+        os.close(fd)
+
+
+def _dangling(path: Path, exc: OSError) -> str:
+    """`` (a symbolic link to /x/planted.yaml, which does not exist)`` for a dangling link."""
+    if exc.errno != errno.ENOENT or not os.path.islink(path):
+        return ""
+    return f" (a symbolic link to {os.readlink(path)}, which does not exist)"
+
+
+def _reason(exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "a loop of symbolic links"
+    return (exc.strerror or str(exc)).lower()
+
+
+def _file_type(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a directory"),
+    ):
+        if test(mode):
+            return name
+    return "not a file"
 
 
 def load_documents(text: str, display: str) -> list[SourceDocument | None]:
@@ -156,11 +223,12 @@ def load_documents(text: str, display: str) -> list[SourceDocument | None]:
     except yaml.YAMLError as exc:  # e.g. a reader error on a control character
         raise ManifestError(f"invalid YAML: {exc}", location=Location(display, 1)) from None
     docs: list[SourceDocument | None] = []
+    budget = _Budget(max(MIN_BUILD_BUDGET, BUILD_BUDGET_FACTOR * len(text)))
     for node in nodes:
         if node is None or (isinstance(node, ScalarNode) and node.tag == NULL and node.value in ("", "~")):
             docs.append(None)
             continue
-        builder = _Builder(display)
+        builder = _Builder(display, budget)
         value = builder.build(node, "")
         plain = not (builder.dollar or builder.merged)
         docs.append(SourceDocument(display, node.start_mark.line + 1, value, builder.lines, plain))
@@ -204,6 +272,13 @@ def _check_depth(text: str, display: str) -> None:
         loader.dispose()
 
 
+def compose_documents(text: str, display: str) -> list[Node | None]:
+    """The node tree of every document, with source marks (for in-place edits,
+    :mod:`reconciler.manifest.edit`); parsed exactly as :func:`load_documents` parses."""
+    load_documents(text, display)  # the same checks and errors first
+    return list(_compose_all(text))
+
+
 def _compose_all(text: str) -> Iterator[Node | None]:
     loader = _CoreSchemaLoader(text)
     try:
@@ -213,11 +288,21 @@ def _compose_all(text: str) -> Iterator[Node | None]:
         loader.dispose()
 
 
+class _Budget:
+    """Characters one file may build (shared by its documents: anchors are per document, but a
+    file of many small bombs must not multiply the allowance)."""
+
+    def __init__(self, chars: int) -> None:
+        self.left = chars
+        self.total = chars
+
+
 class _Builder:
     """Turns a node tree into plain values, recording the line of every path."""
 
-    def __init__(self, display: str) -> None:
+    def __init__(self, display: str, budget: _Budget | None = None) -> None:
         self.display = display
+        self.budget = budget or _Budget(MIN_BUILD_BUDGET)
         self.lines: dict[str, int] = {}
         self._active: set[int] = set()  # nodes being built: catches recursive aliases
         self._count = 0  # nodes built: caps alias expansion ("billion laughs")
@@ -227,13 +312,22 @@ class _Builder:
     def error(self, node: Node, path: str, message: str) -> ManifestError:
         return ManifestError(message, location=Location(self.display, node.start_mark.line + 1), path=path)
 
+    def _spend(self, node: Node, path: str, chars: int) -> None:
+        """Count one node built at ``path`` (with ``chars`` characters of its own)."""
+        self._count += 1
+        if self._count > MAX_NODES:
+            raise self.error(node, path, f"document too large (more than {MAX_NODES} values after expanding aliases)")
+        self.budget.left -= chars + len(path)
+        if self.budget.left < 0:
+            raise self.error(
+                node, path[:200],
+                f"file too large once YAML aliases are expanded (more than {self.budget.total} characters of "
+                "keys, values and field paths); write the values out, or split the file",
+            )
+
     def build(self, node: Node, path: str) -> Any:
         if type(node) is ScalarNode:  # a leaf cannot be part of an alias cycle
-            self._count += 1
-            if self._count > MAX_NODES:
-                raise self.error(
-                    node, path, f"document too large (more than {MAX_NODES} values after expanding aliases)"
-                )
+            self._spend(node, path, len(node.value))
             if node.tag == STR:
                 value: str = node.value
                 if "${" in value:
@@ -243,11 +337,7 @@ class _Builder:
         if id(node) in self._active:
             raise self.error(node, path, "recursive YAML alias")
         self._active.add(id(node))
-        self._count += 1
-        if self._count > MAX_NODES:
-            raise self.error(
-                node, path, f"document too large (more than {MAX_NODES} values after expanding aliases)"
-            )
+        self._spend(node, path, 0)
         try:
             if isinstance(node, MappingNode):
                 return self._mapping(node, path)

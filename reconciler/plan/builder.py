@@ -329,7 +329,7 @@ class _Builder:
                 precondition=precondition,
                 replace_paths=replace_paths,
                 reason=f"immutable field {fields} changed",
-                deactivates=bool(info.delete_means),
+                deactivates=info.deactivates,
             )
         changed = {k: spec.get(k) for k in top_level_fields(diffs)}
         manual = _manual(
@@ -499,9 +499,11 @@ class _Builder:
             common, view, info, Action.DELETE, {}, live.fields, f"{why}; the API cannot delete it",
             field_changes=diffs, precondition=precondition,
         )
-        reason = why  # the kind's delete_means (MediaMath: deactivate) is said by the renderers
+        # a deactivation is said by the renderers ("will be DEACTIVATED (status=0)"); any other
+        # meaning a kind gives its delete (targeting: cleared) goes with the reason
+        reason = f"{why}; {info.delete_means}" if info.delete_means and not info.deactivates else why
         return manual or common.change(Action.DELETE, field_changes=diffs, precondition=precondition, reason=reason,
-                                       deactivates=bool(info.delete_means))
+                                       deactivates=info.deactivates)
 
     # -- drift ------------------------------------------------------------------------------
     def plan_drift(self) -> tuple[Change, ...]:

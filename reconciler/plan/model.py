@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from reconciler.attribution import Attribution
 from reconciler.model import Address, Ref
 from reconciler.providers.base import Precondition
 
@@ -72,6 +73,9 @@ class Change(NamedTuple):
       "deactivate", never "delete".
     - ``lifecycle``: for a no-op, the lifecycle settings apply records in state although the live
       object does not change (``prevent_destroy true``): a change of its own, counted and shown.
+    - ``reverts``: fields this change sets back (or over) a change made outside reconciler
+      since the last apply, with who and when where the API keeps history (on ``Plan.drift``
+      entries: who made each change). Filled by the engine after the pure build.
     """
 
     address: str
@@ -92,6 +96,7 @@ class Change(NamedTuple):
     on_delete: str | None = None
     deactivates: bool = False
     lifecycle: tuple[str, ...] = ()
+    reverts: tuple[Attribution, ...] = ()
 
     @property
     def addr(self) -> Address:

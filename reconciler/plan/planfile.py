@@ -3,18 +3,27 @@
 The file is JSON with a format marker::
 
     {"format": "reconciler-plan", "format_version": 1, "lineage": ..., "serial": ...,
-     "changes": [...], "drift": [...], "warnings": [...], "targets": [...], "options": {...}}
+     "changes": [...], "drift": [...], "warnings": [...], "targets": [...], "options": {...},
+     "integrity": "sha256:..."}
+
+``integrity`` is the SHA-256 of the rest (the body) as canonical JSON (keys sorted, no spaces,
+UTF-8): a plan edited after ``plan --out`` (another remote id, other values, a flag turned off)
+is refused on reading, and so is one without it. It is a checksum, not a signature: whoever can
+write the file can recompute it, so ``apply FILE`` also checks every change against the state
+(:mod:`reconciler.plan.verify`).
 
 Each change keeps everything apply needs: action, remote id, before/after (Refs as
 ``{"$ref": address}``), field changes, precondition, dependencies, reason, status, manual
-steps and lifecycle flags. Writes are atomic (temp file, fsync, rename). Reading checks the
-marker, the version and every field against :data:`PLANFILE_SCHEMA`; anything else raises
-:class:`PlanFileError` naming the file (and the line, for JSON syntax errors). Plans never
-contain secrets: specs carry ids and names only, credentials live in the workspace file.
+steps, lifecycle flags and the outside changes it reverts. Writes are atomic (temp file,
+fsync, rename). Reading checks the marker, the version and every field against
+:data:`PLANFILE_SCHEMA`; anything else raises :class:`PlanFileError` naming the file (and the
+line, for JSON syntax errors). Plans never contain secrets: specs carry ids and names only,
+credentials live in the workspace file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -24,6 +33,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from reconciler.attribution import Attribution
 from reconciler.errors import Location, PlanFileError
 from reconciler.fsutil import atomic_write
 from reconciler.model import Address
@@ -81,6 +91,20 @@ _CHANGE_SCHEMA: dict[str, Any] = {
         "on_delete": _NULLABLE_STRING,
         "deactivates": {"type": "boolean"},
         "lifecycle": _STRINGS,
+        "reverts": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["path"],
+                "additionalProperties": False,
+                "properties": {
+                    "path": {"type": "string", "minLength": 1},
+                    "user": _NULLABLE_STRING,
+                    "when": _NULLABLE_STRING,
+                    "overwrite": {"type": "boolean"},
+                },
+            },
+        },
     },
 }
 
@@ -100,6 +124,7 @@ PLANFILE_SCHEMA: dict[str, Any] = {
         "warnings": _STRINGS,
         "targets": _STRINGS,
         "options": {"type": "object"},
+        "integrity": {"type": "string"},
     },
     "$defs": {"change": _CHANGE_SCHEMA},
 }
@@ -131,6 +156,7 @@ def change_to_json(change: Change) -> dict[str, Any]:
         "on_delete": change.on_delete,
         "deactivates": change.deactivates,
         "lifecycle": list(change.lifecycle),
+        "reverts": [a.to_json() for a in change.reverts],
     }
 
 
@@ -148,12 +174,21 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
     }
 
 
+def integrity(body: Mapping[str, Any]) -> str:
+    """The integrity hash of a plan file's body (everything but ``integrity``)."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
 def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
-    """Write ``plan`` to ``path`` atomically (a reader sees the old file or the whole new one)."""
+    """Write ``plan`` to ``path`` atomically (a reader sees the old file or the whole new one),
+    mode 0600 like the state (a plan names every live object it touches), with its integrity
+    hash. The hash is taken over the body as it reads back (JSON has one spelling per value)."""
     target = Path(path)
-    text = json.dumps(plan_to_json(plan), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    body = json.loads(json.dumps(plan_to_json(plan), ensure_ascii=False))
+    text = json.dumps({**body, "integrity": integrity(body)}, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     try:
-        atomic_write(target, text.encode("utf-8"), default_mode=0o644)
+        atomic_write(target, text.encode("utf-8"), mode=0o600)
     except OSError as exc:
         raise PlanFileError(f"{target}: cannot write the plan file: {exc.strerror or exc}") from None
 
@@ -215,6 +250,7 @@ def plan_from_json(data: Any, source: Path) -> Plan:
     error = best_match(_VALIDATOR.iter_errors(data))
     if error is not None:
         raise _not_a_plan(source, f"{_json_path(error.absolute_path)}: {error.message}")
+    _check_integrity(data, source)
     try:
         return Plan(
             lineage=data["lineage"],
@@ -227,6 +263,22 @@ def plan_from_json(data: Any, source: Path) -> Plan:
         )
     except ValueError as exc:  # an address or a {"$ref"} that does not parse
         raise _not_a_plan(source, str(exc)) from None
+
+
+def _check_integrity(data: Mapping[str, Any], source: Path) -> None:
+    """Refuse a plan whose body is not what ``plan --out`` wrote (or that carries no hash)."""
+    written = data.get("integrity")
+    if written is None:
+        raise PlanFileError(
+            f"{source}: the plan file has no integrity hash (made by an older reconciler, or not by "
+            "'reconciler plan --out'); nothing was applied. Run 'reconciler plan --out FILE' again"
+        )
+    if written != integrity({k: v for k, v in data.items() if k != "integrity"}):
+        raise PlanFileError(
+            f"{source}: the plan file was changed after 'reconciler plan --out' wrote it (its integrity "
+            "hash does not match its content); nothing was applied. Apply only a plan as saved: run "
+            "'reconciler plan --out FILE' again"
+        )
 
 
 def _change(data: Mapping[str, Any], source: Path, where: str) -> Change:
@@ -261,6 +313,10 @@ def _change(data: Mapping[str, Any], source: Path, where: str) -> Change:
             on_delete=data.get("on_delete"),
             deactivates=data.get("deactivates", False),
             lifecycle=tuple(data.get("lifecycle", [])),
+            reverts=tuple(
+                Attribution(a["path"], a.get("user"), a.get("when"), bool(a.get("overwrite", False)))
+                for a in data.get("reverts", [])
+            ),
         )
     except ValueError as exc:
         raise _not_a_plan(source, f"{where}: {exc}") from None

@@ -26,6 +26,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from reconciler.attribution import revert_json, revert_note
 from reconciler.diff import path_sort_key, top_field
 from reconciler.model import Address, Ref
 from reconciler.plan.display import for_display
@@ -45,6 +46,7 @@ from reconciler.plan.summary import (
     summarize,
     verb_of,
 )
+from reconciler.textsafe import markdown_html, markdown_inline, terminal
 
 JSON_FORMAT_VERSION = "1.2"
 UNKNOWN = "(known after apply)"
@@ -193,7 +195,7 @@ def _ident(change: Change) -> str:
         text += f" (id {change.remote_id})"
     if change.status:
         text += f" [status: {change.status}]"
-    return text
+    return terminal(text)
 
 
 # -- text -----------------------------------------------------------------------------------
@@ -216,9 +218,10 @@ def _field_lines(change: Change, ink: _Ink, indent: str, notes: MoneyNotes | Non
         line = f"{indent}{ink(sym, _FIELD_COLOR[sym])} {fc.path.ljust(width)} = {_field_value(fc, sym)}"
         if _forces_replacement(change, fc):
             line += ink("  # forces replacement", "red")
-        note = notes.get((change.address, fc.path)) if notes else None
-        if note:
-            line += f"  # {note}"
+        notes_here = [n for n in (notes.get((change.address, fc.path)) if notes else None,
+                                  revert_note(change.reverts, fc.path)) if n]  # money; "reverts jdoe's change of ..."
+        if notes_here:
+            line += ink(f"  # {'; '.join(notes_here)}", "yellow")
         lines.append(line)
     return lines
 
@@ -226,12 +229,12 @@ def _field_lines(change: Change, ink: _Ink, indent: str, notes: MoneyNotes | Non
 def _text_change(change: Change, ink: _Ink, notes: MoneyNotes | None = None) -> list[str]:
     color = _ACTION_COLOR[change.action]
     lines = [
-        f"  {ink('#', 'bold')} {ink(_ident(change), 'bold')} {describe(change)}",
+        f"  {ink('#', 'bold')} {ink(_ident(change), 'bold')} {terminal(describe(change))}",
         f"{ink(change.action.symbol.rjust(3), color)} {change.address}",
     ]
     lines.extend(_field_lines(change, ink, "      ", notes))
     for i, step in enumerate(change.manual_steps, 1):
-        lines.append(f"      {ink('!', 'bold')} manual step {i}: {step}")
+        lines.append(f"      {ink('!', 'bold')} manual step {i}: {terminal(step)}")
     return lines
 
 
@@ -277,7 +280,7 @@ def render_text(plan: Plan, color: bool = False, warnings: bool = True, kinds: K
     if plan.warnings and warnings:
         out.append("")
         for warning in plan.warnings:
-            out.append(f"{ink('Warning:', 'yellow')} {warning}")
+            out.append(f"{ink('Warning:', 'yellow')} {terminal(warning)}")
     return "\n".join(out) + "\n"
 
 
@@ -373,6 +376,7 @@ def _json_resource(change: Change) -> dict[str, Any]:
             "depends_on": list(change.depends_on),
             "field_changes": [
                 {"path": fc.path, "before": value_to_json(fc.before), "after": value_to_json(fc.after)}
+                | revert_json(change.reverts, fc.path)
                 for fc in _sorted_fields(change)
             ],
             "manual_steps": list(change.manual_steps),
@@ -427,20 +431,25 @@ def _md_field_lines(change: Change, notes: MoneyNotes | None = None) -> list[str
         line = f"{mark} {fc.path} = {_field_value(fc, sym)}"
         if _forces_replacement(change, fc):
             line += "  # forces replacement"
-        note = notes.get((change.address, fc.path)) if notes else None
-        if note:
+        notes_here = [n for n in (notes.get((change.address, fc.path)) if notes else None,
+                                  revert_note(change.reverts, fc.path)) if n]
+        if notes_here:
+            note = "; ".join(notes_here)
             line += f"  # {note}"
         lines.append(line)
     return lines
 
 
 def _md_section(change: Change, phrase: str, body: Iterable[str]) -> list[str]:
-    summary = f"<code>{html.escape(change.action.symbol.strip() or ' ')} {html.escape(change.address)}</code>"
+    """One ``<details>`` section. Text that may come from live objects or vendors (ids, status,
+    reasons, console steps) is escaped: it cannot close the section, add a heading or a link, or
+    mention anyone (:mod:`reconciler.textsafe`); field values are inside a code fence."""
+    summary = f"<code>{html.escape(change.action.symbol.strip() or ' ')} {markdown_html(change.address)}</code>"
     if change.remote_id is not None:
-        summary += f" (id {html.escape(change.remote_id)})"
+        summary += f" (id {markdown_html(change.remote_id)})"
     if change.status:
-        summary += f" [status: {html.escape(change.status)}]"
-    summary += " " + html.escape(phrase)
+        summary += f" [status: {markdown_html(change.status)}]"
+    summary += " " + markdown_html(phrase)
     if change.action in (Action.REPLACE, Action.DELETE, Action.MANUAL, Action.ADOPT):
         summary = f"<b>{summary}</b>"
     out = [f"<details><summary>{summary}</summary>", ""]
@@ -449,7 +458,7 @@ def _md_section(change: Change, phrase: str, body: Iterable[str]) -> list[str]:
         open_fence, close_fence = _fence(lines)
         out.extend([open_fence, *lines, close_fence, ""])
     for i, step in enumerate(change.manual_steps, 1):
-        out.append(f"{i}. {step}")
+        out.append(f"{i}. {markdown_inline(step)}")
     if change.manual_steps:
         out.append("")
     out.extend(["</details>", ""])
@@ -468,7 +477,7 @@ def render_markdown(plan: Plan, kinds: KindLookup | None = None, max_chars: int 
     findings = [str(f) for f in plan.options.get(FINDINGS_KEY) or []]
     others = [w for w in plan.warnings if not any(w.endswith(f) for f in findings)]  # findings: in the summary
     if others:
-        out.extend(f"> **Warning:** {html.escape(w)}" for w in others)
+        out.extend(f"> **Warning:** {markdown_inline(w)}" for w in others)
         out.append("")
     if plan.has_changes:
         out.extend(summary_markdown(summary))

@@ -14,9 +14,8 @@
 
 from __future__ import annotations
 
-import html
-
 from reconciler.plan.summary import PHRASES, Group, PlanSummary, Total, counts_text, headline
+from reconciler.textsafe import markdown_html, markdown_inline, terminal
 
 
 def _totals(totals: tuple[Total, ...]) -> str:
@@ -71,7 +70,7 @@ def summary_text(summary: PlanSummary) -> list[str]:
             lines.append(f"    {kind}: {counts_text(counts)}")
     if _overall(summary):
         lines.append(f"  Budget totals: {_totals(summary.totals)}")
-    return lines
+    return [terminal(line) for line in lines]  # live names: no control characters
 
 
 def _text_group(group: Group, indent: str) -> list[str]:
@@ -92,7 +91,7 @@ def _text_group(group: Group, indent: str) -> list[str]:
 # -- markdown ---------------------------------------------------------------------------------------
 def summary_markdown(summary: PlanSummary) -> list[str]:
     """Attention first (quoted), then the tree as a nested list, then the totals."""
-    e = html.escape
+    e = markdown_inline  # names and messages come from live objects: no Markdown of their own
     lines: list[str] = []
     for item in summary.attention:
         lines.append(f"> **{e(item.kind.capitalize())}:** {e(item.message)}")
@@ -113,9 +112,9 @@ def summary_markdown(summary: PlanSummary) -> list[str]:
 
 
 def _md_group(group: Group, indent: str) -> list[str]:
-    e = html.escape
+    e = markdown_inline  # names and messages come from live objects: no Markdown of their own
     chain, group = _collapse(group)
-    names = " › ".join(f"{e(g.kind)} `{g.name}`" for g in [*chain, group])
+    names = " › ".join(f"{e(g.kind)} <code>{markdown_html(g.name)}</code>" for g in [*chain, group])
     lines = [f"{indent}- {names}{e(_what(group))}"]
     inner = indent + "  "
     if group.totals:

@@ -21,7 +21,10 @@ Reading (used by plan, drift, import, export; must not write anything):
   lookup behind adoption at plan time, crash recovery and the re-check after a failed create, so
   nothing is created twice. ``find_by_natural_key(kind, spec)`` is its one-spec form (several
   matches raise :class:`AmbiguousMatchError`).
-- ``history(kind, remote_id)``: optional change log for drift attribution (who, when, old/new).
+- ``history(kind, remote_id)``: optional change log for attribution (who, when, old/new): drift,
+  the plan's "reverts jdoe's change", conflicts and rebases name the other writer from it.
+- ``switched_off(kind, live)``: whether a live object is switched off for good (MediaMath
+  ``status=0``): drift does not count such objects under managed parents as unmanaged.
 - ``normalize(kind, spec)``: the per-kind normalisation hook applied to a *desired* spec (with
   references already resolved to ids) so it is comparable with ``LiveObject.fields``.
 
@@ -120,6 +123,8 @@ class KindInfo:
     - ``write_only_fields``: accepted on write but never returned by reads (not compared).
     - ``delete_means``: what "delete" does where the API has no real delete (MediaMath
       deactivates: ``status=0``); shown in the plan next to the deletion.
+    - ``deactivates``: a delete switches the object off (``status=0``) instead of removing it:
+      plan and apply say "deactivate"/"deactivated", never "delete".
     - ``vendor_fields``: the API's names for manifest fields where they are not simply the
       camelCase form (``startSchedule`` -> ``start``), so an API error at apply names the
       manifest's field and line (:mod:`reconciler.apply.sources`).
@@ -140,7 +145,12 @@ class KindInfo:
       per kind, in the provider's ``checks`` module.
     - ``list_keys``: list fields whose order means nothing, with the item key naming a member
       (mediarithmics ``{"members": "organisation_id"}``): the provider normalises them into one
-      order, and diffs name the member (``members[1752].purposes``), never a position.
+      order, and diffs name the member (``members[1752].purposes``), never a position. The key
+      ``""`` marks a list of scalars (each its own identity), and a dotted field names a list
+      inside a map (MediaMath ``{"region.include": ""}``: ``region.include[US-CA]``).
+    - ``scan_unmanaged``: False where listing the kind under every managed parent costs too much
+      for ``drift``'s unmanaged-object scan (MediaMath StrategyTargeting: one request per
+      dimension per strategy); such objects are still exported and adopted.
     - ``findable_with``: when set, natural-key lookup can find an object only if its spec sets
       one of these fields (a LiveRamp question is listed only through the clean room named by
       ``cleanroom_id``). A create without them that is interrupted cannot be checked afterwards,
@@ -159,6 +169,7 @@ class KindInfo:
     write_only_fields: frozenset[str] = frozenset()
     findable_with: tuple[str, ...] = ()
     delete_means: str = ""
+    deactivates: bool = False
     list_keys: Mapping[str, str] = field(default_factory=dict)
     vendor_fields: Mapping[str, str] = field(default_factory=dict)
     unique_key: bool = False
@@ -169,6 +180,7 @@ class KindInfo:
     summary_group: bool = False
     datetime_fields: frozenset[str] = frozenset()
     zone_field: str | None = None
+    scan_unmanaged: bool = True
 
     @cached_property
     def ref_kinds(self) -> Mapping[str, tuple[str, ...]]:
@@ -330,6 +342,12 @@ class Provider(ABC):
         or None. Pure: decided from the live object alone. LiveRamp: the API user's own
         membership of a clean room, without which reconciler is locked out of the room."""
         return None
+
+    def switched_off(self, kind: str, live: LiveObject) -> bool:
+        """Whether ``live`` is switched off the way this API ends an object it cannot delete
+        (MediaMath ``status=0``). Pure. Drift does not count such objects as unmanaged: what a
+        delete left behind would otherwise stay "unmanaged" forever."""
+        return False
 
     def check_plan(self, writes: Sequence[PlannedWrite], policy: GuardrailPolicy = GuardrailPolicy()) -> list[Finding]:
         """Guardrails on planned writes (e.g. a budget below spend to date), with the workspace's

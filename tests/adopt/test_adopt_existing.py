@@ -145,10 +145,12 @@ def test_the_lookup_is_one_listing_per_parent(
     colleague.ok("apply", "--auto-approve")
     before = list_requests(sandbox)
     plan = sandbox_ws.plan_json()
-    assert set(actions(plan).values()) == {"adopt"} and len(plan["resource_changes"]) == 41
+    assert set(actions(plan).values()) == {"adopt"} and len(plan["resource_changes"]) == 45
     # organization, agency, advertiser: one each; campaigns: one listing under the advertiser;
-    # flights and strategies: one listing per campaign (34 strategies, 2 campaigns) = 8
-    assert list_requests(sandbox) - before == 8
+    # flights and strategies: one listing per campaign (35 strategies, 2 campaigns); concepts under
+    # the advertiser; the concepts of the one strategy that runs one = 10 (its targeting is read per
+    # dimension, not listed: the API lists no strategy targets)
+    assert list_requests(sandbox) - before == 10
 
 
 def test_several_live_matches_are_an_error_listing_them(
@@ -257,8 +259,11 @@ def test_after_destroy_the_same_manifests_adopt_what_is_left(sandbox: SandboxSer
     plan = sandbox_ws.plan_json()
     acts = actions(plan)
     created = sorted(a for a, act in acts.items() if act == "create")
-    # budget flights are really deleted; LiveRamp objects under the kept room were deleted
-    assert all(a.startswith(("mediamath.BudgetFlight/", "liveramp.")) for a in created), created
+    # budget flights are really deleted; LiveRamp objects under the kept room were deleted; the
+    # strategy's targeting was cleared (an empty targeting is set again, not adopted), its concept
+    # assignment deleted
+    assert all(a.startswith(("mediamath.BudgetFlight/", "liveramp.", "mediamath.StrategyTargeting/",
+                             "mediamath.StrategyConcept/")) for a in created), created
     assert "liveramp.Cleanroom/retail-insights" not in created
     for address, act in acts.items():
         if act == "adopt":

@@ -36,7 +36,7 @@ def test_a_pending_console_step_does_not_block_forty_creates(
     sandbox: SandboxServer, sandbox_ws: Workspace, tmp_path: Path
 ) -> None:
     with_examples(sandbox_ws, "mediamath", "liveramp")
-    sandbox_ws.write("mediamath/extra.yaml", strategies_doc(22))
+    sandbox_ws.write("mediamath/extra.yaml", strategies_doc(18))
     sandbox_ws.write("rooms.yaml", NEW_ROOM)
     plan = sandbox_ws.plan_json()
     planned = actions(plan)

@@ -236,7 +236,8 @@ def test_stale_version_with_overlapping_edit_is_a_conflict_showing_both_sides(re
     r = result.get("memory.Folder/f")
     assert r and r.outcome is Outcome.CONFLICT
     assert r.conflict_fields == (("color", "blue", "red", "green"),)
-    assert "color" in r.message and "--force-conflicts" in r.message
+    assert "bob changed color since the plan" in r.message  # named from the history, not "someone else"
+    assert r.other_writers[0].user == "bob"
     assert result.get("memory.Item/child").outcome is Outcome.SKIPPED
     assert result.get("memory.Folder/unrelated").outcome is Outcome.DONE
     live = remote.read("Folder", [folder.remote_id])[folder.remote_id]
@@ -245,6 +246,7 @@ def test_stale_version_with_overlapping_edit_is_a_conflict_showing_both_sides(re
     assert result.conflicts == (r,)
     error = result.error()
     assert error is not None and error.exit_code == 3 and "'green'" in str(error)
+    assert "set by bob at" in str(error) and "'reconciler apply --force-conflicts'" in str(error)  # the way out
     assert state.unfinished_intents() == []
 
 

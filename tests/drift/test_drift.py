@@ -5,8 +5,9 @@ field ownership (server-set fields are not drift); the normalisation hook (money
 ignore rules per address; attribution from change history (the newest entry touching the
 field wins, by timestamp across zone formats, nested paths, entries for other fields
 ignored, no history -> no attribution); history asked only for changed objects; unmanaged
-objects that are actually managed are dropped; coverage; has_drift (unmanaged alone is not
-drift); deterministic order; the renderers' content.
+objects that are actually managed are dropped, switched-off ones only counted, the others named by
+live name and parent; coverage (None, "nothing managed", when nothing is); has_drift (unmanaged
+alone is not drift); deterministic order; the renderers' content.
 """
 
 from __future__ import annotations
@@ -88,8 +89,12 @@ def scenario() -> tuple[Any, History]:
         ignore=lambda address: {"goal_value"} if address == CAMP else set(),
         unmanaged=[
             UnmanagedObject("mediamath", live("Campaign", "201", {}), parent="mediamath.Advertiser/acme"),
-            UnmanagedObject("mediamath", live("Campaign", "250", {"name": "Hand made"}, status="paused")),
-            UnmanagedObject("mediamath", live("Campaign", "250", {"name": "Hand made"}, status="paused")),
+            UnmanagedObject("mediamath", live("Campaign", "250", {"name": "Hand made"}, status="paused"),
+                            parent="mediamath.Advertiser/acme", name="Hand made"),
+            UnmanagedObject("mediamath", live("Campaign", "250", {"name": "Hand made"}, status="paused"),
+                            parent="mediamath.Advertiser/acme", name="Hand made"),
+            UnmanagedObject("mediamath", live("Campaign", "251", {"name": "Old", "status": False}),
+                            parent="mediamath.Advertiser/acme", name="Old", inactive=True),
         ],
         history=history,
     )
@@ -160,15 +165,37 @@ def test_unmanaged_alone_is_not_drift_and_unrefreshed_is_skipped() -> None:
         unmanaged=[UnmanagedObject("mediamath", live("Strategy", "399", {}))],
     )
     assert [i.status for i in report.items] == [DriftStatus.IN_SYNC, DriftStatus.UNMANAGED]
-    assert not report.has_drift
+    assert not report.has_drift and report.has_unmanaged
     assert report.coverage == 0.5
 
 
-def test_empty_report() -> None:
+def test_empty_report_says_nothing_is_managed() -> None:
+    """After a destroy: not "coverage 100.0% (0 of 0)"."""
     report = classify(snapshot(), {}, normalize, ignore=lambda a: ())
-    assert report.items == () and report.coverage == 1.0 and not report.has_drift
+    assert report.items == () and report.coverage is None and not report.has_drift
+    assert render_drift_text(report) == "No drift: nothing managed.\n"
+    assert render_drift_json(report)["coverage"] is None
+
+
+def test_only_missing_objects_say_nothing_managed_with_the_missing_count() -> None:
+    report = classify(snapshot(resource(GONE, "302", {"bid": 1})), {GONE: None}, normalize, ignore=lambda a: ())
+    assert report.has_drift and report.coverage is None
+    assert render_drift_text(report).splitlines()[-1] == (
+        "Drift: 0 changed, 1 missing, 0 unmanaged, 0 in sync; coverage: nothing managed (1 managed object missing)."
+    )
+
+
+def test_switched_off_objects_are_counted_apart_not_unmanaged() -> None:
+    """A campaign deactivated by a delete (MediaMath cannot delete) is not "unmanaged" forever."""
+    state = snapshot(resource(S1, "301", {"bid": 1}))
+    off = UnmanagedObject("mediamath", live("Strategy", "399", {"status": False}), parent=CAMP, name="Old",
+                          inactive=True)
+    report = classify(state, {S1: live(S1, "301", {"bid": 1})}, normalize, ignore=lambda a: (), unmanaged=[off])
+    assert [i.status for i in report.items] == [DriftStatus.IN_SYNC]
+    assert report.coverage == 1.0 and report.inactive == 1 and not report.has_unmanaged
     assert render_drift_text(report) == (
-        "No drift: 0 managed objects match their last apply; coverage 100.0% (0 of 0 live objects managed).\n"
+        "No drift: 1 managed object matches its last apply; coverage 100.0% (1 of 1 live objects managed); "
+        "1 switched-off object not counted.\n"
     )
 
 
@@ -180,9 +207,15 @@ def test_text_rendering() -> None:
         "- mediamath.Strategy/gone: missing (id 302 was deleted outside reconciler)",
         "~ mediarithmics.CleanRoom/shared: settings.retention_days 30 -> 60 "
         "(changed by mara at 2026-11-20T12:00:00+03:00)",
-        "? mediamath.Campaign/250 [status: paused]: unmanaged (under a managed parent, not in any manifest)",
+        '? mediamath.Campaign "Hand made" (id 250) under mediamath.Advertiser/acme [status: paused]: '
+        "unmanaged (not in any manifest)",
         "",
-        "Drift: 2 changed, 1 missing, 1 unmanaged, 2 in sync; coverage 80.0% (4 of 5 live objects managed).",
+        "Unmanaged objects are reported, not drift (exit 0; --fail-on-unmanaged exits 2 for them). Take one over "
+        "by writing its manifest and running 'reconciler import ADDRESS ID', or export them all with "
+        "'reconciler export'.",
+        "",
+        "Drift: 2 changed, 1 missing, 1 unmanaged, 2 in sync; coverage 80.0% (4 of 5 live objects managed); "
+        "1 switched-off object not counted.",
     ]
 
 
@@ -192,6 +225,12 @@ def test_json_rendering() -> None:
     assert json.loads(json.dumps(data)) == data
     assert data["has_drift"] is True and data["coverage"] == 0.8
     assert data["summary"] == {"in-sync": 2, "changed": 2, "missing": 1, "unmanaged": 1}
+    assert data["has_unmanaged"] is True and data["inactive_not_counted"] == 1
+    [unmanaged] = [i for i in data["items"] if i["status"] == "unmanaged"]
+    assert unmanaged["address"] is None  # it has none: named by its live name and parent
+    assert (unmanaged["name"], unmanaged["parent"], unmanaged["remote_id"]) == (
+        "Hand made", "mediamath.Advertiser/acme", "250"
+    )
     camp = next(i for i in data["items"] if i["address"] == CAMP)
     assert camp["status"] == "changed" and camp["remote_id"] == "201"
     assert camp["fields"] == [
@@ -215,7 +254,10 @@ def test_markdown_rendering() -> None:
         "<code>65000</code> | changed by jdoe at 2026-11-20T10:01:02 |"
     ) in md
     assert "| missing | <code>mediamath.Strategy/gone</code> | | | | |" in md
-    assert "| unmanaged (paused) | <code>mediamath.Campaign/250</code> | | | | |" in md
+    assert (
+        "| unmanaged (paused) | <code>mediamath.Campaign &quot;Hand made&quot; (id 250) under "
+        "mediamath.Advertiser/acme</code> | | | | |"
+    ) in md
     assert PARTNER not in md  # in-sync objects are only counted
 
 

@@ -123,7 +123,7 @@ def test_destroying_money_is_refused(spent: ExampleWorkspace) -> None:
     assert result.code == 1, result
     assert f"{FLIGHT}: deleting this budget flight, which has spent 42,000.50 USD of its budget 50,000.00 USD" in result.err
     assert f"{CAMPAIGN}: deactivating this campaign, which has spent 42,000.50 USD of its budget 50,000.00 USD" in result.err
-    assert spent.run("state", "list").out.count("mediamath.") == 11  # nothing was destroyed
+    assert spent.run("state", "list").out.count("mediamath.") == 15  # nothing was destroyed
     forced = spent.run("destroy", "--auto-approve", "--skip-guardrails")
     assert forced.code == 0, forced
     assert "guardrails skipped (--skip-guardrails)" in forced.err
@@ -213,4 +213,4 @@ def test_deactivating_an_advertiser_others_still_run_campaigns_under_is_refused(
     assert (f"mediamath.Advertiser/acme-shoes: deactivating this Advertiser stops 1 active campaign this plan "
             f"does not deactivate: campaign {theirs.remote_id} 'Partner Always-On'") in result.err
     assert "mediamath.Agency/acme-agency: deactivating" not in result.err  # its one advertiser is in the plan
-    assert ws.run("state", "list").out.count("mediamath.") == 11  # nothing was destroyed
+    assert ws.run("state", "list").out.count("mediamath.") == 15  # nothing was destroyed

@@ -134,7 +134,7 @@ def edit(
 def test_apply_then_plan_is_empty(mm_server: SandboxServer, ws: ExampleWorkspace) -> None:
     first = ws.run("apply", "--auto-approve")
     assert first.code == 0, first
-    assert "Plan: 10 to create" in first.text and "1 to adopt" in first.text, first
+    assert "Plan: 14 to create" in first.text and "1 to adopt" in first.text, first
 
     replanned = ws.run("plan", "--detailed-exitcode")
     assert replanned.code == 0, replanned

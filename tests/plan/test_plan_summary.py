@@ -169,8 +169,8 @@ def test_money_deltas_and_totals_per_advertiser_with_currency(applied: Estate) -
 
     md = markdown.out
     assert md.index("**Summary:** 4 changes (1 to create, 3 to update), 7 unchanged") < md.index("<details>")
-    assert "  - Organization `acme-org` › Agency `agency`: 1 to create, 3 to update" in md
-    assert "    - Advertiser `hats`: 1 to create, 1 to update" in md
+    assert "  - Organization <code>acme-org</code> › Agency <code>agency</code>: 1 to create, 3 to update" in md
+    assert "    - Advertiser <code>hats</code>: 1 to create, 1 to update" in md
     assert "      - budgets: **Campaign total_budget +8,000.00 USD (+8.0 %); Strategy budget +2,000.00 USD (+6.7 %)**" in md
     assert "        - total_budget 100,000.00 → 108,000.00 USD (+8,000.00, +8.0 %)" in md
     assert "- **Budget totals**: Campaign total_budget +4,000.00 EUR (+10.0 %);" in md

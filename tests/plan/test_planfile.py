@@ -7,6 +7,8 @@ serialised leaves the old file intact; sixteen shapes of bad files (missing, a d
 empty, YAML, binary/zip, a JSON array, rendered plan JSON, no marker, an unknown version, missing and
 ill-typed fields, an unknown action, bad addresses and refs, provider/kind mismatch, an unknown
 precondition kind) each raise PlanFileError naming the file (and the line for JSON syntax).
+The integrity hash (issue 16.3): a file edited after saving (a remote id, a value, a flag; even
+one whitespace-insensitive change of a value) or without a hash is refused, naming the file.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pytest
 from reconciler.errors import PlanFileError
 from reconciler.model import Ref
 from reconciler.plan.model import Action, Plan
-from reconciler.plan.planfile import FORMAT, FORMAT_VERSION, load_plan, plan_to_json, save_plan
+from reconciler.plan.planfile import FORMAT, FORMAT_VERSION, integrity, load_plan, plan_to_json, save_plan
 from tests.plan.fixtures import check_plan_json, mixed_plan
 
 
@@ -81,9 +83,11 @@ def _valid(plan: Plan) -> dict[str, Any]:
 
 
 def _broken(plan: Plan, edit: Any) -> dict[str, Any]:
+    """A plan file edited by ``edit``, then sealed again (as a buggy writer would): the reader's
+    own checks must still refuse it."""
     data = _valid(plan)
     edit(data)
-    return data
+    return {**data, "integrity": integrity(data)}
 
 
 BAD_FILES: list[tuple[str, Any, str]] = [
@@ -146,3 +150,35 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         load_plan(tmp_path / "absent.json")
     with pytest.raises(PlanFileError, match="cannot read the plan file"):
         load_plan(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: d["changes"][0].update(remote_id="999999"),
+        lambda d: d["changes"][0].update(prevent_destroy=not d["changes"][0].get("prevent_destroy", False)),
+        lambda d: d.update(serial=d["serial"] + 1),
+        lambda d: d["options"].update(guardrails_skipped=True),
+        lambda d: d.pop("integrity"),
+    ],
+    ids=["remote id", "prevent_destroy", "serial", "option", "no hash"],
+)
+def test_an_edited_plan_is_refused(plan: Plan, tmp_path: Path, edit: Any) -> None:
+    path = tmp_path / "plan.json"
+    save_plan(plan, path)
+    data = json.loads(path.read_text())
+    assert data["integrity"].startswith("sha256:") and load_plan(path) == plan
+    edit(data)
+    path.write_text(json.dumps(data, indent=4))  # re-indented too: only the content counts
+    with pytest.raises(PlanFileError) as info:
+        load_plan(path)
+    text = str(info.value)
+    assert text.startswith(f"{path}: the plan file ") and "nothing was applied" in text, text
+    assert ("integrity hash does not match" in text) != ("no integrity hash" in text)
+
+
+def test_a_plan_reformatted_without_edits_still_loads(plan: Plan, tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    save_plan(plan, path)
+    path.write_text(json.dumps(json.loads(path.read_text()), indent=None, sort_keys=False, ensure_ascii=True))
+    assert load_plan(path) == plan

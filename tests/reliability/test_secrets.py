@@ -5,7 +5,9 @@ Aspects covered:
   token) are made valid in the sandbox through its seed/control hooks and reach the workspace
   only as ``${env:...}``. An end-to-end flow runs as real processes: validate, plan (text, json,
   markdown, ``--out``), apply of the saved plan (its lock file captured while it runs), drift
-  after an out-of-band edit (text, json, markdown), state list / show of every address, and
+  after an out-of-band edit (text, json, markdown), state list / show of every address, the
+  Markdown plan that reverts that edit, ``export`` of every provider's objects into a new
+  workspace (its manifests, state and workspace file are scanned too), and
   induced errors with ``--debug`` off: 5xx answers, dropped connections, a wrong MediaMath
   password, a rotated LiveRamp secret, an unreachable endpoint; plus the same 5xx error with
   ``--debug``. An in-process run logs everything at DEBUG (urllib3 prints every request URL) to
@@ -175,6 +177,8 @@ def test_no_secret_in_any_output_file_or_log(tmp_path: Path) -> None:
         assert cap.run(root, env, "state", "list").code == 0
         for address in sorted(state_resources(root)):
             assert cap.run(root, env, "state", "show", address).code == 0
+        assert cap.run(root, env, "plan", "--format", "markdown").code == 0  # reverts jdoe's edit, naming them
+        exported = export_everything(cap, root, tmp_path / "exported", env)
 
         # induced errors, --debug off; one kind per provider (--target) keeps the retries short
         one = ("--target", "mediamath.Organization/org", "--target", "liveramp.Cleanroom/room0",
@@ -196,10 +200,24 @@ def test_no_secret_in_any_output_file_or_log(tmp_path: Path) -> None:
         unreachable = {**env, "RELI_MM_ENDPOINT": "http://127.0.0.1:9/mediamath", "RELI_MICS_ENDPOINT": "http://127.0.0.1:9/mics"}
         assert cap.run(root, unreachable, "plan", *one).code == 1
 
-        cap.files(root, cache, plan_file.parent)
+        cap.files(root, cache, plan_file.parent, exported)
+    assert any(name.endswith(".yaml") and "/exported/manifests/" in name for name in cap.texts)
     errors = [t for name, t in cap.texts.items() if "(exit 1)" in name]
     assert len(errors) >= 5 and all("Error:" in t for t in errors)
     assert cap.scan() == []
+
+
+def export_everything(cap: Capture, root: Path, target: Path, env: dict[str, str]) -> Path:
+    """``export`` of every provider's objects into a new workspace beside ``root`` (same
+    settings, its own state): the manifests, state and workspace files it writes are scanned."""
+    (target / "manifests").mkdir(parents=True)
+    (target / "reconciler.yaml").write_text((root / "reconciler.yaml").read_text())
+    ids = {rs.kind: rs.remote_id for rs in state_resources(root).values()}
+    for provider, scope in (("mediamath", ("--agency", ids["Agency"])), ("liveramp", ("--cleanroom", ids["Cleanroom"])),
+                            ("mediarithmics", ("--organisation", "1863"))):
+        result = cap.run(target, env, "export", "--provider", provider, *scope, "--out", f"manifests/{provider}")
+        assert result.code == 0, result.text
+    return target
 
 
 @pytest.mark.timeout(120)

@@ -4,7 +4,9 @@ credentials, no calls): the schema says a date looks like one, these say it is o
 - every date-time is a real calendar moment (``2026-13-45T99:00:00`` is not), read in the
   campaign's ``zone_name`` when it has no offset (as the provider sends it), and the zone exists;
 - campaigns and budget flights end after they start; a strategy with its own dates
-  (``use_campaign_start``/``use_campaign_end`` false) too.
+  (``use_campaign_start``/``use_campaign_end`` false) too;
+- a strategy day part's days are letters of ``MTWRFSU`` in week order, each once, and its window
+  does not end before it starts.
 
 One function per concern; :func:`checks_for` gives each kind its tuple (``KindInfo.checks``).
 """
@@ -22,6 +24,8 @@ from reconciler.providers.mediamath.normalize import ValueProblem, canonical_dat
 
 def checks_for(spec: KindSpec) -> tuple[SpecCheck, ...]:
     """The checks of one kind (none for kinds without date-times)."""
+    if spec.kind == "StrategyDayPart":
+        return (check_day_part,)
     if not _datetime_fields(spec):
         return ()
 
@@ -76,3 +80,19 @@ def check_dates(spec: KindSpec, values: Mapping[str, Any]) -> list[SpecProblem]:
             f"{values.get('start_date')!s} ({end} <= {start} in UTC)",
         ))
     return problems
+
+
+WEEK = "MTWRFSU"
+
+
+def check_day_part(values: Mapping[str, Any], related: RelatedSpec) -> Iterable[SpecProblem]:
+    """Days as the API takes them (``MTWRF``), and an hour window that does not end before it starts."""
+    days = values.get("days")
+    if isinstance(days, str) and days:
+        positions = [WEEK.find(d) for d in days]
+        if -1 in positions or positions != sorted(set(positions)):
+            yield SpecProblem("days", f"'{days}' must be letters of {WEEK} (Monday, Tuesday, Wednesday, thuRsday, "
+                                      "Friday, Saturday, sUnday), each once, in that order: e.g. 'MTWRF'")
+    start, end = values.get("start_hour"), values.get("end_hour")
+    if type(start) is int and type(end) is int and end < start:
+        yield SpecProblem("end_hour", f"{end} is before start_hour {start}: a day part ends after it starts")

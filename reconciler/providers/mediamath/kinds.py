@@ -13,11 +13,17 @@ and the ``currency_code``/``zone_name`` that strategies and budget flights take 
 campaign) and secrets (``ad_server_password``) are not manifest fields: they never
 appear in ``LiveObject.fields`` and the schemas reject them.
 
-Deletion: MediaMath v2.0 has no delete for organizations, agencies, advertisers, campaigns or
-strategies. Deleting one of those (``on_delete: delete``, the default, or a ``replace``)
-*deactivates* it: one versioned update ``status=0`` (a paused campaign or strategy stops
-spending), after which the engine forgets it. Budget flights have a real delete
-(``POST /campaigns/{cid}/budget_flights/{id}/delete`` with ``version``).
+Deletion: MediaMath v2.0 has no delete for organizations, agencies, advertisers, campaigns,
+strategies or concepts. Deleting one of those (``on_delete: delete``, the default, or a
+``replace``) *deactivates* it: one versioned update ``status=0`` (a paused campaign or strategy
+stops spending), after which the engine forgets it. Budget flights, strategy–concept
+assignments and strategy day parts have a real delete (``POST /campaigns/{cid}/budget_flights/
+{id}/delete``, ``POST /strategy_concepts/{id}/delete``, ``POST /strategy_day_parts/{id}/delete``,
+with ``version``).
+
+Concepts (an advertiser's creative groups), StrategyConcept (a concept a strategy runs, with
+its weighting) and StrategyDayPart (days and hours a strategy bids) follow reference §5; a strategy's target dimensions are the kind
+``StrategyTargeting`` of :mod:`.targeting` (no wire entity: not a KindSpec).
 """
 
 from __future__ import annotations
@@ -76,6 +82,7 @@ class KindSpec:
     delete_mode: DeleteMode = DeleteMode.DEACTIVATE
     create_defaults: Mapping[str, object] = field(default_factory=dict)  # sent unless the spec sets them
     zone_field: str | None = None  # spec field naming the zone naive times are read in
+    scan_unmanaged: bool = True  # False: drift does not list it under every managed parent
 
     @property
     def schema_file(self) -> str:
@@ -200,8 +207,48 @@ BUDGET_FLIGHT = KindSpec(
     ),
 )
 
+CONCEPT = KindSpec(
+    kind="Concept",
+    collection="concepts",
+    entity_type="concept",
+    parent_field="advertiser_id",
+    parent_rel="advertiser",
+    natural_key=("advertiser_id", "name"),
+    immutable=frozenset({"advertiser_id"}),
+    fields=_fields(advertiser_id=ID, name=S, status=B),
+)
+
+STRATEGY_CONCEPT = KindSpec(
+    kind="StrategyConcept",
+    collection="strategy_concepts",
+    entity_type="strategy_concept",
+    parent_field="strategy_id",
+    parent_rel="strategy",
+    # one assignment per strategy and concept (the API refuses a second)
+    natural_key=("strategy_id", "concept_id"),
+    immutable=frozenset({"strategy_id", "concept_id"}),
+    delete_mode=DeleteMode.DELETE,
+    scan_unmanaged=False,  # one listing per strategy: too many for every drift run
+    fields=_fields(concept_id=ID, percent=D, status=B, strategy_id=ID, weighting=S),
+)
+
+STRATEGY_DAY_PART = KindSpec(
+    kind="StrategyDayPart",
+    collection="strategy_day_parts",
+    entity_type="strategy_day_part",
+    parent_field="strategy_id",
+    parent_rel="strategy",
+    # no name: a day part is its window (changing the window makes the lookup look for the new one)
+    natural_key=("strategy_id", "days", "start_hour", "end_hour"),
+    immutable=frozenset({"strategy_id"}),
+    delete_mode=DeleteMode.DELETE,
+    scan_unmanaged=False,  # one listing per strategy: too many for every drift run
+    fields=_fields(days=S, end_hour=N, start_hour=N, status=B, strategy_id=ID, user_time=B),
+)
+
 KIND_SPECS: Mapping[str, KindSpec] = MappingProxyType(
-    {spec.kind: spec for spec in (ORGANIZATION, AGENCY, ADVERTISER, CAMPAIGN, STRATEGY, BUDGET_FLIGHT)}
+    {spec.kind: spec for spec in (ORGANIZATION, AGENCY, ADVERTISER, CAMPAIGN, STRATEGY, BUDGET_FLIGHT, CONCEPT,
+                                  STRATEGY_CONCEPT, STRATEGY_DAY_PART)}
 )
 
 # Decimal places the API keeps per numeric field (money is 2 unless listed; goal values 4).
@@ -231,6 +278,7 @@ def kind_info(spec: KindSpec) -> KindInfo:
             "deactivated (status=0) and forgotten: the API has no delete for it"
             if spec.delete_mode is DeleteMode.DEACTIVATE else ""
         ),
+        deactivates=spec.delete_mode is DeleteMode.DEACTIVATE,
         checks=checks_for(spec),
         # goal_value is money for cpa/cpc goals but a rate for ctr/vcr ones: not summed or shown as money
         money_fields=frozenset(f for f, t in spec.fields.items() if t is FieldType.MONEY and f != "goal_value"),
@@ -239,6 +287,7 @@ def kind_info(spec: KindSpec) -> KindInfo:
         summary_group=spec.kind == "Advertiser",
         datetime_fields=frozenset(f for f, t in spec.fields.items() if t is FieldType.DATETIME),
         zone_field=spec.zone_field,
+        scan_unmanaged=spec.scan_unmanaged,
     )
 
 

@@ -1,8 +1,9 @@
 """``MediaMathProvider``: the engine's verbs on the MediaMath Execution & Management API v2.0.
 
 Kinds: Organization (read-only, looked up by name), Agency, Advertiser, Campaign, Strategy,
-BudgetFlight (see :mod:`.kinds`). Values are translated by :mod:`.normalize`; HTTP, sessions and
-error mapping live in :mod:`.client`.
+BudgetFlight (see :mod:`.kinds`), and StrategyTargeting, a strategy's target dimensions (see
+:mod:`.targeting`: no version, so its writes are guarded by a fingerprint). Values are translated
+by :mod:`.normalize`; HTTP, sessions and error mapping live in :mod:`.client`.
 
 - Reads are batched: ``read`` asks for 100 ids per request (``q=(id,...)&full=*``), so 1,000
   strategies cost 10 requests plus the login, sent ``READ_CONCURRENCY`` at a time within the
@@ -56,6 +57,7 @@ from reconciler.providers.mediamath.guardrails import MoneySources, check_money,
 from reconciler.providers.mediamath.kinds import (
     BUDGET_FLIGHT,
     KIND_SPECS,
+    STRATEGY,
     DeleteMode,
     FieldType,
     KindSpec,
@@ -70,6 +72,15 @@ from reconciler.providers.mediamath.normalize import (
     to_form,
 )
 from reconciler.providers.mediamath.reporting import ReportingClient
+from reconciler.providers.mediamath.targeting import (
+    KIND as TARGETING,
+)
+from reconciler.providers.mediamath.targeting import (
+    TargetingCalls,
+    is_empty,
+    normalize_targeting,
+    targeting_info,
+)
 from reconciler.providers.mediamath.wire import WireEntity, WireHistoryEntry, WireResult
 from reconciler.providers.options import rate_limit, timeout, tls_verify
 
@@ -84,7 +95,7 @@ class MediaMathProvider(Provider):
     """MediaMath campaigns, strategies and their hierarchy, with ``version`` preconditions."""
 
     name = "mediamath"
-    kinds: Mapping[str, KindInfo] = kind_infos()
+    kinds: Mapping[str, KindInfo] = dict(sorted({**kind_infos(), TARGETING: targeting_info()}.items()))
     option_names = COMMON_OPTIONS | {"rate_limit", "format", "auth_endpoint", "report_timeout"}
 
     def __init__(self, config: ProviderConfig) -> None:
@@ -106,14 +117,17 @@ class MediaMathProvider(Provider):
         self._flight_campaign: dict[str, str] = {}  # budget flight id -> campaign id
         self._read_slots = threading.BoundedSemaphore(READ_CONCURRENCY)  # shared by concurrent reads
         self._reporting: ReportingClient | None = None  # built only when a guardrail needs spend
+        self.targeting = TargetingCalls(self.client, self._read_slots, READ_CONCURRENCY)
 
     def __repr__(self) -> str:
         return f"MediaMathProvider(endpoint={self.config.endpoint!r})"
 
     # -- reading -------------------------------------------------------------------------------
     def read(self, kind: str, remote_ids: Sequence[str]) -> dict[str, LiveObject]:
-        spec = _spec(kind)
         wanted = sorted({str(i) for i in remote_ids if _is_api_id(str(i))}, key=int)
+        if kind == TARGETING:
+            return self.targeting.read(wanted)
+        spec = _spec(kind)
         chunks = [wanted[start : start + PAGE_LIMIT] for start in range(0, len(wanted), PAGE_LIMIT)]
 
         def fetch(chunk: list[str]) -> list[LiveObject]:
@@ -132,13 +146,21 @@ class MediaMathProvider(Provider):
         return dict(sorted(found.items(), key=lambda item: int(item[0])))
 
     def list_children(self, kind: str, parent_id: str | None) -> list[LiveObject]:
+        if kind == TARGETING:  # a strategy's targeting, when it has any (every strategy's is too costly)
+            live = self.read(kind, [parent_id]).get(str(parent_id)) if parent_id is not None else None
+            return [live] if live is not None and not is_empty(live.fields) else []
         spec = _spec(kind)
         return [self._live(spec, e) for e in self._children(spec, parent_id) if _is_type(spec, e)]
 
     def find_existing(self, kind: str, specs: Sequence[Mapping[str, Any]]) -> list[list[LiveObject]]:
         """Natural-key lookup, batched by parent: one ``/limit/<parent>=<id>`` listing per parent
         (all statuses: a deactivated object matches too), or a ``q=name==...`` query when a parent
-        has a single spec to match (one short page instead of every child); parents at once."""
+        has a single spec to match (one short page instead of every child); parents at once. A
+        StrategyTargeting matches its strategy's targeting when that is not empty."""
+        if kind == TARGETING:
+            wanted_ids = [str(normalize_targeting(s).get("strategy_id") or "") for s in specs]
+            live = self.read(kind, [i for i in wanted_ids if _is_api_id(i)])
+            return [[live[i]] if i in live and not is_empty(live[i].fields) else [] for i in wanted_ids]
         kspec = _spec(kind)
         info = self.kinds[kind]
         wanted = [normalize_spec(kspec, s) for s in specs]
@@ -168,11 +190,23 @@ class MediaMathProvider(Provider):
         return match_natural_keys(info, wanted, list_under, fan_out)
 
     def history(self, kind: str, remote_id: str) -> list[HistoryEntry]:
-        spec = _spec(kind)
+        """The object's change log, oldest first (a StrategyTargeting's: its strategy's entries on
+        target dimensions)."""
         if not _is_api_id(remote_id):
             return []
+        if kind == TARGETING:
+            raw = self.targeting.history(self._history_entries(STRATEGY, remote_id))
+
+            def value(name: str, text: str | None) -> Any:
+                return text
+        else:
+            spec = _spec(kind)
+            raw = self._history_entries(spec, remote_id)
+
+            def value(name: str, text: str | None) -> Any:
+                return history_value(spec, name, text)
         entries: list[tuple[str, int, HistoryEntry]] = []
-        for index, entry in enumerate(self._history_entries(spec, remote_id)):
+        for index, entry in enumerate(raw):
             try:
                 when = canonical_datetime(entry.date) or entry.date
             except ValueProblem:
@@ -187,8 +221,8 @@ class MediaMathProvider(Provider):
                     user=user,
                     action=entry.action,
                     field=change.name,
-                    old=history_value(spec, change.name, change.old),
-                    new=history_value(spec, change.name, change.new),
+                    old=value(change.name, change.old),
+                    new=value(change.name, change.new),
                 )
                 entries.append((when, -index, item))
         # the API lists newest first; ours is oldest first (ties keep the API's order reversed)
@@ -207,10 +241,23 @@ class MediaMathProvider(Provider):
                 return entries
 
     def normalize(self, kind: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+        if kind == TARGETING:
+            return normalize_targeting(spec)
         return normalize_spec(_spec(kind), spec)
+
+    def switched_off(self, kind: str, live: LiveObject) -> bool:
+        """Deactivated (``status=0``): v2.0's "delete" of agencies, advertisers, campaigns and
+        strategies; such an object stays listed under its parent forever."""
+        spec = KIND_SPECS.get(kind)
+        return spec is not None and spec.delete_mode is DeleteMode.DEACTIVATE and live.fields.get("status") is False
 
     # -- writing -------------------------------------------------------------------------------
     def create(self, kind: str, spec: Mapping[str, Any]) -> LiveObject:
+        if kind == TARGETING:
+            values = normalize_targeting(spec)
+            strategy_id = _require_id(values, "strategy_id", kind)
+            self.targeting.write(strategy_id, values)
+            return self._targeting_now(strategy_id)
         kspec = _writable(kind)
         values = create_values(kspec, spec)
         form = self._form(kspec, values)
@@ -223,6 +270,9 @@ class MediaMathProvider(Provider):
     def update(
         self, kind: str, remote_id: str, changes: Mapping[str, Any], precondition: Precondition
     ) -> LiveObject:
+        if kind == TARGETING:  # no version: the engine re-read and compared the fingerprint just now
+            self.targeting.write(remote_id, normalize_targeting(changes))
+            return self._targeting_now(remote_id)
         kspec = _writable(kind)
         values = self._normalize_changes(kspec, remote_id, changes)
         if not values:  # nothing to send: no write, no version bump
@@ -242,6 +292,11 @@ class MediaMathProvider(Provider):
         return self._live(kspec, self._entity(result, f"update {kind} {remote_id}"))
 
     def delete(self, kind: str, remote_id: str, precondition: Precondition) -> None:
+        if kind == TARGETING:  # ``on_delete: delete``: every dimension of the strategy is emptied
+            live = self._read_one(kind, remote_id)
+            if live is not None:
+                self.targeting.clear(remote_id, live.fields)
+            return
         kspec = _writable(kind)
         if kspec.delete_mode is DeleteMode.DEACTIVATE:
             try:
@@ -302,6 +357,12 @@ class MediaMathProvider(Provider):
 
     def _read_one(self, kind: str, remote_id: str) -> LiveObject | None:
         return self.read(kind, [remote_id]).get(str(remote_id))
+
+    def _targeting_now(self, strategy_id: str) -> LiveObject:
+        live = self._read_one(TARGETING, strategy_id)
+        if live is None:
+            raise NotFoundError(f"mediamath.Strategy {strategy_id} does not exist (or is not visible)")
+        return live
 
     def _children(self, spec: KindSpec, parent_id: str | None) -> Iterable[WireEntity]:
         return self.client.iter_collection(self._collection_path(spec, parent_id))

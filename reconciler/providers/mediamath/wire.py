@@ -104,6 +104,15 @@ class WireResult:
     start: int | None = None
     history: tuple[WireHistoryEntry, ...] = ()
     session: Mapping[str, str] | None = None
+    targets: TargetLists | None = None  # a strategy's target dimension (``/target_dimensions/{n}``)
+
+
+@dataclass(frozen=True)
+class TargetLists:
+    """A target dimension answer: the ``target_value`` entities included and excluded."""
+
+    include: tuple[WireEntity, ...] = ()
+    exclude: tuple[WireEntity, ...] = ()
 
 
 # -- dispatch --------------------------------------------------------------------------------------
@@ -147,6 +156,8 @@ def parse_xml(body: bytes | str) -> WireResult:
         )
     elif entity is not None:
         result = WireResult(status=status, entity=entity, count=1)
+    elif any(root.find(tag) is not None for tag in ("include", "exclude", "enabled")):
+        result = WireResult(status=status, targets=TargetLists(_xml_targets(root, "include"), _xml_targets(root, "exclude")))
     if session_el is not None:
         result = WireResult(
             status=result.status,
@@ -379,6 +390,14 @@ def _leaf_prop(value: str | None, currency_code: str | None) -> Prop:
     return Prop(value=value, currency_code=currency_code)
 
 
+def _xml_targets(root: _Node, tag: str) -> tuple[WireEntity, ...]:
+    """The entities of ``<include>``/``<exclude>`` (inside their ``<entities>``)."""
+    el = root.find(tag)
+    if el is None:
+        return ()
+    return tuple(entity for holder in (el, *el.findall("entities")) for entity in holder.entities)
+
+
 def _xml_history(el: _Node) -> WireHistoryEntry:
     return WireHistoryEntry(
         action=el.get("action") or "",
@@ -421,6 +440,9 @@ def parse_json(body: bytes | str) -> WireResult:
         return WireResult(
             status=status, entities=entities, count=_int_or_none(total), start=_int_or_none(meta.get("offset", 0))
         )
+    if isinstance(data, Mapping) and "entity_type" not in data and any(k in data for k in ("include", "exclude", "enabled")):
+        lists = [tuple(_json_entity(v) for v in (data.get(k) or ()) if isinstance(v, Mapping)) for k in ("include", "exclude")]
+        return WireResult(status=status, targets=TargetLists(lists[0], lists[1]))
     if isinstance(data, Mapping):
         session = data.get("session")
         return WireResult(

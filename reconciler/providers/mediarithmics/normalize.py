@@ -20,11 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from reconciler.errors import ProviderError
-from reconciler.model import LiveObject
+from reconciler.model import HistoryEntry, LiveObject
 
 KIND = "CleanRoom"
 PURPOSES = ("INSIGHTS", "ACTIVATION")
@@ -97,6 +98,30 @@ def room_to_live(room: Mapping[str, Any]) -> LiveObject:
         status=room_status(memberships),
         observed=observed,
     )
+
+
+def room_history(room: Mapping[str, Any]) -> list[HistoryEntry]:
+    """What the room itself says of who changed it (mediarithmics keeps no change log): each
+    membership's ``created_by``, ``last_modified_by`` and ``archived_by`` with their times, as
+    changes of ``members[<organisation>]``; the owner membership's last modification also counts
+    for ``name`` (a rename is recorded there). Oldest first; users are named ``user <id>``."""
+    entries: list[tuple[int, HistoryEntry]] = []
+    for m in room.get("clean_room_organisations") or []:
+        org = str(m.get("organisation_id"))
+        field = f"members[{org}]"
+        for who, ts, action in (("created_by", "created_ts", "add"), ("last_modified_by", "last_modified_ts", "update"),
+                                ("archived_by", "archived_ts", "delete")):
+            user, when = m.get(who), m.get(ts)
+            if user is None or not isinstance(when, int):
+                continue
+            fields = [field, "name"] if action == "update" and m.get("owner") else [field]
+            for name in fields:
+                entries.append((when, HistoryEntry(_iso(when), f"user {user}", action, name)))
+    return [entry for _, entry in sorted(entries, key=lambda pair: pair[0])]
+
+
+def _iso(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="seconds")
 
 
 def room_status(memberships: Sequence[Mapping[str, Any]]) -> str | None:

@@ -22,6 +22,10 @@ sandbox-defined extension endpoints (create, rename, invite, change purposes, ar
 
 Precondition: a fingerprint (no version in the API) covering the normalised fields and every
 membership's status and timestamps including ``last_modified_ts`` (see ``normalize``).
+
+History: the API keeps no change log; :meth:`history` reads the room's memberships'
+``created_by``/``last_modified_by``/``archived_by`` (user ids, with their times), so drift and
+plan name who last changed each member (``user 2002``).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.errors import ManualActionRequired, ProviderError, WorkspaceError
-from reconciler.model import LiveObject, OnDelete
+from reconciler.model import HistoryEntry, LiveObject, OnDelete
 from reconciler.providers.base import (
     COMMON_OPTIONS,
     KindInfo,
@@ -52,6 +56,7 @@ from reconciler.providers.mediarithmics.normalize import (
     normalize_spec,
     organisation_id,
     owner_membership,
+    room_history,
     room_to_live,
 )
 from reconciler.providers.options import tls_verify
@@ -203,6 +208,13 @@ class MediarithmicsProvider(Provider):
     def normalize(self, kind: str, spec: Mapping[str, Any]) -> dict[str, Any]:
         self._check_kind(kind)
         return normalize_spec(spec)
+
+    def history(self, kind: str, remote_id: str) -> list[HistoryEntry]:
+        """Who changed the room, from its memberships' ``last_modified_by`` (and ``created_by``,
+        ``archived_by``): the API keeps no change log, so this is the newest change per member."""
+        self._check_kind(kind)
+        room = self.client.get_clean_room(remote_id)
+        return room_history(room) if room is not None else []
 
     def manual_steps(
         self,

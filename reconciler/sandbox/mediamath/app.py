@@ -11,11 +11,17 @@ ones under ``/api/v2.0``:
   ``full``, ``with``, ``q``; ``GET /{collection}/{id}[?with=..]``; ``POST /{collection}`` creates;
   ``POST /{collection}/{id}`` updates (``version`` required); ``GET /{collection}/{id}/history``.
 - ``/campaigns/{cid}/budget_flights[/{id}[/delete|/history]]`` and the top-level ``/budget_flights``.
+- ``GET``/``POST /strategies/{id}/target_dimensions/{n}``: a strategy's targeting per dimension,
+  without version, written with the seeded ``target_values`` (see :mod:`.targeting`).
 - Collections: organizations, agencies, advertisers, campaigns, strategies, budget_flights,
-  ad_servers, verticals (reference data, read-only) and users (read-only); contacts, contracts,
-  pixel_bundles, vendors and vendor_contracts (read-only, seeded) for the relations the vendor's SDK
-  asks for with ``with=`` (billing/sales/traffic contacts, an organisation's contracts, a
-  campaign's ``merit_pixel`` and ``vendor_contracts``) and ``/limit/vendor_contracts.vendor=ID``.
+  concepts (an advertiser's creative groups) and strategy_concepts (a concept assigned to a
+  strategy of the same advertiser, once; deleted with ``POST /strategy_concepts/{id}/delete`` and
+  its version), strategy_day_parts (days of ``MTWRFSU`` and hours when a strategy bids; deleted the
+  same way), ad_servers, verticals (reference data, read-only) and users (read-only); contacts,
+  contracts, pixel_bundles, vendors, vendor_contracts, target_dimensions and target_values
+  (read-only, seeded) for the relations the vendor's SDK asks for with ``with=``
+  (billing/sales/traffic contacts, an organisation's contracts, a campaign's ``merit_pixel`` and
+  ``vendor_contracts``) and ``/limit/vendor_contracts.vendor=ID``.
   ``with=currency``, ``time_zone`` and ``seats`` (named by the reference, entity undescribed) are
   accepted and nest nothing.
 
@@ -64,6 +70,7 @@ from reconciler.sandbox.mediamath.render import (
 )
 from reconciler.sandbox.mediamath.repo import API, Repo, ValidationFailed
 from reconciler.sandbox.mediamath.seeds import describe_seeds, load_default, load_entities, load_estate
+from reconciler.sandbox.mediamath.targeting import Targeting, submitted_lists
 
 P = "/api/v2.0"
 SESSION_COOKIE = "adama_session"
@@ -96,6 +103,9 @@ class MediaMathEmulator(Emulator):
              endpoint="delete_campaign_flight"),
         Rule(f"{P}/campaigns/<int:cid>/budget_flights/<int:fid>/history", methods=["GET"],
              endpoint="campaign_flight_history"),
+        Rule(f"{P}/strategies/<int:sid>/target_dimensions/<int:dim>", methods=["GET"], endpoint="get_target_dimension"),
+        Rule(f"{P}/strategies/<int:sid>/target_dimensions/<int:dim>", methods=["POST"],
+             endpoint="set_target_dimension"),
         Rule(f"{P}/<coll>", methods=["GET"], endpoint="list_entities"),
         Rule(f"{P}/<coll>/limit/<limit>", methods=["GET"], endpoint="list_entities"),
         Rule(f"{P}/<coll>", methods=["POST"], endpoint="create_entity"),
@@ -108,6 +118,7 @@ class MediaMathEmulator(Emulator):
     def __init__(self, store: Any, sandbox: Any) -> None:
         super().__init__(store, sandbox)
         self.repo = Repo(store)
+        self.targeting = Targeting(self.repo)
         self._local = threading.local()
         if not store.count(API, "users"):
             # a data file made before this emulator existed is not reset by the Sandbox (other APIs
@@ -404,7 +415,7 @@ class MediaMathEmulator(Emulator):
     def delete_entity(self, request: Request, coll: str, entity_id: int) -> Response:
         user = self._user(request)
         self._etype(coll)
-        if coll != "budget_flights":
+        if coll not in ("budget_flights", "strategy_concepts", "strategy_day_parts"):
             raise EmulatorError(404, "not_found", f"{coll} cannot be deleted")
         form = self._form(request)
         doc = self.repo.delete(coll, entity_id, form.get("version"), user)
@@ -486,3 +497,33 @@ class MediaMathEmulator(Emulator):
         if flight is not None and flight.get("campaign_id") != cid:
             raise EmulatorError(404, "not_found", f"budget_flight {fid} not found in campaign {cid}")
         return self.entity_history(request, "budget_flights", fid)
+
+    # -- targeting below a strategy ---------------------------------------------------------------
+    def _strategy(self, user: Mapping[str, Any], sid: int) -> dict[str, Any]:
+        strategy = self.repo.get("strategies", sid)
+        if strategy is None:
+            raise EmulatorError(404, "not_found", f"strategy {sid} not found")
+        self.repo.require_access("strategies", strategy, user)
+        return strategy
+
+    def _target_dimension_body(self, sid: int, dim: int) -> str:
+        lists = self.targeting.lists(sid, dim)
+        return self._renderer().target_dimension(
+            self.targeting.values(lists["include"]), self.targeting.values(lists["exclude"])
+        )
+
+    def get_target_dimension(self, request: Request, sid: int, dim: int) -> Response:
+        self._strategy(self._user(request), sid)
+        self.targeting.dimension(dim)
+        return self._respond(self._target_dimension_body(sid, dim))
+
+    def set_target_dimension(self, request: Request, sid: int, dim: int) -> Response:
+        user = self._user(request)
+        strategy = self._strategy(user, sid)
+        if request.mimetype == "application/json":
+            body = self._form(request)
+            lists = submitted_lists(body, body.get)
+        else:
+            lists = submitted_lists(request.form, request.form.getlist)
+        self.targeting.write(strategy, dim, lists, user)
+        return self._respond(self._target_dimension_body(sid, dim))

@@ -218,6 +218,7 @@ ADVERTISER = EntityType(
         Relation("billing_contact", RelationKind.SINGLE, "contacts", "billing_contact_id"),
         Relation("sales_contact", RelationKind.SINGLE, "contacts", "sales_contact_id"),
         Relation("pixel_bundles", RelationKind.PLURAL, "pixel_bundles", "advertiser_id"),
+        Relation("concepts", RelationKind.PLURAL, "concepts", "advertiser_id"),
     ),
     owner="agency_id",
     owner_collection="agencies",
@@ -359,7 +360,11 @@ STRATEGY = EntityType(
         Field("pacing_optimization_type", enum=("impression", "monetary")),
         Field("roi_target", DEC, minimum=D("0"), maximum=BIG),
     ),
-    relations=(Relation("campaign", RelationKind.SINGLE, "campaigns", "campaign_id"),),
+    relations=(
+        Relation("campaign", RelationKind.SINGLE, "campaigns", "campaign_id"),
+        Relation("strategy_concepts", RelationKind.PLURAL, "strategy_concepts", "strategy_id"),
+        Relation("strategy_day_parts", RelationKind.PLURAL, "strategy_day_parts", "strategy_id"),
+    ),
     owner="campaign_id",
     owner_collection="campaigns",
     zoned=True,
@@ -387,6 +392,63 @@ BUDGET_FLIGHT = EntityType(
     owner_collection="campaigns",
     zoned=True,
     derived=("currency_code", "zone_name", "is_relevant"),
+)
+
+# Creatives: a concept groups an advertiser's creatives; a strategy runs the concepts assigned to it
+# (reference §5 concept and strategy_concept; v3 OpenAPI: concept name 1-256).
+CONCEPT = EntityType(
+    "concept",
+    "concepts",
+    (
+        Field("advertiser_id", INT, required=True, create_only=True, ref="advertisers", minimum=D("1")),
+        Field("name", required=True, min_length=1, max_length=256),
+        Field("status", B, default=True),
+        *TS,
+    ),
+    relations=(
+        Relation("advertiser", RelationKind.SINGLE, "advertisers", "advertiser_id"),
+        Relation("strategy_concepts", RelationKind.PLURAL, "strategy_concepts", "concept_id"),
+    ),
+    owner="advertiser_id",
+    owner_collection="advertisers",
+)
+STRATEGY_CONCEPT = EntityType(  # a linkage entity: strategy <-> concept, deleted with its version
+    "strategy_concept",
+    "strategy_concepts",
+    (
+        Field("strategy_id", INT, required=True, create_only=True, ref="strategies", minimum=D("1")),
+        Field("concept_id", INT, required=True, create_only=True, ref="concepts", minimum=D("1")),
+        Field("status", B, default=True),
+        Field("weighting", enum=("BUDGET", "IMPRESSION", "NONE"), default="NONE"),
+        Field("percent", DEC, minimum=D("0"), maximum=D("100")),
+        *TS,
+    ),
+    relations=(
+        Relation("strategy", RelationKind.SINGLE, "strategies", "strategy_id"),
+        Relation("concept", RelationKind.SINGLE, "concepts", "concept_id"),
+    ),
+    owner="strategy_id",
+    owner_collection="strategies",
+)
+
+# When a strategy bids (reference §5 strategy_day_part): days as letters of ``MTWRFSU`` (Monday ...
+# Thursday ``R`` ... Sunday ``U``, in that order), hours 0-23, in the user's or the campaign's time.
+DAYS = "MTWRFSU"
+STRATEGY_DAY_PART = EntityType(
+    "strategy_day_part",
+    "strategy_day_parts",
+    (
+        Field("strategy_id", INT, required=True, create_only=True, ref="strategies", minimum=D("1")),
+        Field("days", required=True, min_length=1, max_length=7),
+        Field("start_hour", INT, required=True, minimum=D("0"), maximum=D("23")),
+        Field("end_hour", INT, required=True, minimum=D("0"), maximum=D("23")),
+        Field("user_time", B, default=False),
+        Field("status", B, default=True),
+        *TS,
+    ),
+    relations=(Relation("strategy", RelationKind.SINGLE, "strategies", "strategy_id"),),
+    owner="strategy_id",
+    owner_collection="strategies",
 )
 
 # Read-only entities the relations above reach (fields: reference §5 and the SDK's models); the
@@ -450,6 +512,35 @@ VENDOR_CONTRACT = EntityType(  # a linkage entity: campaign <-> vendor (``/limit
     creatable=False,
     updatable=False,
 )
+# Targeting lookups (reference §1.4; fields from the SDK's TargetValue model and the v3 OpenAPI
+# ``list_target_values``): global reference data, read-only. A strategy's targeting per dimension is
+# not an entity of a collection: see :mod:`.targeting`.
+TARGET_DIMENSION = EntityType(
+    "target_dimension",
+    "target_dimensions",
+    (Field("name"), Field("code"), *TS),
+    relations=(Relation("target_values", RelationKind.PLURAL, "target_values", "target_dimension_id"),),
+    creatable=False,
+    updatable=False,
+)
+TARGET_VALUE = EntityType(
+    "target_value",
+    "target_values",
+    (
+        Field("name"),
+        Field("code"),
+        Field("value", INT),
+        Field("dimension_code"),
+        Field("target_dimension_id", INT, ref="target_dimensions"),
+        Field("parent_value_id", INT),
+        Field("is_targetable", B, default=True),
+        Field("child_count", INT, default=0),
+        *TS,
+    ),
+    relations=(Relation("target_dimension", RelationKind.SINGLE, "target_dimensions", "target_dimension_id"),),
+    creatable=False,
+    updatable=False,
+)
 AD_SERVER = EntityType("ad_server", "ad_servers", (*TS, Field("name")), creatable=False, updatable=False)
 VERTICAL = EntityType("vertical", "verticals", (*TS, Field("name")), creatable=False, updatable=False)
 
@@ -476,8 +567,9 @@ USER = EntityType(
 ENTITY_TYPES: dict[str, EntityType] = {
     t.collection: t
     for t in (ORGANIZATION, AGENCY, ADVERTISER, CAMPAIGN, STRATEGY, BUDGET_FLIGHT, AD_SERVER, VERTICAL, USER,
-              CONTACT, CONTRACT, PIXEL_BUNDLE, VENDOR, VENDOR_CONTRACT)
+              CONTACT, CONTRACT, PIXEL_BUNDLE, VENDOR, VENDOR_CONTRACT, TARGET_DIMENSION, TARGET_VALUE, CONCEPT,
+              STRATEGY_CONCEPT, STRATEGY_DAY_PART)
 }
 BY_TYPE: dict[str, EntityType] = {t.type: t for t in ENTITY_TYPES.values()}
 HISTORY_COLLECTIONS = frozenset({"organizations", "agencies", "advertisers", "campaigns", "strategies",
-                                 "budget_flights"})
+                                 "budget_flights", "concepts", "strategy_concepts", "strategy_day_parts"})

@@ -239,6 +239,33 @@ class Renderer:
         return _xml_doc(root)
 
 
+    def target_dimension(self, include: Sequence[Mapping[str, Any]], exclude: Sequence[Mapping[str, Any]]) -> str:
+        """A strategy's target dimension (reference §2.1): ``<enabled active>``, then ``<include>``
+        and ``<exclude>`` with ``<entities target_op="OR">`` of target values; JSON ``data``
+        ``{"enabled": {"active"}, "include": [...], "exclude": [...]}``."""
+        active = bool(include or exclude)
+        if self.fmt is Format.JSON:
+            data = {
+                "enabled": {"active": active},
+                "include": [_target_value_json(v) for v in include],
+                "exclude": [_target_value_json(v) for v in exclude],
+            }
+            return _json_doc(data, {"status": "ok"})
+        root = _result()
+        ET.SubElement(root, "enabled", {"active": "1" if active else "0"})
+        for tag, docs in (("include", include), ("exclude", exclude)):
+            entities = ET.SubElement(ET.SubElement(root, tag), "entities", {"target_op": "OR"})
+            for doc in docs:
+                el = ET.SubElement(entities, "entity",
+                                   {"name": str(doc.get("name") or ""), "id": str(doc["id"]), "type": "target_value"})
+                for prop in _TARGET_VALUE_PROPS:
+                    value = doc.get(prop)
+                    if value is None:
+                        continue
+                    text = ("1" if value else "0") if isinstance(value, bool) else str(value)
+                    ET.SubElement(el, "prop", {"name": prop, "value": text})
+        return _xml_doc(root)
+
     def status_only(self) -> str:
         if self.fmt is Format.JSON:
             return json.dumps({"meta": {"status": "ok", "called_on": called_on_json()}})
@@ -322,3 +349,14 @@ def _json_doc(data: Any, meta: dict[str, Any]) -> str:
     if "etag" not in meta:
         meta["etag"] = hashlib.sha1(json.dumps(data, sort_keys=True).encode(), usedforsecurity=False).hexdigest()
     return json.dumps({"data": data, "meta": dict(sorted(meta.items()))})
+
+
+_TARGET_VALUE_PROPS = ("value", "code", "is_targetable", "target_dimension_id", "name")
+
+
+def _target_value_json(doc: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"entity_type": "target_value", "id": doc["id"], "name": doc.get("name")}
+    for prop in _TARGET_VALUE_PROPS:
+        if prop != "name" and doc.get(prop) is not None:
+            out[prop] = doc[prop]
+    return out

@@ -20,6 +20,7 @@ from typing import Any
 
 from reconciler.sandbox.base import EmulatorError, Store
 from reconciler.sandbox.mediamath.models import (
+    DAYS,
     DEFAULT_CURRENCY,
     DEFAULT_ZONE,
     DT_FORMAT,
@@ -40,6 +41,9 @@ ID_START = {
     "campaigns": 300000,
     "strategies": 1000000,
     "budget_flights": 2000000,
+    "concepts": 500000,
+    "strategy_concepts": 3000000,
+    "strategy_day_parts": 4000000,
     "users": 9000,
 }
 FLIGHT_SPAN_MONTHS = 36
@@ -156,6 +160,8 @@ class Repo:
         if errors:
             raise ValidationFailed(errors)
         self._check_refs(etype, values, user, current=None)
+        if coll == "strategy_concepts":
+            self._check_assignment(values)
         now = now_text()
         doc: dict[str, Any] = {"id": self.new_id(coll), "name": values.get("name"), "version": 0,
                                "created_on": now, "updated_on": now}
@@ -167,7 +173,7 @@ class Repo:
         if coll == "budget_flights":
             self._check_flights(doc)
         self.put(coll, doc)
-        self.add_history(coll, doc, _entry("add", now, user, []))
+        self.add_history(coll, doc, history_entry("add", now, user, []))
         return doc
 
     def update(
@@ -210,7 +216,7 @@ class Repo:
         if coll == "budget_flights":
             self._check_flights(doc)
         self.put(coll, doc)
-        self.add_history(coll, doc, _entry("update", now, user, changes))
+        self.add_history(coll, doc, history_entry("update", now, user, changes))
         return doc
 
     def delete(self, coll: str, id_: int, version: Any, user: Mapping[str, Any],
@@ -222,7 +228,7 @@ class Repo:
         if check_version and (version is None or str(version).strip() != str(current.get("version", 0))):
             raise EmulatorError(409, "conflict", "Version Conflict")
         now = now_text()
-        self.add_history(coll, current, _entry("delete", now, user, []))
+        self.add_history(coll, current, history_entry("delete", now, user, []))
         self.store.delete(API, coll, id_)
         return {**current, "version": int(current.get("version", 0)) + 1, "updated_on": now}
 
@@ -276,6 +282,8 @@ class Repo:
         zone = values.get("zone_name")
         if etype.collection == "campaigns" and zone is not None and not valid_zone(str(zone)):
             errors.append(FieldError("zone_name", f"unknown time zone {zone!r}"))
+        if etype.collection == "strategy_day_parts":
+            _check_day_part(values, errors)
         currency = values.get("currency_code")
         if etype.collection == "campaigns" and currency is not None and not (
             len(str(currency)) == 3 and str(currency).isalpha() and str(currency).isupper()
@@ -299,6 +307,23 @@ class Repo:
         if errors:
             raise ValidationFailed(errors)
 
+    def _check_assignment(self, values: Mapping[str, Any]) -> None:
+        """A strategy runs concepts of its own advertiser, each at most once."""
+        strategy = self.get("strategies", values.get("strategy_id")) or {}
+        campaign = self.get("campaigns", strategy.get("campaign_id")) or {}
+        concept = self.get("concepts", values.get("concept_id")) or {}
+        errors: list[FieldError] = []
+        if concept.get("advertiser_id") != campaign.get("advertiser_id"):
+            errors.append(FieldError("concept_id", f"concept {concept.get('id')} belongs to advertiser "
+                                                   f"{concept.get('advertiser_id')}, not to the strategy's "
+                                                   f"advertiser {campaign.get('advertiser_id')}"))
+        for other in self.all("strategy_concepts"):
+            if (other.get("strategy_id"), other.get("concept_id")) == (strategy.get("id"), concept.get("id")):
+                errors.append(FieldError("concept_id", f"concept {concept.get('id')} is already assigned to strategy "
+                                                       f"{strategy.get('id')} (strategy_concept {other['id']})"))
+        if errors:
+            raise ValidationFailed(errors)
+
     def _check_flights(self, doc: Mapping[str, Any]) -> None:
         """Flights of a campaign must not overlap and span at most 36 months."""
         flights = [f for f in self.all("budget_flights") if f.get("campaign_id") == doc.get("campaign_id")
@@ -318,9 +343,24 @@ class Repo:
             raise ValidationFailed(errors)
 
 
-def _entry(action: str, date: str, user: Mapping[str, Any], fields: Iterable[dict[str, str]]) -> dict[str, Any]:
+def history_entry(action: str, date: str, user: Mapping[str, Any], fields: Iterable[dict[str, str]]) -> dict[str, Any]:
     return {"action": action, "date": date, "user_id": user.get("id"), "user_name": user.get("name"),
             "fields": list(fields)}
+
+
+def _check_day_part(values: Mapping[str, Any], errors: list[FieldError]) -> None:
+    """Days are letters of ``MTWRFSU``, each once, in that order; the window does not end before it starts."""
+    days = values.get("days")
+    if isinstance(days, str) and days and not _in_week_order(days):
+        errors.append(FieldError("days", f"{days!r} must be letters of {DAYS} (Monday to Sunday), each once, in that order"))
+    start, end = values.get("start_hour"), values.get("end_hour")
+    if isinstance(start, int) and isinstance(end, int) and end < start:
+        errors.append(FieldError("end_hour", "must not be before start_hour"))
+
+
+def _in_week_order(days: str) -> bool:
+    positions = [DAYS.find(d) for d in days]
+    return -1 not in positions and positions == sorted(set(positions))
 
 
 def field_of(coll: str, name: str) -> Field | None:

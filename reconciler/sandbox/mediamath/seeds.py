@@ -2,8 +2,9 @@
 
 - ``default`` (loaded by every reset): organisation 100048 "ACME Org" with users ``demo`` (the demo
   credentials) and ``jdoe`` (the out-of-band writer), organisation 100050 "Globex Org" with user
-  ``outsider`` and agency 104000 (objects a demo user is denied), ad servers 1..9 and verticals
-  1..15 (13 is "Food & Beverages", as in the API's own example).
+  ``outsider`` and agency 104000 (objects a demo user is denied), ad servers 1..9, verticals
+  1..15 (13 is "Food & Beverages", as in the API's own example), and the targeting lookups
+  ``target_dimensions`` / ``target_values`` (:mod:`.targeting`).
 - ``estate``: a large hierarchy for benchmarks, inserted straight into the Store
   (``{"agencies": 2, "advertisers": 10, "campaigns": 100, "strategies": 10000, "budget_flights": 100,
   "organization_id": 100048}``); returns the created ids per collection.
@@ -23,6 +24,7 @@ from reconciler.sandbox.base import EmulatorError
 from reconciler.sandbox.info import Entry, SeedInfo
 from reconciler.sandbox.mediamath.models import DT_FORMAT, ENTITY_TYPES, FieldError, FieldType
 from reconciler.sandbox.mediamath.repo import Repo
+from reconciler.sandbox.mediamath.targeting import describe_lookups, lookup_documents
 from reconciler.sandbox.mediamath.values import coerce, now_text
 
 DEFAULT_ORG_ID = 100048
@@ -32,7 +34,9 @@ DEMO_API_KEY = "demo-api-key"
 REFERENCE_TIME = "2010-05-05T16:13:12"
 SEED_TIME = "2024-01-02T03:04:05"
 LOAD_ORDER = ("organizations", "contracts", "users", "contacts", "ad_servers", "verticals", "vendors", "agencies",
-              "advertisers", "pixel_bundles", "campaigns", "strategies", "budget_flights", "vendor_contracts")
+              "advertisers", "pixel_bundles", "campaigns", "strategies", "budget_flights", "vendor_contracts", "concepts",
+              "strategy_concepts", "strategy_day_parts",
+              "target_dimensions", "target_values")
 USER_SECRETS = ("password", "api_key")
 
 _ORG_FIELDS = {
@@ -77,6 +81,7 @@ def describe_seeds() -> tuple[SeedInfo, ...]:
         Entry("agency", str(OTHER_AGENCY_ID), "Globex Agency", orgs[OTHER_ORG_ID]),
         *(Entry("ad_server", str(i), name) for i, name in enumerate(AD_SERVERS, 1)),
         *(Entry("vertical", str(i), name) for i, name in enumerate(VERTICALS, 1)),
+        *describe_lookups(),
     ]
     return (
         SeedInfo("default", "loaded by every reset (no agencies, advertisers or campaigns of the demo organisation yet)", tuple(entries)),
@@ -99,6 +104,7 @@ def load_default(repo: Repo) -> dict[str, list[int]]:
                       for i, n in enumerate(VERTICALS, 1)],
         "agencies": [{"id": OTHER_AGENCY_ID, "name": "Globex Agency", "organization_id": OTHER_ORG_ID,
                       "status": True, "created_on": SEED_TIME, "updated_on": SEED_TIME}],
+        **lookup_documents(REFERENCE_TIME),
     }
     return load_entities(repo, data)
 

@@ -120,7 +120,7 @@ def test_invalid_specs_are_named() -> None:
 
 def test_kind_infos() -> None:
     kinds = MediaMathProvider.kinds
-    assert sorted(kinds) == KINDS
+    assert sorted(kinds) == sorted([*KINDS, "StrategyTargeting"])
     assert kinds["Organization"].read_only and kinds["Organization"].natural_key == ("name",)
     assert kinds["Organization"].parent_field is None
     expected = {
@@ -129,6 +129,9 @@ def test_kind_infos() -> None:
         "Campaign": "advertiser_id",
         "Strategy": "campaign_id",
         "BudgetFlight": "campaign_id",
+        "Concept": "advertiser_id",
+        "StrategyConcept": "strategy_id",
+        "StrategyDayPart": "strategy_id",
     }
     for kind, parent in expected.items():
         info = kinds[kind]
@@ -139,6 +142,8 @@ def test_kind_infos() -> None:
         assert info.default_on_delete is OnDelete.DELETE
     assert kinds["Campaign"].natural_key == ("advertiser_id", "name")
     assert kinds["BudgetFlight"].natural_key == ("campaign_id", "start_date")
+    assert kinds["StrategyConcept"].natural_key == ("strategy_id", "concept_id")
+    assert kinds["StrategyConcept"].immutable_fields == {"strategy_id", "concept_id"}
 
 
 # -- examples ------------------------------------------------------------------------------------
@@ -156,7 +161,8 @@ def test_examples_cover_the_brief() -> None:
             if doc:
                 kinds[doc["kind"]] = kinds.get(doc["kind"], 0) + 1
     assert kinds.get("Agency") == 1 and kinds.get("Advertiser") == 1
-    assert kinds.get("Campaign") == 2 and kinds.get("BudgetFlight") == 2 and kinds.get("Strategy") == 4
+    assert kinds.get("Campaign") == 2 and kinds.get("BudgetFlight") == 2 and kinds.get("Strategy") == 5
+    assert kinds.get("StrategyTargeting") == 1 and kinds.get("Concept") == 1 and kinds.get("StrategyConcept") == 1
 
 
 @pytest.mark.parametrize("path", example_files(), ids=lambda p: p.name)
@@ -184,12 +190,13 @@ def test_examples_load_through_the_manifest_loader() -> None:
         known_providers=["mediamath"],
         env={},
     )
-    assert len(resources) == 11
+    assert len(resources) == 15
     order = [r.address.kind for r in resources]
     assert order.index("Organization") < order.index("Agency") < order.index("Advertiser") < order.index("Campaign")
 
 
-@pytest.mark.parametrize("kind", ["Agency", "Advertiser", "Campaign", "Strategy", "BudgetFlight"])
+@pytest.mark.parametrize("kind", ["Agency", "Advertiser", "Campaign", "Strategy", "BudgetFlight", "Concept",
+                                  "StrategyConcept", "StrategyDayPart"])
 def test_schema_defaults_are_what_the_api_sets_on_create(kind: str) -> None:
     """``export`` leaves out values equal to a property's ``default``: each declared default must be
     what the API sets when a create does not send the field (the sandbox models the documented
@@ -200,7 +207,8 @@ def test_schema_defaults_are_what_the_api_sets_on_create(kind: str) -> None:
     from reconciler.sandbox.mediamath.models import FieldType as WireType
 
     collection = {"Agency": "agencies", "Advertiser": "advertisers", "Campaign": "campaigns",
-                  "Strategy": "strategies", "BudgetFlight": "budget_flights"}[kind]
+                  "Strategy": "strategies", "BudgetFlight": "budget_flights", "Concept": "concepts",
+                  "StrategyConcept": "strategy_concepts", "StrategyDayPart": "strategy_day_parts"}[kind]
     props = spec_schema(kind)["properties"]
     declared = {name: prop["default"] for name, prop in props.items() if "default" in prop}
     expected: dict[str, Any] = {}

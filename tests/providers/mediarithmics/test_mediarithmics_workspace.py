@@ -5,7 +5,11 @@ Covers the issue's acceptance criteria:
   ``--detailed-exitcode``), ``apply`` exits 1 listing them, and the sandbox counts no write request;
 - ``writes: enabled``: ``apply`` creates the rooms, then ``plan`` is empty (exit 0);
 - a membership archived out of band and a purpose removed out of band both show in ``drift``
-  (exit 2, JSON report naming both resources and ``members``); ``apply`` then repairs them.
+  (exit 2, JSON report naming both resources and ``members``, and the other user who did it, from
+  ``last_modified_by``/``archived_by``); ``plan`` says it reverts that user's change; ``apply``
+  then repairs them;
+- ``drift --accept`` takes such member changes into the manifest instead (only those lines
+  change), and plan and drift are then empty.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from reconciler.sandbox import SandboxServer, create_sandbox
 
 TOKEN_ENV = "MICS_TEST_TOKEN"
 AUTH = {"Authorization": "demo-token"}
+OTHER = {"Authorization": "partner-token"}  # another user of the same organisations (seeded below)
 
 MANIFESTS = """\
 # yaml-language-server: $schema=../../schemas/mediarithmics/CleanRoom.schema.json
@@ -154,13 +159,18 @@ def test_writes_enabled_converge_and_drift_shows_archive_and_purpose_removal(
         live["Retail insights"]["clean_room_id"],
         live["Activation partners"]["clean_room_id"],
     )
+    seeded = requests.post(f"{server.url}/_sandbox/seed", json={"api": "mediarithmics", "data": {"users": [
+        {"user_id": "2002", "email": "ops@partner.example", "organisations": ["1581", "1752", "1863"],
+         "tokens": ["partner-token"]},
+    ]}}, timeout=5)
+    assert seeded.status_code == 200, seeded.text
     base = f"{server.url}/mediarithmics/v1/clean_rooms"
-    r = requests.delete(f"{base}/{activation}/clean_room_organisations/1581", headers=AUTH, timeout=5)
+    r = requests.delete(f"{base}/{activation}/clean_room_organisations/1581", headers=OTHER, timeout=5)
     assert r.status_code == 200
     r = requests.put(
         f"{base}/{retail}/clean_room_organisations/1752",
         json={"purposes": ["ACTIVATION"]},
-        headers=AUTH,
+        headers=OTHER,
         timeout=5,
     )
     assert r.status_code == 200
@@ -178,6 +188,15 @@ def test_writes_enabled_converge_and_drift_shows_archive_and_purpose_removal(
     assert '"1581"' in archived  # the archived member is what the last apply had
     removed = changed["mediarithmics.CleanRoom/retail"]["fields"]
     assert "INSIGHTS" in json.dumps([f["applied"] for f in removed])  # the removed purpose
+    for item in changed.values():  # named from last_modified_by / archived_by
+        assert {f["changed_by"] for f in item["fields"] if f["path"].startswith("members")} == {"user 2002"}, item
+    text = run(tmp_path, "drift").output
+    assert "members[1752].purposes" in text and "(changed by user 2002 at " in text, text
+
+    planned = run(tmp_path, "plan")
+    line = next(li for li in planned.output.splitlines() if "members[1752].purposes" in li and "->" in li
+                and "reverts" in li)
+    assert "# reverts user 2002's change of " in line and line.endswith(" UTC"), planned.output
 
     repaired = run(tmp_path, "apply", "--auto-approve")
     assert repaired.exit_code == 0, repaired.output
@@ -190,3 +209,30 @@ def test_writes_enabled_converge_and_drift_shows_archive_and_purpose_removal(
         for m in rooms(server.url)["Retail insights"]["clean_room_organisations"]
     }
     assert sorted(purposes["1752"]) == ["ACTIVATION", "INSIGHTS"]
+
+
+def test_drift_accept_takes_member_changes_into_the_manifest(server: SandboxServer, tmp_path: Path) -> None:
+    """A purpose removed and a member archived out of band, accepted: only those lines change (the
+    flow-style member list stays one line per member), the status is recorded, plan and drift empty."""
+    workspace(tmp_path, server.url, writes=True)
+    assert run(tmp_path, "apply", "--auto-approve").exit_code == 0
+    live = rooms(server.url)
+    retail, activation = live["Retail insights"]["clean_room_id"], live["Activation partners"]["clean_room_id"]
+    base = f"{server.url}/mediarithmics/v1/clean_rooms"
+    assert requests.delete(f"{base}/{activation}/clean_room_organisations/1581", headers=AUTH, timeout=5).ok
+    assert requests.put(f"{base}/{retail}/clean_room_organisations/1752", json={"purposes": ["ACTIVATION"]},
+                        headers=AUTH, timeout=5).ok
+
+    accepted = run(tmp_path, "drift", "--accept")
+    assert accepted.exit_code == 0, accepted.output
+    assert "status" in accepted.output and "(in state only: the API sets it)" in accepted.output
+    assert (tmp_path / "clean-rooms.yaml").read_text(encoding="utf-8") == MANIFESTS.replace(
+        '    - organisation_id: "1752"\n      purposes: [INSIGHTS, ACTIVATION]\n',
+        '    - organisation_id: "1752"\n      purposes: [ACTIVATION]\n',
+    ).replace(
+        '    - {organisation_id: "1752", purposes: [ACTIVATION]}\n    - {organisation_id: "1581", purposes: [ACTIVATION]}\n'
+        '    - {organisation_id: "1863", purposes: [ACTIVATION]}\n',
+        '    - {organisation_id: "1752", purposes: [ACTIVATION]}\n    - {organisation_id: "1863", purposes: [ACTIVATION]}\n',
+    )
+    assert run(tmp_path, "plan", "--detailed-exitcode").exit_code == 0
+    assert run(tmp_path, "drift").exit_code == 0

@@ -12,7 +12,11 @@ shared requests session trusts the test CA. Aspects covered:
 - get by id with a relation; update with the SDK-added ``version``; a stale-version update fails
   with ``T1Error`` code ``conflict`` / "Version Conflict"; validation errors map to
   ``ValidationError``; ``history()``; budget flights below a campaign (create, update, remove);
-- JSON mode (``Accept: application/vnd.mediamath.v1+json``).
+- JSON mode (``Accept: application/vnd.mediamath.v1+json``);
+- targeting: what reconciler's provider writes as a ``StrategyTargeting`` (over TLS, with
+  ``ca_bundle``), the SDK reads with ``get(..., child='region')`` as ``TargetDimension`` objects
+  holding ``TargetValue``s (XML and JSON); the SDK's own ``save()`` of a dimension (no version) is
+  what the provider then reads, and its history names the change.
 
 terminalone comes with the ``test`` extra (``pip install -e '.[test]'``): a missing SDK is an error,
 not a skip.
@@ -32,6 +36,8 @@ from typing import Any
 import pytest
 import requests
 
+from reconciler.providers.base import ProviderConfig
+from reconciler.providers.mediamath import MediaMathProvider
 from reconciler.sandbox import create_sandbox
 from reconciler.sandbox.base import SandboxServer
 
@@ -256,3 +262,45 @@ def test_relations_the_sdk_asks_for(server: tuple[SandboxServer, Path]) -> None:
     with pytest.raises(T1Error) as unknown:
         t1.get("campaigns", campaign.id, include=["weather"])
     assert unknown.value.code == "invalid"
+
+
+# -- targeting: what reconciler writes, the vendor's SDK reads (and the other way round) ----------------
+def reconciler_provider(server: tuple[SandboxServer, Path]) -> MediaMathProvider:
+    srv, ca_file = server
+    return MediaMathProvider(ProviderConfig(
+        "mediamath", f"https://127.0.0.1:{srv.port}/mediamath",
+        {"username": "demo", "password": "demo-password", "api_key": "demo-api-key"},
+        options={"ca_bundle": str(ca_file)},
+    ))
+
+
+@pytest.mark.parametrize("json_mode", [False, True], ids=["xml", "json"])
+def test_target_dimensions_reconciler_writes_the_sdk_reads(server: tuple[SandboxServer, Path], json_mode: bool) -> None:
+    t1 = connect(server, json=json_mode)
+    strategy = build(t1)["strategies"][0]
+    provider = reconciler_provider(server)
+    try:
+        provider.create("StrategyTargeting", {
+            "strategy_id": str(strategy.id),
+            "region": {"include": ["US-NY", "US-CA"], "exclude": ["US-TX"]},
+            "device": {"include": ["SMARTPHONE"]},
+        })
+        region = t1.get("strategies", strategy.id, child="region")
+        assert isinstance(region, terminalone.models.TargetDimension)
+        assert sorted((v.id, v.code, v.name) for v in region.include) == [
+            (70001, "US-CA", "California"), (70002, "US-NY", "New York")]
+        assert [(v.code, v.target_dimension_id, v.is_targetable) for v in region.exclude] == [("US-TX", 7, True)]
+        device = t1.get("strategies", strategy.id, child="device")
+        assert [v.code for v in device.include] == ["SMARTPHONE"] and list(device.exclude) == []
+        assert list(t1.get("strategies", strategy.id, child="os").include) == []
+
+        # the SDK's own write (the ids it holds, no version) is what reconciler reads next
+        device.include.append(240003)  # TABLET, by id as the SDK allows
+        device.save()
+        live = provider.read("StrategyTargeting", [str(strategy.id)])[str(strategy.id)]
+        assert live.fields["device"] == {"include": ["SMARTPHONE", "TABLET"], "exclude": []}
+        assert live.fields["region"] == {"include": ["US-CA", "US-NY"], "exclude": ["US-TX"]}
+        [entry] = [h for h in provider.history("StrategyTargeting", str(strategy.id)) if h.field == "device.include"][-1:]
+        assert (entry.user, entry.old, entry.new) == ("demo", "SMARTPHONE", "SMARTPHONE, TABLET")
+    finally:
+        provider.close()
