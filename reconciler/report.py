@@ -116,6 +116,7 @@ class ReportQuery:
     max_results: int | None = None
     campaign_ids: Sequence[str] = ()
     strategy_ids: Sequence[str] = ()
+    advertiser_ids: Sequence[str] = ()  # every campaign of these advertisers (report --all-campaigns)
 
 
 def build_request(query: ReportQuery) -> ReportRequest:
@@ -129,12 +130,15 @@ def build_request(query: ReportQuery) -> ReportRequest:
         scope.append(Filter("campaign_id", "=", _ids(query.campaign_ids)))
     if query.strategy_ids:
         scope.append(Filter("strategy_id", "=", _ids(query.strategy_ids)))
-    if len(scope) == 2:
+    if query.advertiser_ids:
+        scope.append(Filter("advertiser_id", "=", _ids(query.advertiser_ids)))
+    if len(scope) > 1:
         scope = [Filter(None, "or", filters=tuple(scope))]
     all_filters = tuple(scope + parsed)
     if not all_filters:
         raise InputError(
-            "nothing to report on: the manifests manage no MediaMath campaigns or strategies; pass --filter"
+            "nothing to report on: the state holds no MediaMath advertisers, campaigns or strategies "
+            "(apply first); or pass --filter"
         )
     if query.time_window and query.start_time:
         raise InputError("--time-window and --start-time exclude each other")
