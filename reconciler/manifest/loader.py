@@ -325,6 +325,8 @@ class _Loader:
         address = Address(provider, value["kind"], value["metadata"]["name"])
         labels = value["metadata"].get("labels") or {}
         raw_spec, defaulted = defaults.apply(self.defaults, address, labels, value["spec"])
+        if defaulted:
+            raw_spec = self._interpolate_defaults(raw_spec, defaulted, typed)
         spec = validate.coerce_typed(validate.parse_refs(raw_spec, doc, provider, "spec"), typed, validator)
         problems: list[InputError] = [
             *validate.spec_errors(spec, info, validator, doc),
@@ -347,6 +349,20 @@ class _Loader:
             generated=bool(doc.origin),
             defaulted=frozenset(defaulted),
         )
+
+    def _interpolate_defaults(
+        self, spec: Mapping[str, Any], defaulted: Mapping[str, defaults.Default], typed: set[str]
+    ) -> dict[str, Any]:
+        """The values defaults filled in, with ``${var:}``/``${env:}``/expressions resolved as in
+        any document (typed the same way; credentials refused), errors told at the default's line."""
+        out = dict(spec)
+        for name, default in defaulted.items():
+            where = default.value_locations.get(name, default.location)
+            out[name] = interpolate_tree(
+                out[name], env=self.env, variables=self.config.variables, locate=lambda _path, at=where: at,
+                path=f"spec.{name}", secrets=self.config.secrets, typed=typed,
+            )
+        return out
 
     def _validator(self, provider: str, info: KindInfo) -> Draft202012Validator:
         key = (provider, info.name)
