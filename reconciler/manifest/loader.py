@@ -40,7 +40,7 @@ from typing import Any, Protocol, runtime_checkable
 from jsonschema import Draft202012Validator
 
 from reconciler import graph
-from reconciler.errors import InputError, ManifestError, MultipleInputErrors, ReferenceError_
+from reconciler.errors import InputError, Location, ManifestError, MultipleInputErrors, ReferenceError_
 from reconciler.gcpause import gc_paused
 from reconciler.manifest import defaults, generate, moved, schemacheck, validate
 from reconciler.manifest.interpolate import interpolate_tree
@@ -358,8 +358,12 @@ class _Loader:
         out = dict(spec)
         for name, default in defaulted.items():
             where = default.value_locations.get(name, default.location)
+
+            def at_default(_path: str, at: Location = where) -> Location:
+                return at
+
             out[name] = interpolate_tree(
-                out[name], env=self.env, variables=self.config.variables, locate=lambda _path, at=where: at,
+                out[name], env=self.env, variables=self.config.variables, locate=at_default,
                 path=f"spec.{name}", secrets=self.config.secrets, typed=typed,
             )
         return out
