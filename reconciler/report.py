@@ -37,7 +37,10 @@ from reconciler.textsafe import spreadsheet, terminal
 
 DEFAULT_DATASET = "performance"
 DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
-    name: ("campaign_id", "campaign_name", "strategy_id", "strategy_name", "impressions", "clicks", "total_spend")
+    # total_spend is in each campaign's currency: the currency column goes beside it, so a report
+    # over USD and EUR campaigns never reads as one sum
+    name: ("campaign_id", "campaign_name", "strategy_id", "strategy_name", "impressions", "clicks", "total_spend",
+           "campaign_currency_code")
     for name in ("performance", "performance-hourly", "all-dimensions-and-metrics")
 }
 TO_DATE_DATASETS = frozenset({"performance", "day-part"})
