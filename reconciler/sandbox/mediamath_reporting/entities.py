@@ -208,12 +208,13 @@ class EntitySource:
             org = organizations.get(int((agency or {}).get("organization_id") or 0))
             flight = _current_flight(flights.get(cid, []), now_h)
             budget = _money(campaign.get("total_budget"))
+            peak_c, cut_c = self._budget_history("campaigns", cid, "total_budget", budget)
             kids = sorted(children.get(cid, []), key=lambda d: int(d["id"]))
             common = {"campaign": campaign, "advertiser": advertiser, "agency": agency,
                       "organization": org, "flight": flight}
             if not kids:
                 seed = mix(name_seed("campaign") ^ cid)
-                yield self._entity("campaign", cid, None, c_start, c_end, budget, seed, overrides, common)
+                yield self._entity("campaign", cid, None, c_start, c_end, (peak_c, budget, cut_c), seed, overrides, common)
                 continue
             weights = [between(mix(name_seed("strategy") ^ int(s["id"])), "share", 0.5, 1.5) for s in kids]
             total = sum(weights)
@@ -223,14 +224,39 @@ class EntitySource:
                 s_end = stored_time_hour(strategy.get("end_date")) if not strategy.get("use_campaign_end") else None
                 start = max(c_start, s_start) if s_start is not None else c_start
                 end = min(c_end, s_end + 1) if s_end is not None else c_end
-                cap = min(_money(strategy.get("budget")), budget * weight / total)
+                own = _money(strategy.get("budget"))
+                peak_s, cut_s = self._budget_history("strategies", sid, "budget", own)
+                cut = max((h for h in (cut_c, cut_s) if h is not None), default=None)
+                budgets = (min(peak_s, peak_c * weight / total), min(own, budget * weight / total), cut)
                 seed = mix(name_seed("strategy") ^ sid)
-                yield self._entity("strategy", sid, strategy, start, end, cap, seed, overrides, common)
+                yield self._entity("strategy", sid, strategy, start, end, budgets, seed, overrides, common)
+
+    def _budget_history(self, coll: str, id_: int, field_name: str, current: float) -> tuple[float, int | None]:
+        """(the highest value ``field_name`` has had, the hour of its last cut or None), from the
+        MediaMath emulator's history of the entity."""
+        doc = self.store.get(MM, "_history", f"{coll}:{id_}")
+        peak, cut = current, None
+        for entry in (doc or {}).get("entries", []):
+            for change in entry.get("fields", []):
+                if change.get("name") != field_name:
+                    continue
+                old, new = _money(change.get("old_value")), _money(change.get("new_value"))
+                peak = max(peak, old, new)
+                if new < old:
+                    cut = stored_time_hour(entry.get("date"))
+        return peak, cut
 
     @staticmethod
-    def _entity(kind: str, id_: int, strategy: Mapping[str, Any] | None, start: int, end: int, budget: float,
-                seed: int, overrides: Mapping[str, Mapping[str, Any]], common: dict[str, Any]) -> Entity:
-        series = Series(seed=seed, start=start, end=max(start, end), budget=max(0.0, budget))
+    def _entity(kind: str, id_: int, strategy: Mapping[str, Any] | None, start: int, end: int,
+                budgets: tuple[float, float, int | None], seed: int, overrides: Mapping[str, Mapping[str, Any]],
+                common: dict[str, Any]) -> Entity:
+        """``budgets``: (the highest cap it had, which sets the pace; the cap now; the hour of the
+        last cut). After a cut it keeps what it had spent by then (spend to date never goes down)."""
+        peak, now_cap, cut = budgets
+        series = Series(seed=seed, start=start, end=max(start, end), budget=max(0.0, peak))
+        if now_cap < peak:
+            spent_when_cut = series.spend(cut - start) if cut is not None else series.budget
+            series.cap = max(0.0, now_cap, spent_when_cut)
         override = overrides.get(f"{kind}:{id_}")
         if override:
             series.scale = float(override["scale"])

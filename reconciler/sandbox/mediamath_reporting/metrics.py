@@ -16,6 +16,10 @@ CPM, clicks from impressions, conversions from clicks...) and ratios (ctr, cpm, 
 computed from the aggregated counters. Counters are rounded *cumulatively*, so the value for any
 window ``[a, b)`` is ``F(b) - F(a)``: hourly rows add up exactly to daily, weekly and ``all``.
 
+Spend to date never goes down: a budget cut (MediaMath's history names it) keeps the pace of the
+highest budget the entity had and caps it at ``max(new budget, what it had spent when cut)``, as
+a real strategy stops delivering but keeps what it spent (see ``Series.cap``).
+
 A spend override (control endpoint) multiplies an entity's spend by a factor chosen so that its
 spend to date equals the requested amount to the cent, and freezes delivery from then on.
 """
@@ -227,6 +231,7 @@ class Series:
     budget: float  # cap on cumulative spend (campaign currency)
     scale: float = 1.0  # spend override factor
     freeze: int | None = None  # elapsed hours after which delivery stops (override)
+    cap: float | None = None  # a later, lower cap than ``budget`` (a budget cut); ``budget`` sets the pace
 
     def __post_init__(self) -> None:
         hours = max(1, self.end - self.start)
@@ -243,7 +248,7 @@ class Series:
             return 0.0
         k = min(k, self.end - self.start)
         value = self.rate * k + 0.5 * self.rate * (unit(self.seed ^ (self.start + k)) - self.u0)
-        return min(value, self.budget)
+        return min(value, self.budget if self.cap is None else min(self.budget, self.cap))
 
     def factor(self, counter: str) -> float:
         f = self._factors.get(counter)

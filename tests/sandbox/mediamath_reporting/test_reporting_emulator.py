@@ -409,6 +409,18 @@ def test_spend_stops_at_the_end_date_and_the_budget(rep: Reporting) -> None:
     assert rows[0]["agg_timestamp"] == "2026-03-10T00:00:00Z" and rows[-1]["agg_timestamp"] == "2026-03-20T00:00:00Z"
 
 
+def test_spend_to_date_never_goes_down_when_a_budget_is_cut(rep: Reporting) -> None:
+    def edit(budget: float) -> None:  # as jdoe, through the MediaMath emulator: the cut is in its history
+        control(rep.url, "/_sandbox/mediamath/edit", {"collection": "campaigns", "id": 5, "fields": {"total_budget": budget}})
+
+    spent = spend_by_campaign(rep)[5]
+    assert spent > 5
+    edit(1.0)  # far below what it spent
+    assert spend_by_campaign(rep)[5] == spent  # what was spent stays spent
+    edit(round(spent / 2, 2))
+    assert spend_by_campaign(rep)[5] == spent
+
+
 def test_derived_metrics_are_consistent(rep: Reporting) -> None:
     row = rep.rows({"fields": ["campaign_id", "impressions", "clicks", "ctr", "total_spend", "total_spend_cpm",
                                "total_spend_usd", "measurable", "in_view", "viewability_rate"],
