@@ -482,6 +482,18 @@ def _claimed_address(value: Any, known_providers: Collection[str]) -> list[Addre
     return [address] if provider in known_providers and isinstance(address.name, str) else []
 
 
+def _closest_address(target: Address, known: set[Address], known_text: list[str]) -> str:
+    """A did-you-mean for a reference only when it looks like a typo: a name of the same kind
+    that is nearly the same, or (a mistyped kind) a nearly identical address. A merely similar
+    name is never offered: pointing strategies at another campaign moves money."""
+    same_kind = [a.name for a in known if (a.provider, a.kind) == (target.provider, target.kind)]
+    close = difflib.get_close_matches(target.name, same_kind, n=1, cutoff=0.8)
+    if close:
+        return f"; did you mean {Address(target.provider, target.kind, close[0])}?"
+    close = difflib.get_close_matches(str(target), known_text, n=1, cutoff=0.9)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
 def _dangling_references(
     resources: list[DesiredResource], invalid: set[Address], failed_prefixes: tuple[str, ...] = ()
 ) -> list[InputError]:
@@ -494,8 +506,7 @@ def _dangling_references(
         for path, ref in graph.ref_fields(resource.spec):
             if ref.target in known or ref.target in invalid or ref.target.name.startswith(failed_prefixes or ("\0",)):
                 continue
-            close = difflib.get_close_matches(str(ref.target), known_text, n=1)
-            hint = f"; did you mean {close[0]}?" if close else ""
+            hint = _closest_address(ref.target, known, known_text)
             errors.append(
                 ReferenceError_(
                     f"reference to {ref.target}, which no manifest defines{hint}",

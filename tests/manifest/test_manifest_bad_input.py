@@ -419,6 +419,15 @@ def test_refs_to_an_invalid_document_are_not_also_dangling(load) -> None:
     assert str(caught.value).startswith("a.yaml:7: spec.agency_id: 'seven' is not of type 'integer'")
 
 
+def test_a_reference_to_a_removed_object_suggests_only_a_typo(load) -> None:
+    """``spring-launch`` removed: suggesting ``winter-sale`` would move money to another campaign."""
+    files = {"a.yaml": adv("winter-sale"), "c.yaml": CAMPAIGN.replace("Advertiser/acme", "Advertiser/spring-launch")}
+    with pytest.raises(InputError) as caught:
+        load(files)
+    assert "reference to mediamath.Advertiser/spring-launch, which no manifest defines" in str(caught.value)
+    assert "did you mean" not in str(caught.value)
+
+
 def test_missing_path_is_an_error(load, tmp_path) -> None:
     with pytest.raises(ManifestError, match="nowhere: no such file or directory"):
         load({}, paths=[tmp_path / "nowhere"])
