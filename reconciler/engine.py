@@ -594,6 +594,8 @@ class Workspace:
             provider_name, parent_address = owners[key]
             provider = self.provider(provider_name)
             for obj in results[key]:
+                if provider.keep_reason(obj.kind, obj) is not None:
+                    continue  # the API user's own access, made by the API with its parent: not "unmanaged"
                 if (provider_name, obj.kind, obj.remote_id) not in managed_ids:
                     out.append(UnmanagedObject(
                         provider=provider_name, live=obj, parent=parent_address,

@@ -146,6 +146,13 @@ def test_dataset_is_in_sync_right_after_apply(applied: ExampleWorkspace) -> None
     assert (item["status"], item["fields"]) == ("in-sync", []), item
 
 
+def test_the_api_users_own_membership_is_not_unmanaged(applied: ExampleWorkspace) -> None:
+    """The API made its user the room's Administrator when it made the room: drift right after
+    apply has nothing unmanaged to report, and coverage is whole."""
+    report = json.loads(applied.run("drift", "--format", "json").out)
+    assert [i for i in report["items"] if i["status"] == "unmanaged"] == [] and report["coverage"] == 1.0, report
+
+
 def test_data_connection_is_in_sync_right_after_apply(applied: ExampleWorkspace) -> None:
     assert applied.state_of("liveramp.DataConnection/crm-upload").get("status") is None
     item = drift_items(applied.run("drift", "--format", "json"))["liveramp.DataConnection/crm-upload"]
