@@ -81,6 +81,7 @@ from reconciler.providers.mediamath.targeting import (
     normalize_targeting,
     targeting_info,
 )
+from reconciler.providers.mediamath.widening import check_widening
 from reconciler.providers.mediamath.wire import WireEntity, WireHistoryEntry, WireResult
 from reconciler.providers.options import rate_limit, timeout, tls_verify
 
@@ -320,7 +321,8 @@ class MediaMathProvider(Provider):
     def check_plan(self, writes: Sequence[PlannedWrite], policy: GuardrailPolicy = GuardrailPolicy()) -> list[Finding]:
         """The money guardrails (:mod:`.guardrails`): cuts below spend (spend from the Reporting API
         v2, asked only when a check needs it), flights below spend, deleting money, reactivations
-        and the workspace's size policy."""
+        and the workspace's size policy; and the targeting guardrail (:mod:`.widening`): a plan that
+        removes every include of a dimension or clears an active strategy's targeting warns."""
         sources = MoneySources(
             spend=lambda kind, ids: spend_to_date(self._reporting_client(), kind, ids),
             campaigns=lambda ids: self.read("Campaign", ids),
@@ -328,7 +330,8 @@ class MediaMathProvider(Provider):
             history=self.history,
             children=self.list_children,
         )
-        return check_money(writes, sources, policy)
+        findings = check_money(writes, sources, policy) + check_widening(writes, lambda ids: self.read(STRATEGY.kind, ids))
+        return sorted(findings, key=lambda f: (f.address, f.severity.value, f.message))
 
     def _reporting_client(self) -> ReportingClient:
         if self._reporting is None:
