@@ -13,6 +13,9 @@ ones under ``/api/v2.0``:
 - ``/campaigns/{cid}/budget_flights[/{id}[/delete|/history]]`` and the top-level ``/budget_flights``.
 - ``GET``/``POST /strategies/{id}/target_dimensions/{n}``: a strategy's targeting per dimension,
   without version, written with the seeded ``target_values`` (see :mod:`.targeting`).
+- ``POST /strategies/{id}/audience_segments``: segments included or excluded (``segments.N.id``,
+  a negative id removes), listed in ``strategy_audience_segments``; the seeded
+  ``audience_segments`` tree (see :mod:`.audiences`).
 - Collections: organizations, agencies, advertisers, campaigns, strategies, budget_flights,
   concepts (an advertiser's creative groups) and strategy_concepts (a concept assigned to a
   strategy of the same advertiser, once; deleted with ``POST /strategy_concepts/{id}/delete`` and
@@ -53,6 +56,7 @@ from werkzeug.wrappers import Request, Response
 
 from reconciler.sandbox.base import Emulator, EmulatorError, RateLimit, json_response
 from reconciler.sandbox.info import EmulatorInfo
+from reconciler.sandbox.mediamath.audiences import LINKS, Audiences
 from reconciler.sandbox.mediamath.models import DT_FORMAT, ENTITY_TYPES, EntityType
 from reconciler.sandbox.mediamath.query import (
     ListParams,
@@ -106,6 +110,8 @@ class MediaMathEmulator(Emulator):
         Rule(f"{P}/strategies/<int:sid>/target_dimensions/<int:dim>", methods=["GET"], endpoint="get_target_dimension"),
         Rule(f"{P}/strategies/<int:sid>/target_dimensions/<int:dim>", methods=["POST"],
              endpoint="set_target_dimension"),
+        Rule(f"{P}/strategies/<int:sid>/audience_segments", methods=["POST"], endpoint="set_audience_segments"),
+        Rule(f"{P}/strategies/<int:sid>/audience_segments", methods=["GET"], endpoint="get_audience_segments"),
         Rule(f"{P}/<coll>", methods=["GET"], endpoint="list_entities"),
         Rule(f"{P}/<coll>/limit/<limit>", methods=["GET"], endpoint="list_entities"),
         Rule(f"{P}/<coll>", methods=["POST"], endpoint="create_entity"),
@@ -119,6 +125,7 @@ class MediaMathEmulator(Emulator):
         super().__init__(store, sandbox)
         self.repo = Repo(store)
         self.targeting = Targeting(self.repo)
+        self.audiences = Audiences(self.repo)
         self._local = threading.local()
         if not store.count(API, "users"):
             # a data file made before this emulator existed is not reset by the Sandbox (other APIs
@@ -527,3 +534,19 @@ class MediaMathEmulator(Emulator):
             lists = submitted_lists(request.form, request.form.getlist)
         self.targeting.write(strategy, dim, lists, user)
         return self._respond(self._target_dimension_body(sid, dim))
+
+    def _audience_body(self, request: Request, sid: int) -> str:
+        docs = self.audiences.of(sid)
+        params = parse_list_params(self._etype(LINKS), request.args)
+        return Renderer(Resolver(self.repo), self._local.fmt).collection(
+            LINKS, docs, len(docs), 0, params.is_full, params.withs)
+
+    def get_audience_segments(self, request: Request, sid: int) -> Response:
+        self._strategy(self._user(request), sid)
+        return self._respond(self._audience_body(request, sid))
+
+    def set_audience_segments(self, request: Request, sid: int) -> Response:
+        user = self._user(request)
+        strategy = self._strategy(user, sid)
+        self.audiences.write(strategy, self._form(request), user)
+        return self._respond(self._audience_body(request, sid))

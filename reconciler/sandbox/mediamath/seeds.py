@@ -22,6 +22,7 @@ from typing import Any
 
 from reconciler.sandbox.base import EmulatorError
 from reconciler.sandbox.info import Entry, SeedInfo
+from reconciler.sandbox.mediamath.audiences import describe_segments, segment_documents
 from reconciler.sandbox.mediamath.models import DT_FORMAT, ENTITY_TYPES, FieldError, FieldType
 from reconciler.sandbox.mediamath.repo import Repo
 from reconciler.sandbox.mediamath.targeting import describe_lookups, lookup_documents
@@ -36,7 +37,7 @@ SEED_TIME = "2024-01-02T03:04:05"
 LOAD_ORDER = ("organizations", "contracts", "users", "contacts", "ad_servers", "verticals", "vendors", "agencies",
               "advertisers", "pixel_bundles", "campaigns", "strategies", "budget_flights", "vendor_contracts", "concepts",
               "strategy_concepts", "strategy_day_parts",
-              "target_dimensions", "target_values")
+              "target_dimensions", "target_values", "audience_segments", "strategy_audience_segments")
 USER_SECRETS = ("password", "api_key")
 
 _ORG_FIELDS = {
@@ -82,6 +83,7 @@ def describe_seeds() -> tuple[SeedInfo, ...]:
         *(Entry("ad_server", str(i), name) for i, name in enumerate(AD_SERVERS, 1)),
         *(Entry("vertical", str(i), name) for i, name in enumerate(VERTICALS, 1)),
         *describe_lookups(),
+        *describe_segments(),
     ]
     return (
         SeedInfo("default", "loaded by every reset (no agencies, advertisers or campaigns of the demo organisation yet)", tuple(entries)),
@@ -105,6 +107,7 @@ def load_default(repo: Repo) -> dict[str, list[int]]:
         "agencies": [{"id": OTHER_AGENCY_ID, "name": "Globex Agency", "organization_id": OTHER_ORG_ID,
                       "status": True, "created_on": SEED_TIME, "updated_on": SEED_TIME}],
         **lookup_documents(REFERENCE_TIME),
+        **segment_documents(REFERENCE_TIME),
     }
     return load_entities(repo, data)
 
