@@ -6,7 +6,7 @@ ahead (targeting can be narrowed again, spend cannot be unspent, but a widened s
 its budget on everything until someone notices):
 
 - **Every include of a dimension removed**: a ``StrategyTargeting`` update (or adoption) that
-  leaves a dimension's ``include`` empty where it held values (``region: {include: [US-CA]}``
+  leaves a dimension's (or the audience's) ``include`` empty where it held values (``region: {include: [US-CA]}``
   becoming ``region: {}``): the strategy then buys in every region not excluded.
 - **Targeting of an active strategy cleared**: deleting a ``StrategyTargeting`` (``on_delete:
   delete`` empties every dimension) whose strategy is active live and is not itself deactivated
@@ -22,8 +22,8 @@ from typing import Any
 
 from reconciler.model import LiveObject
 from reconciler.providers.base import Finding, PlannedWrite, Severity
-from reconciler.providers.mediamath.targeting import DIMENSIONS
 from reconciler.providers.mediamath.targeting import KIND as TARGETING
+from reconciler.providers.mediamath.targeting import SETS
 
 StrategyLookup = Callable[[list[str]], Mapping[str, LiveObject]]
 
@@ -54,7 +54,7 @@ def check_widening(writes: Sequence[PlannedWrite], strategies: StrategyLookup) -
 
 def _includes_removed(write: PlannedWrite) -> list[Finding]:
     out = []
-    for name in sorted(DIMENSIONS):
+    for name in sorted(SETS):
         if name not in write.after:
             continue  # a dimension the manifest does not write is left alone
         was = _values(write.before.get(name), "include")
@@ -69,7 +69,7 @@ def _includes_removed(write: PlannedWrite) -> list[Finding]:
 def _held(fields: Mapping[str, Any]) -> list[str]:
     """``region include US-CA, US-NY`` per non-empty list of a live targeting."""
     out = []
-    for name in sorted(DIMENSIONS):
+    for name in sorted(SETS):
         for lst in ("include", "exclude"):
             values = _values(fields.get(name), lst)
             if values:
