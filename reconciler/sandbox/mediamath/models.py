@@ -365,6 +365,8 @@ STRATEGY = EntityType(
         Relation("strategy_concepts", RelationKind.PLURAL, "strategy_concepts", "strategy_id"),
         Relation("strategy_day_parts", RelationKind.PLURAL, "strategy_day_parts", "strategy_id"),
         Relation("strategy_audience_segments", RelationKind.PLURAL, "strategy_audience_segments", "strategy_id"),
+        Relation("strategy_supply_sources", RelationKind.PLURAL, "strategy_supply_sources", "strategy_id"),
+        Relation("strategy_deals", RelationKind.PLURAL, "strategy_deals", "strategy_id"),
     ),
     owner="campaign_id",
     owner_collection="campaigns",
@@ -587,6 +589,51 @@ STRATEGY_AUDIENCE_SEGMENT = EntityType(  # a linkage entity: strategy <-> segmen
     creatable=False,
     updatable=False,
 )
+# Supply lookups (reference §5 supply_source; deals: ``deal_identifier`` is the exchange's id of the
+# deal) and a strategy's picks of them, written only through ``POST /strategies/{id}/supplies`` and
+# ``/deals`` (:mod:`.supplies`).
+SUPPLY_SOURCE = EntityType(
+    "supply_source",
+    "supply_sources",
+    (Field("name"), Field("code"), Field("supply_type", enum=("exchange", "data")),
+     Field("rtb_type", enum=("STANDARD", "MARKETPLACE")), Field("rtb_enabled", B, default=True),
+     Field("pmp_enabled", B, default=False), Field("status", B, default=True), *TS),
+    creatable=False,
+    updatable=False,
+)
+DEAL = EntityType(
+    "deal",
+    "deals",
+    (Field("name"), Field("deal_identifier"), Field("supply_source_id", INT, ref="supply_sources"),
+     Field("price", DEC), Field("price_type", enum=("FIXED", "FLOOR")), Field("status", B, default=True), *TS),
+    relations=(Relation("supply_source", RelationKind.SINGLE, "supply_sources", "supply_source_id"),),
+    creatable=False,
+    updatable=False,
+)
+STRATEGY_SUPPLY_SOURCE = EntityType(
+    "strategy_supply_source",
+    "strategy_supply_sources",
+    (Field("strategy_id", INT, ref="strategies"), Field("supply_source_id", INT, ref="supply_sources"),
+     Field("code", readonly=True), *TS),
+    relations=(Relation("strategy", RelationKind.SINGLE, "strategies", "strategy_id"),
+               Relation("supply_source", RelationKind.SINGLE, "supply_sources", "supply_source_id")),
+    owner="strategy_id",
+    owner_collection="strategies",
+    creatable=False,
+    updatable=False,
+)
+STRATEGY_DEAL = EntityType(
+    "strategy_deal",
+    "strategy_deals",
+    (Field("strategy_id", INT, ref="strategies"), Field("deal_id", INT, ref="deals"),
+     Field("code", readonly=True), *TS),
+    relations=(Relation("strategy", RelationKind.SINGLE, "strategies", "strategy_id"),
+               Relation("deal", RelationKind.SINGLE, "deals", "deal_id")),
+    owner="strategy_id",
+    owner_collection="strategies",
+    creatable=False,
+    updatable=False,
+)
 AD_SERVER = EntityType("ad_server", "ad_servers", (*TS, Field("name")), creatable=False, updatable=False)
 VERTICAL = EntityType("vertical", "verticals", (*TS, Field("name")), creatable=False, updatable=False)
 
@@ -614,7 +661,8 @@ ENTITY_TYPES: dict[str, EntityType] = {
     t.collection: t
     for t in (ORGANIZATION, AGENCY, ADVERTISER, CAMPAIGN, STRATEGY, BUDGET_FLIGHT, AD_SERVER, VERTICAL, USER,
               CONTACT, CONTRACT, PIXEL_BUNDLE, VENDOR, VENDOR_CONTRACT, TARGET_DIMENSION, TARGET_VALUE, CONCEPT,
-              STRATEGY_CONCEPT, STRATEGY_DAY_PART, AUDIENCE_SEGMENT, STRATEGY_AUDIENCE_SEGMENT)
+              STRATEGY_CONCEPT, STRATEGY_DAY_PART, AUDIENCE_SEGMENT, STRATEGY_AUDIENCE_SEGMENT, SUPPLY_SOURCE, DEAL,
+              STRATEGY_SUPPLY_SOURCE, STRATEGY_DEAL)
 }
 BY_TYPE: dict[str, EntityType] = {t.type: t for t in ENTITY_TYPES.values()}
 HISTORY_COLLECTIONS = frozenset({"organizations", "agencies", "advertisers", "campaigns", "strategies",

@@ -45,6 +45,8 @@ ID_START = {
     "strategy_concepts": 3000000,
     "strategy_day_parts": 4000000,
     "strategy_audience_segments": 5000000,
+    "strategy_supply_sources": 6000000,
+    "strategy_deals": 7000000,
     "users": 9000,
 }
 FLIGHT_SPAN_MONTHS = 36

@@ -25,6 +25,7 @@ from reconciler.sandbox.info import Entry, SeedInfo
 from reconciler.sandbox.mediamath.audiences import describe_segments, segment_documents
 from reconciler.sandbox.mediamath.models import DT_FORMAT, ENTITY_TYPES, FieldError, FieldType
 from reconciler.sandbox.mediamath.repo import Repo
+from reconciler.sandbox.mediamath.supplies import describe_supplies, supply_documents
 from reconciler.sandbox.mediamath.targeting import describe_lookups, lookup_documents
 from reconciler.sandbox.mediamath.values import coerce, now_text
 
@@ -37,7 +38,8 @@ SEED_TIME = "2024-01-02T03:04:05"
 LOAD_ORDER = ("organizations", "contracts", "users", "contacts", "ad_servers", "verticals", "vendors", "agencies",
               "advertisers", "pixel_bundles", "campaigns", "strategies", "budget_flights", "vendor_contracts", "concepts",
               "strategy_concepts", "strategy_day_parts",
-              "target_dimensions", "target_values", "audience_segments", "strategy_audience_segments")
+              "target_dimensions", "target_values", "audience_segments", "strategy_audience_segments",
+              "supply_sources", "deals", "strategy_supply_sources", "strategy_deals")
 USER_SECRETS = ("password", "api_key")
 
 _ORG_FIELDS = {
@@ -84,6 +86,7 @@ def describe_seeds() -> tuple[SeedInfo, ...]:
         *(Entry("vertical", str(i), name) for i, name in enumerate(VERTICALS, 1)),
         *describe_lookups(),
         *describe_segments(),
+        *describe_supplies(),
     ]
     return (
         SeedInfo("default", "loaded by every reset (no agencies, advertisers or campaigns of the demo organisation yet)", tuple(entries)),
@@ -108,6 +111,7 @@ def load_default(repo: Repo) -> dict[str, list[int]]:
                       "status": True, "created_on": SEED_TIME, "updated_on": SEED_TIME}],
         **lookup_documents(REFERENCE_TIME),
         **segment_documents(REFERENCE_TIME),
+        **supply_documents(REFERENCE_TIME),
     }
     return load_entities(repo, data)
 
