@@ -152,7 +152,7 @@ def test_removing_the_document_clears_the_targeting(applied: ExampleWorkspace, a
     (applied.root / "targeting.yaml").unlink()
     planned = applied.run("plan")
     assert f"{TARGETING} (id {strategy_id}) will be DELETED" in planned.out, planned
-    assert "cleared: every target dimension and audience segment of the strategy is removed" in planned.out
+    assert "cleared: every target dimension, audience segment, supply source and deal of the strategy is removed" in planned.out
     assert "Plan: 0 to create, 0 to update, 0 to replace, 1 to delete" in planned.out
     assert applied.run("apply", "--auto-approve").code == 0
     for dim in (REGION, DEVICE):
@@ -184,7 +184,8 @@ def test_widening_the_targeting_is_a_warning_at_the_top_of_the_plan(applied: Exa
     strategy_id = applied.remote_id(STRATEGY)
     assert (f"Warning: {TARGETING}: clears the targeting of active strategy 'Winter Mobile Coasts' (id {strategy_id}): "
             "it then buys everywhere (audience include BK-AUTO-INTENDERS, BK-IN-MARKET-SUV; audience exclude "
-            "EX-CURRENT-CUSTOMERS; device include SMARTPHONE, TABLET; region include US-CA, US-NY dropped)"
+            "EX-CURRENT-CUSTOMERS; deals ACME-PREMIUM-2026; device include SMARTPHONE, TABLET; region include US-CA, "
+            "US-NY dropped)"
             ) in planned.err, planned
 
 
@@ -286,6 +287,7 @@ def test_export_writes_the_targeting_beside_its_strategy(
         "region": {"include": ["US-CA", "US-NY"], "exclude": []},
         "device": {"include": ["SMARTPHONE"], "exclude": []},
         "audience": {"include": ["BK-AUTO-INTENDERS", "BK-IN-MARKET-SUV"], "exclude": ["EX-CURRENT-CUSTOMERS"]},
+        "deals": ["ACME-PREMIUM-2026"],
     }
     assert written.read_text().startswith("# yaml-language-server: $schema=")
     assert exported.run("plan", "--detailed-exitcode").code == 0

@@ -23,7 +23,7 @@ from typing import Any
 from reconciler.model import LiveObject
 from reconciler.providers.base import Finding, PlannedWrite, Severity
 from reconciler.providers.mediamath.targeting import KIND as TARGETING
-from reconciler.providers.mediamath.targeting import SETS
+from reconciler.providers.mediamath.targeting import LIST_KEYS, SETS
 
 StrategyLookup = Callable[[list[str]], Mapping[str, LiveObject]]
 
@@ -67,9 +67,14 @@ def _includes_removed(write: PlannedWrite) -> list[Finding]:
 
 
 def _held(fields: Mapping[str, Any]) -> list[str]:
-    """``region include US-CA, US-NY`` per non-empty list of a live targeting."""
+    """``region include US-CA, US-NY`` (``deals ACME-PREMIUM``) per non-empty list of a live targeting."""
     out = []
-    for name in sorted(SETS):
+    for name in sorted((*SETS, *LIST_KEYS)):
+        if name in LIST_KEYS:
+            values = sorted(str(v) for v in fields.get(name) or ())
+            if values:
+                out.append(f"{name} {', '.join(values)}")
+            continue
         for lst in ("include", "exclude"):
             values = _values(fields.get(name), lst)
             if values:

@@ -1,7 +1,8 @@
-"""The audience block of StrategyTargeting through the mediamath provider, against the emulator
-over real HTTP: the segments of many strategies are read in one batched request
-(``/strategy_audience_segments/limit/strategy=<ids>``), not one per strategy; a write sends one
-POST (none when nothing changes); history names segments by code.
+"""The audience block and the supply_sources / deals lists of StrategyTargeting through the
+mediamath provider, against the emulator over real HTTP: the segments, supply sources and deals of
+many strategies are read in one batched request each (``/strategy_audience_segments/limit/
+strategy=<ids>``, ``/strategy_supply_sources/...``, ``/strategy_deals/...``), not one per strategy;
+an audience write sends one POST (none when nothing changes); history names them by code.
 """
 
 from __future__ import annotations
@@ -48,15 +49,19 @@ def strategies(provider: MediaMathProvider, count: int) -> list[str]:
         "goal_value": 5, "budget": 100, "max_bid": 2, "pacing_amount": 10}).remote_id for n in range(count)]
 
 
-def test_audiences_of_many_strategies_cost_one_request(provider: MediaMathProvider) -> None:
+def test_audiences_supplies_and_deals_of_many_strategies_cost_one_request_each(provider: MediaMathProvider) -> None:
     ids = strategies(provider, 4)
     audience = {"include": ["BK-AUTO-INTENDERS", "BK-TRAVELERS"], "exclude": ["EX-CURRENT-CUSTOMERS"]}
     for sid in ids:
-        provider.create("StrategyTargeting", {"strategy_id": sid, "audience": audience})
+        provider.create("StrategyTargeting", {"strategy_id": sid, "audience": audience, "deals": ["SPORTS-PMP"],
+                                              "supply_sources": ["ADX", "OPENX"]})
     before = provider.stats()["requests"]
     live = provider.read("StrategyTargeting", ids)
-    assert provider.stats()["requests"] - before == len(ids) * len(DIMENSIONS) + 1  # dimensions per strategy; audience once
+    # dimensions per strategy; audience, supply sources and deals once each for all strategies
+    assert provider.stats()["requests"] - before == len(ids) * len(DIMENSIONS) + 3
     assert all(live[sid].fields["audience"] == audience for sid in ids)
+    assert all((live[s].fields["deals"], live[s].fields["supply_sources"]) == (["SPORTS-PMP"], ["ADX", "OPENX"])
+               for s in ids)
 
     before = provider.stats()["requests"]
     provider.targeting.write(ids[0], {"audience": audience})  # nothing to change: the current list, no POST
