@@ -51,6 +51,7 @@ from reconciler.plan.model import Change, Plan
 from reconciler.plan.reverts import reverting, with_reverts
 from reconciler.plan.summary import FINDINGS_KEY
 from reconciler.plan.verify import saved_plan_problems
+from reconciler.plan.zones import in_live_zone
 from reconciler.providers import BUILTIN, provider_class
 from reconciler.providers.base import Finding, KindInfo, PlannedWrite, Provider, ProviderConfig, Severity
 from reconciler.state import open_backend
@@ -99,6 +100,8 @@ class Workspace:
             )
             _check_options(config)
             self._config = config
+            for warning in config.warnings if self.notice is not None else ():
+                self.notice(warning)  # type: ignore[misc]
         return self._config
 
     @property
@@ -510,7 +513,7 @@ class Workspace:
 
         unmanaged = self._unmanaged(snapshot)
         report = classify(
-            state=snapshot,
+            state=self._in_live_zones(snapshot, live),
             live=live,
             normalize=lambda provider, kind, spec: self.provider(provider).normalize(kind, spec),
             ignore=ignored,
@@ -521,6 +524,19 @@ class Workspace:
         )
         report = dataclasses.replace(report, pending=self._pending_steps(snapshot, desired, live))
         return DriftRun(report, snapshot, live, tuple(desired), bool(moved.moves))
+
+    def _in_live_zones(self, snapshot: StateSnapshot, live: Mapping[str, LiveObject | None]) -> StateSnapshot:
+        """``snapshot`` with hand-written times of zoned kinds read in the live zone where the
+        applied spec names none (as plan compares them: :func:`reconciler.plan.zones.in_live_zone`)."""
+        resources = dict(snapshot.resources)
+        for address, rs in snapshot.resources.items():
+            info = self.kind_info(rs.provider, rs.kind)
+            if info is None or not info.zone_field:
+                continue
+            spec = in_live_zone(info, self.provider(rs.provider).normalize, rs.applied_spec, live.get(address))
+            if spec is not rs.applied_spec:
+                resources[address] = dataclasses.replace(rs, applied_spec=dict(spec))
+        return dataclasses.replace(snapshot, resources=resources)
 
     def _pending_steps(
         self, snapshot: StateSnapshot, desired: Sequence[DesiredResource], live: Mapping[str, LiveObject | None]

@@ -37,7 +37,10 @@ from reconciler.textsafe import spreadsheet, terminal
 
 DEFAULT_DATASET = "performance"
 DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
-    name: ("campaign_id", "campaign_name", "strategy_id", "strategy_name", "impressions", "clicks", "total_spend")
+    # total_spend is in each campaign's currency: the currency column goes beside it, so a report
+    # over USD and EUR campaigns never reads as one sum
+    name: ("campaign_id", "campaign_name", "strategy_id", "strategy_name", "impressions", "clicks", "total_spend",
+           "campaign_currency_code")
     for name in ("performance", "performance-hourly", "all-dimensions-and-metrics")
 }
 TO_DATE_DATASETS = frozenset({"performance", "day-part"})
@@ -116,6 +119,7 @@ class ReportQuery:
     max_results: int | None = None
     campaign_ids: Sequence[str] = ()
     strategy_ids: Sequence[str] = ()
+    advertiser_ids: Sequence[str] = ()  # every campaign of these advertisers (report --all-campaigns)
 
 
 def build_request(query: ReportQuery) -> ReportRequest:
@@ -129,12 +133,15 @@ def build_request(query: ReportQuery) -> ReportRequest:
         scope.append(Filter("campaign_id", "=", _ids(query.campaign_ids)))
     if query.strategy_ids:
         scope.append(Filter("strategy_id", "=", _ids(query.strategy_ids)))
-    if len(scope) == 2:
+    if query.advertiser_ids:
+        scope.append(Filter("advertiser_id", "=", _ids(query.advertiser_ids)))
+    if len(scope) > 1:
         scope = [Filter(None, "or", filters=tuple(scope))]
     all_filters = tuple(scope + parsed)
     if not all_filters:
         raise InputError(
-            "nothing to report on: the manifests manage no MediaMath campaigns or strategies; pass --filter"
+            "nothing to report on: the state holds no MediaMath advertisers, campaigns or strategies "
+            "(apply first); or pass --filter"
         )
     if query.time_window and query.start_time:
         raise InputError("--time-window and --start-time exclude each other")

@@ -176,7 +176,9 @@ def run_refresh_only(
 @click.option("--order", "order", multiple=True, help="field or -field (descending).")
 @click.option("--max-results", type=click.IntRange(1), help="Stop after N rows.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), help="Default: table on a terminal, csv otherwise.")
-@click.option("--all-campaigns", is_flag=True, help="Do not restrict to the campaigns and strategies the manifests manage.")
+@click.option("--all-campaigns", is_flag=True,
+              help="Every campaign of the advertisers the workspace manages, not only its own campaigns and "
+                   "strategies (with --filter: what the filters pick, anywhere).")
 @click.option("--raw", is_flag=True, help="CSV: write cells as the API sent them (no ' before a cell starting with = + - @).")
 @pass_ctx
 @handle_errors
@@ -198,7 +200,9 @@ def report(
 ) -> None:
     """Delivery and spend from the MediaMath Reporting API v2 (streamed, constant memory).
 
-    By default it reports on the campaigns and strategies this workspace manages (from state).
+    By default it reports on the campaigns and strategies this workspace manages (from state);
+    --all-campaigns widens it to every campaign of the managed advertisers (the advertisers of
+    the managed campaigns included), or to what --filter picks.
     """
     from reconciler.providers.mediamath.reporting import ReportingClient
     from reconciler.report import ReportQuery, run_report
@@ -206,10 +210,12 @@ def report(
     ws = ctx.workspace()
     try:
         snapshot = ws.state.read()
-        managed = {
-            kind: sorted(rs.remote_id for rs in snapshot.resources.values() if (rs.provider, rs.kind) == ("mediamath", kind))
-            for kind in ("Campaign", "Strategy")
-        }
+        mediamath = [rs for rs in snapshot.resources.values() if rs.provider == "mediamath"]
+        managed = {kind: sorted(rs.remote_id for rs in mediamath if rs.kind == kind) for kind in ("Campaign", "Strategy")}
+        advertisers = sorted(
+            {rs.remote_id for rs in mediamath if rs.kind == "Advertiser"}
+            | {rs.parent_ids["advertiser_id"] for rs in mediamath if rs.kind == "Campaign" and rs.parent_ids.get("advertiser_id")}
+        )
         client = ReportingClient.from_config(ws.provider("mediamath").config)
         try:
             summary = run_report(
@@ -226,6 +232,7 @@ def report(
                     max_results=max_results,
                     campaign_ids=() if all_campaigns else managed["Campaign"],
                     strategy_ids=() if all_campaigns else managed["Strategy"],
+                    advertiser_ids=advertisers if all_campaigns and not filters else (),
                 ),
                 fmt=fmt or ("table" if ctx.console.interactive else "csv"),
                 progress=lambda n, total: ctx.console.progress(f"{n} of {total if total >= 0 else '?'} rows"),

@@ -74,8 +74,10 @@ def plan(
     full_plan: str,
 ) -> None:
     """Show what apply would change, field by field. Writes nothing."""
-    from reconciler.plan.planfile import save_plan
+    from reconciler.plan.planfile import check_replaceable, save_plan
 
+    if out:
+        check_replaceable(out)  # before planning: never overwrite a manifest (or anything but a plan)
     ws = ctx.workspace()
     try:
         the_plan, _ = ws.plan(paths, targets=targets, selectors=selectors, skip_guardrails=skip_guardrails)

@@ -14,7 +14,8 @@ Declared in a manifest document or in ``reconciler.yaml`` (``defaults:``, a list
 A default counts as written in the manifest (field ownership is unchanged: it is compared and
 enforced like any written value). Top-level fields only; a document's own value always wins;
 several matching defaults apply in order, the later winning (workspace ones first, then
-documents in file order). ``drift --accept`` never writes into a field a default set: it names the
+documents in file order). Values are interpolated (``${var:}``, ``${env:}``, expressions) for each
+document they fill, by the loader. ``drift --accept`` never writes into a field a default set: it names the
 Defaults to change instead.
 """
 

@@ -40,7 +40,7 @@ from typing import Any, Protocol, runtime_checkable
 from jsonschema import Draft202012Validator
 
 from reconciler import graph
-from reconciler.errors import InputError, ManifestError, MultipleInputErrors, ReferenceError_
+from reconciler.errors import InputError, Location, ManifestError, MultipleInputErrors, ReferenceError_
 from reconciler.gcpause import gc_paused
 from reconciler.manifest import defaults, generate, moved, schemacheck, validate
 from reconciler.manifest.interpolate import interpolate_tree
@@ -325,6 +325,8 @@ class _Loader:
         address = Address(provider, value["kind"], value["metadata"]["name"])
         labels = value["metadata"].get("labels") or {}
         raw_spec, defaulted = defaults.apply(self.defaults, address, labels, value["spec"])
+        if defaulted:
+            raw_spec = self._interpolate_defaults(raw_spec, defaulted, typed)
         spec = validate.coerce_typed(validate.parse_refs(raw_spec, doc, provider, "spec"), typed, validator)
         problems: list[InputError] = [
             *validate.spec_errors(spec, info, validator, doc),
@@ -347,6 +349,24 @@ class _Loader:
             generated=bool(doc.origin),
             defaulted=frozenset(defaulted),
         )
+
+    def _interpolate_defaults(
+        self, spec: Mapping[str, Any], defaulted: Mapping[str, defaults.Default], typed: set[str]
+    ) -> dict[str, Any]:
+        """The values defaults filled in, with ``${var:}``/``${env:}``/expressions resolved as in
+        any document (typed the same way; credentials refused), errors told at the default's line."""
+        out = dict(spec)
+        for name, default in defaulted.items():
+            where = default.value_locations.get(name, default.location)
+
+            def at_default(_path: str, at: Location = where) -> Location:
+                return at
+
+            out[name] = interpolate_tree(
+                out[name], env=self.env, variables=self.config.variables, locate=at_default,
+                path=f"spec.{name}", secrets=self.config.secrets, typed=typed,
+            )
+        return out
 
     def _validator(self, provider: str, info: KindInfo) -> Draft202012Validator:
         key = (provider, info.name)

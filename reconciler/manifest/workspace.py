@@ -28,6 +28,7 @@ workspace file every setting has its default and the start directory is the root
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 
 from reconciler.errors import Location, WorkspaceError
 from reconciler.manifest import schemacheck
@@ -64,6 +66,7 @@ class ProviderSettings:
     options: Mapping[str, Any]
     factory: str | None
     location: Location
+    allow_insecure_http: bool = False  # an http:// endpoint off this machine, accepted (and warned about)
 
     def __repr__(self) -> str:
         names = ", ".join(sorted(self.credentials))
@@ -111,6 +114,7 @@ class WorkspaceConfig:
     defaults: tuple[Default, ...] = ()  # ``defaults:`` of the file (and of its environment)
     environment: str | None = None  # the environment selected (--env / RECONCILER_ENV)
     var_files: tuple[Path, ...] = ()  # --var-file files (data, never manifests)
+    warnings: tuple[str, ...] = ()  # said on every run (a plain-HTTP endpoint allowed on purpose)
 
     def ignored_drift_fields(self, address: str) -> set[str]:
         """Fields the workspace's drift rules ignore for ``address``."""
@@ -240,6 +244,12 @@ def load_workspace_config(
         ),
         environment=selection.environment,
         var_files=selection.var_files,
+        warnings=tuple(
+            f"providers.{name}: the endpoint is plain HTTP on another machine (allow_insecure_http: true): its "
+            "credentials and data cross the network unencrypted"
+            for name, settings in providers.items()
+            if settings.allow_insecure_http and plain_http_off_this_machine(settings.endpoint)
+        ),
     )
 
 
@@ -473,6 +483,15 @@ def _provider(
             location=doc.location(f"{where}.endpoint"),
             path=f"{where}.endpoint",
         )
+    insecure = rest.pop("allow_insecure_http", False) is True
+    if plain_http_off_this_machine(endpoint) and not insecure:
+        raise WorkspaceError(
+            f"endpoint '{_origin(endpoint)}' is plain http:// on another machine: the credentials would cross the network "
+            "unencrypted; use https://, or set 'allow_insecure_http: true' in this provider block for a network "
+            "you trust",
+            location=doc.location(f"{where}.endpoint"),
+            path=f"{where}.endpoint",
+        )
     factory = rest.pop("factory", None)
     return ProviderSettings(
         name=name,
@@ -481,4 +500,26 @@ def _provider(
         options=MappingProxyType(dict(sorted(rest.items()))),
         factory=factory,
         location=doc.location(where),
+        allow_insecure_http=insecure,
     )
+
+
+def _origin(endpoint: str) -> str:
+    """``scheme://host[:port]`` of an endpoint (never a user or password written in it)."""
+    parts = urlsplit(endpoint)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
+def plain_http_off_this_machine(endpoint: str) -> bool:
+    """An ``http://`` endpoint whose host is not this machine's loopback (``127.0.0.0/8``,
+    ``localhost``, ``::1``, where the sandbox runs)."""
+    parts = urlsplit(endpoint)
+    if parts.scheme.lower() != "http":
+        return False
+    host = (parts.hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True

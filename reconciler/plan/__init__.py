@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from reconciler.plan.builder import PlanInput, ProviderView, build_plan, delete_order
     from reconciler.plan.planfile import load_plan, save_plan
     from reconciler.plan.render import render_json, render_markdown, render_text, summary_line
+    from reconciler.plan.summary import summarize
 
 _LAZY = {
     "PlanInput": "builder",
@@ -32,6 +33,7 @@ _LAZY = {
     "render_markdown": "render",
     "render_text": "render",
     "summary_line": "render",
+    "summarize": "summary",
 }
 
 
@@ -56,6 +58,7 @@ __all__ = [
     "render_markdown",
     "render_text",
     "save_plan",
+    "summarize",
     "summary_line",
     "value_from_json",
     "value_to_json",

@@ -45,6 +45,7 @@ from reconciler.errors import PlanError
 from reconciler.gcpause import gc_paused
 from reconciler.model import DesiredResource, LiveObject, OnDelete, Ref, resolve_refs
 from reconciler.plan.model import Action, Change, FieldChange, Plan
+from reconciler.plan.zones import in_live_zone
 from reconciler.providers.base import KindInfo, ManualStep, Precondition, PreconditionKind, Provider
 from reconciler.state.base import ResourceState, StateSnapshot
 
@@ -176,11 +177,17 @@ class _Builder:
         spec: Mapping[str, Any],
         ignore: Sequence[str],
         ref_keys: Sequence[str] | None = None,
+        live: LiveObject | None = None,
     ) -> dict[str, Any]:
         """Owned, normalised template of a resolved spec (fields still holding a Ref kept raw).
 
         ``ref_keys``: the keys of ``spec`` still holding a Ref, when the caller knows them.
+        ``live``: the object it is compared with. Where the kind reads times without an offset
+        in a zone field (``KindInfo.zone_field``) that the spec leaves out, they are read in the
+        live object's zone, as apply sends them: a hand-written ``2026-12-01T00:00:00`` of a New
+        York campaign is midnight in New York, not in UTC.
         """
+        spec = in_live_zone(info, view.normalize, spec, live)
         if ref_keys is None:
             ref_keys = [k for k, v in spec.items() if contains_ref(v)]
         if ref_keys:
@@ -277,7 +284,7 @@ class _Builder:
             reason = "deleted outside reconciler" if rs is not None else "not in state"
             return self.create(base, view, info, spec, reason)
         assert rs is not None
-        template = self.template(view, info, spec, lifecycle.ignore_changes, left)
+        template = self.template(view, info, spec, lifecycle.ignore_changes, left, live)
         before, diffs = compare_owned(template, live.fields, self.differ, info.list_keys)
         if spec == rs.applied_spec and before == template and rs.provider == provider and rs.kind == kind:
             # what drift would find for it: nothing (its kind is known, so drift cannot fail on it)
@@ -366,7 +373,7 @@ class _Builder:
         that cannot make it lists the console steps instead)."""
         addr = base.address
         self.known_ids[addr] = found.remote_id
-        template = self.template(view, info, spec, d.lifecycle.ignore_changes)
+        template = self.template(view, info, spec, d.lifecycle.ignore_changes, live=found)
         before, diffs = compare_owned(template, found.fields, self.differ, info.list_keys)
         reason = "exists already: found live by its natural key"
         steps: tuple[str, ...] = ()
@@ -452,7 +459,7 @@ class _Builder:
             prevent, on_delete = rs.prevent_destroy, rs.on_delete
         on_delete = on_delete or info.default_on_delete.value
         live = self.live_of(addr)
-        template = self.template(view, info, rs.applied_spec, ())
+        template = self.template(view, info, rs.applied_spec, (), live=live)
         before = project(live.fields, template) if live is not None else dict(template)
         common = _Common(
             address=addr,
@@ -524,7 +531,7 @@ class _Builder:
             else:
                 d = self.desired_by_addr.get(addr)
                 ignore = d.lifecycle.ignore_changes if d is not None else ()
-                applied = self.template(view, info, rs.applied_spec, ignore)
+                applied = self.template(view, info, rs.applied_spec, ignore, live=live)
                 projected = project(live.fields, applied) if live is not None else None
             if projected == applied:
                 continue

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from reconciler.providers.base import Precondition, PreconditionKind
 
 FORMAT = "reconciler-plan"
 FORMAT_VERSION = 1
+MAX_PLAN_BYTES = 1024 * 1024 * 1024  # a file larger than this is not a plan we wrote
 
 _STRINGS = {"type": "array", "items": {"type": "string"}}
 _NULLABLE_STRING = {"type": ["string", "null"]}
@@ -180,11 +182,38 @@ def integrity(body: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def check_replaceable(path: str | os.PathLike[str]) -> None:
+    """Refuse to write a plan over anything but a plan: ``plan --out`` is not a way to lose a
+    manifest, a state file or a key. A missing file is fine; an existing one must carry the plan
+    marker (a plan of any version or integrity)."""
+    target = Path(path)
+    try:
+        info = target.stat()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise PlanFileError(f"{target}: cannot write the plan file: {exc.strerror or exc}") from None
+    refuse = PlanFileError(
+        f"{target}: exists and is not a reconciler plan; plan --out replaces only a plan it wrote "
+        "(choose another file name, or remove the file first)"
+    )
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_PLAN_BYTES:
+        raise refuse
+    try:
+        data = json.loads(target.read_bytes().decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        raise refuse from None
+    if not isinstance(data, Mapping) or data.get("format") != FORMAT:
+        raise refuse
+
+
 def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
     """Write ``plan`` to ``path`` atomically (a reader sees the old file or the whole new one),
     mode 0600 like the state (a plan names every live object it touches), with its integrity
-    hash. The hash is taken over the body as it reads back (JSON has one spelling per value)."""
+    hash. The hash is taken over the body as it reads back (JSON has one spelling per value).
+    An existing file is replaced only if it is a plan (:func:`check_replaceable`)."""
     target = Path(path)
+    check_replaceable(target)
     body = json.loads(json.dumps(plan_to_json(plan), ensure_ascii=False))
     text = json.dumps({**body, "integrity": integrity(body)}, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     try:

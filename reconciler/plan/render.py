@@ -11,7 +11,12 @@ resources in plan order, fields sorted by path.
   ``preconditions``, ``warnings``, ``reconciler_action`` ...). ``schemas/plan.schema.json``
   describes it. Adopt maps to Terraform's ``no-op`` + ``importing``, abandon to ``forget``,
   manual to the action a human must take.
-- :func:`render_markdown`: summary line, then one ``<details>`` section per changed resource.
+- :func:`render_markdown`: summary line, then one ``<details>`` section per changed resource,
+  kept under a size limit (:mod:`reconciler.plan.fit`).
+
+Text and Markdown start with the plan summary (:mod:`reconciler.plan.summary`, rendered by
+:mod:`reconciler.plan.render_summary`); money field lines carry their currency, delta and
+percentage; date-times are shown one way (:mod:`reconciler.plan.display`).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 from reconciler.attribution import revert_json, revert_note
 from reconciler.diff import path_sort_key, top_field
 from reconciler.model import Address, Ref
+from reconciler.plan.display import for_display
 from reconciler.plan.fit import DEFAULT_MAX_CHARS, TIERS, Section, fit, rank
 from reconciler.plan.model import Action, Change, FieldChange, Plan, value_to_json
 from reconciler.plan.render_summary import summary_markdown, summary_text
@@ -33,6 +39,7 @@ from reconciler.plan.summary import (
     KindLookup,
     MoneyChange,
     PlanSummary,
+    builtin_kinds,
     money_text,
     percent_text,
     reactivates,
@@ -248,7 +255,8 @@ def render_text(plan: Plan, color: bool = False, warnings: bool = True, kinds: K
     :mod:`reconciler.plan.summary`; ``kinds`` describes the kinds, built-in ones by default)."""
     ink = _Ink(color)
     out: list[str] = []
-    summary = summarize(plan, kinds)
+    lookup = kinds or builtin_kinds
+    summary = summarize(plan, lookup)
     notes = money_notes(summary)
     if plan.has_changes:
         out.extend(summary_text(summary))
@@ -259,14 +267,14 @@ def render_text(plan: Plan, color: bool = False, warnings: bool = True, kinds: K
         out.append("reconciler noticed these changes since the last apply:")
         out.append("")
         for change in plan.drift:
-            out.extend(_text_drift(change, ink))
+            out.extend(_text_drift(for_display(change, lookup(change.provider, change.kind)), ink))
             out.append("")
     changed = [c for c in plan.changes if shown(c)]
     if changed:
         out.append("reconciler will perform the following actions:")
         out.append("")
         for change in changed:
-            out.extend(_text_change(change, ink, notes))
+            out.extend(_text_change(for_display(change, lookup(change.provider, change.kind)), ink, notes))
             out.append("")
     out.append(ink(summary_line(plan), "bold"))
     if plan.warnings and warnings:
@@ -463,7 +471,8 @@ def render_markdown(plan: Plan, kinds: KindLookup | None = None, max_chars: int 
     changed resource; kept under ``max_chars`` (0: no limit) by leaving out the least important
     sections and saying ``where`` the full plan is (see :mod:`reconciler.plan.fit`)."""
     out = ["### reconciler plan", "", f"**{summary_line(plan)}**", ""]
-    summary = summarize(plan, kinds)
+    lookup = kinds or builtin_kinds
+    summary = summarize(plan, lookup)
     notes = money_notes(summary)
     findings = [str(f) for f in plan.options.get(FINDINGS_KEY) or []]
     others = [w for w in plan.warnings if not any(w.endswith(f) for f in findings)]  # findings: in the summary
@@ -480,7 +489,8 @@ def render_markdown(plan: Plan, kinds: KindLookup | None = None, max_chars: int 
         if shown(change):
             what = verb_of(change, frozenset()) or "lifecycle"
             tier = TIERS["reactivation"] if reactivates(change) else TIERS.get(what, 2)
-            block = _md_section(change, describe(change), _md_field_lines(change, notes))
+            shown_change = for_display(change, lookup(change.provider, change.kind))
+            block = _md_section(change, describe(change), _md_field_lines(shown_change, notes))
             sections.append(Section("\n".join(block) + "\n", rank(tier, money.get(change.address, 0.0), len(change.field_changes)),
                                     PHRASES.get(what, what)))
     if plan.drift:
@@ -489,7 +499,8 @@ def render_markdown(plan: Plan, kinds: KindLookup | None = None, max_chars: int 
             if change.action is Action.DELETE:
                 block = _md_section(change, "has been deleted outside reconciler", [])
             else:
-                block = _md_section(change, "has changed outside reconciler", _md_field_lines(change))
+                shown_change = for_display(change, lookup(change.provider, change.kind))
+                block = _md_section(change, "has changed outside reconciler", _md_field_lines(shown_change))
             sections.append(Section("\n".join(block) + "\n", rank(TIERS["drift"], 0, len(change.field_changes)),
                                     "changed outside reconciler"))
     text = fit("\n".join(out) + "\n", sections, "", max_chars, where)

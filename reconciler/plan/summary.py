@@ -353,7 +353,9 @@ def summarize(plan: Plan, kinds: KindLookup | None = None) -> PlanSummary:
         if v is None:
             continue
         current: str | None = address
-        while current is not None:
+        for _ in range(64):  # parents form a tree (references cannot cycle); bounded all the same
+            if current is None:
+                break
             _add(subtree.setdefault(current, {}), v)
             current = tree.parent.get(current)
 

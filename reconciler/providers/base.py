@@ -278,8 +278,13 @@ class Provider(ABC):
     name: str = ""
     kinds: Mapping[str, KindInfo] = {}
     option_names: frozenset[str] | None = None
+    # credentials sent in HTTP headers (checked to be sendable); None: all of them
+    header_credentials: frozenset[str] | None = None
 
     def __init__(self, config: ProviderConfig) -> None:
+        from reconciler.providers.http import check_credentials
+
+        check_credentials(config.name, config.credentials, self.header_credentials)
         self.config = config
 
     # -- reading -------------------------------------------------------------------------------

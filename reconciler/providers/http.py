@@ -6,6 +6,19 @@ vendor's message, never a secret.
 Writes are *not* retried here (``retry_writes=False`` by default): a create that may have reached
 the server must be looked up by natural key first, which only the engine can decide.
 
+One scrubbing for every provider: a client is given its credentials (``secrets``, a callable,
+as tokens and session cookies arrive later), and every vendor message of an error answer loses
+them in each form a server may echo: as sent, URL-encoded (``quote``/``quote_plus``), JSON- and
+HTML-escaped, and as a Basic authorization value. :func:`check_credentials` is the one check of
+credential values for all providers: a value that cannot travel in an HTTP header (a character
+outside Latin-1, a control character such as a pasted newline) is a clear error naming the
+credential, never a ``UnicodeEncodeError`` from deep inside the HTTP library.
+
+Redirects are never followed: every call carries a credential (a login form's password, a token,
+an API key, a session cookie), and a 307/308 answer would make requests send it again to
+wherever the redirect points, on another host too. A 3xx answer is an error naming the origin it
+points to (never its path or query), so the user fixes the provider's ``endpoint``.
+
 The environment's proxy settings (``HTTPS_PROXY``, ``NO_PROXY``...) and CA bundle
 (``REQUESTS_CA_BUNDLE``) apply as requests applies them, but are read once per client and host
 (requests scans the whole environment on every call): a client lives for one command.
@@ -13,13 +26,17 @@ The environment's proxy settings (``HTTPS_PROXY``, ``NO_PROXY``...) and CA bundl
 
 from __future__ import annotations
 
+import base64
+import html
+import json
 import random
+import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 import requests
 import urllib3
@@ -35,6 +52,7 @@ from reconciler.errors import (
     RateLimitedError,
     ServerError,
     TransportError,
+    WorkspaceError,
 )
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -111,6 +129,60 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
+MIN_SECRET_LENGTH = 3  # shorter values would scrub ordinary words
+_HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def secret_forms(secret: str) -> set[str]:
+    """The ways ``secret`` may come back in an answer that echoes the request."""
+    forms = {
+        secret,
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        html.escape(secret),
+        base64.b64encode(secret.encode("utf-8")).decode("ascii"),
+    }
+    return {f for f in forms if len(f) >= MIN_SECRET_LENGTH}
+
+
+def basic_credentials(user: str, password: str) -> str:
+    """The value of ``Authorization: Basic ...`` for ``user:password`` (to scrub it too)."""
+    return base64.b64encode(f"{user}:{password}".encode("latin-1", "replace")).decode("ascii")
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every form of every secret (:func:`secret_forms`) replaced by ``***``."""
+    forms = {f for s in secrets if s and len(s) >= MIN_SECRET_LENGTH for f in secret_forms(s)}
+    for form in sorted(forms, key=len, reverse=True):  # longest first: a form may contain another
+        text = text.replace(form, "***")
+    return text
+
+
+def check_credentials(provider: str, credentials: Mapping[str, str], header_keys: Collection[str] | None = None) -> None:
+    """Refuse a credential that cannot be sent: those in ``header_keys`` (None: all of them)
+    travel in HTTP headers, which carry Latin-1 text without control characters. The message
+    names the credential, never its value."""
+    for key, value in sorted(credentials.items()):
+        if header_keys is not None and key not in header_keys:
+            continue
+        where = f"providers.{provider}.credentials.{key}"
+        if _HEADER_UNSAFE.search(value):
+            raise WorkspaceError(
+                f"{where}: the value holds a control character (a newline pasted with it?); it cannot be sent in "
+                "an HTTP header: check the environment variable it is read from"
+            )
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise WorkspaceError(
+                f"{where}: the value holds a character outside Latin-1 (a typographic quote or dash pasted with "
+                "it?); it cannot be sent in an HTTP header: check the environment variable it is read from"
+            ) from None
+
+
 def parse_retry_after(value: str | None) -> float | None:
     if not value:
         return None
@@ -166,6 +238,7 @@ class HttpClient:
         error_message: Callable[[requests.Response], tuple[str, str | None]] | None = None,
         pool_size: int = 32,
         user_agent: str = "reconciler",
+        secrets: Callable[[], Iterable[str]] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
@@ -178,6 +251,7 @@ class HttpClient:
         self.bucket = TokenBucket(rate, burst, reserve=_jitter_reserve(rate, burst))
         self.retry = retry or RetryPolicy()
         self.error_message = error_message or _default_error_message
+        self.secrets = secrets or (lambda: ())  # scrubbed from every vendor message
         self.stats = CallStats()
         self._stats_lock = threading.Lock()
 
@@ -210,8 +284,11 @@ class HttpClient:
             try:
                 # verify is passed explicitly: requests lets REQUESTS_CA_BUNDLE override the session's
                 kwargs.setdefault("verify", self.session.verify)
-                # always streamed: the body is read below with a size cap and a deadline
-                response = self.session.request(method, url, timeout=self.timeout, stream=True, **kwargs)
+                # always streamed: the body is read below with a size cap and a deadline; never
+                # redirected: the credentials would follow the redirect
+                response = self.session.request(
+                    method, url, timeout=self.timeout, stream=True, **{**kwargs, "allow_redirects": False}
+                )
             except requests.exceptions.SSLError as exc:
                 raise TransportError(
                     f"TLS verification failed ({type(exc).__name__}); check the endpoint's certificate or "
@@ -290,10 +367,14 @@ class HttpClient:
 
     def _error_for(self, response: requests.Response, method: str, shown: str) -> APIError:
         status = response.status_code
+        if 300 <= status < 400:
+            return APIError(_redirect_message(response), method=method, url=shown, status=status)
         try:
             message, code = self.error_message(response)
         except Exception:  # a body we cannot parse still yields a clear error
             message, code = (response.reason or "error"), None
+        message = scrub(message, self.secrets())
+        code = scrub(code, self.secrets()) if code is not None else None
         kwargs: dict[str, Any] = {"method": method, "url": shown, "status": status, "vendor_code": code}
         if status == 429:
             self._count("rate_limited")
@@ -321,6 +402,19 @@ def _jitter_reserve(rate: float, burst: float | None) -> float:
         return 0.0
     capacity = burst if burst is not None else max(1.0, rate)
     return min(capacity / 2, rate * JITTER_RESERVE_SECONDS)
+
+
+def _redirect_message(response: requests.Response) -> str:
+    """What a redirect answer means to the user: where it points (scheme and host only) and why
+    reconciler did not go there."""
+    location = response.headers.get("Location", "")
+    target = urlsplit(requests.compat.urljoin(response.url, location)) if location else None
+    where = f" to {target.scheme}://{target.netloc}" if target is not None and target.netloc else ""
+    return (
+        f"the server answered with a redirect{where}; reconciler never follows redirects (the request's "
+        "credentials would be sent again to wherever it points): set the provider's endpoint to the "
+        "address that answers directly"
+    )
 
 
 def _default_error_message(response: requests.Response) -> tuple[str, str | None]:

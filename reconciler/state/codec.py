@@ -20,6 +20,7 @@ from dataclasses import asdict
 from typing import Any, TypeGuard
 
 from reconciler.errors import StateError
+from reconciler.model import ADDRESS_RE
 from reconciler.state.base import Intent, LockInfo, ResourceState
 
 FORMAT_VERSION = 1
@@ -102,6 +103,9 @@ def fast_resource(address: Any, data: Any) -> ResourceState | None:
     provider, kind, remote_id = get("provider"), get("kind"), get("remote_id")
     if type(provider) is not str or not provider or type(kind) is not str or not kind:
         return None
+    parsed = ADDRESS_RE.match(address)
+    if parsed is None or parsed["provider"] != provider or parsed["kind"] != kind:
+        return None
     if type(remote_id) is not str or not remote_id:
         if type(remote_id) is not int:
             return None
@@ -163,8 +167,19 @@ def explain_resource(address: str, data: Any, where: str) -> None:
     unknown = sorted(set(data) - RESOURCE_KEYS)
     if unknown:
         raise ValueError(f"{where}: unknown field '{unknown[0]}'")
-    require_str(data, "provider", where)
-    require_str(data, "kind", where)
+    provider = require_str(data, "provider", where)
+    kind = require_str(data, "kind", where)
+    parsed = ADDRESS_RE.match(address)
+    if parsed is None:
+        raise ValueError(
+            f"{where}: {address!r} is not an address (provider.Kind/name); the state file was edited or damaged: "
+            "fix or remove the entry (reconciler never deletes what it cannot name)"
+        )
+    if (parsed["provider"], parsed["kind"]) != (provider, kind):
+        raise ValueError(
+            f"{where}: the address names {parsed['provider']}.{parsed['kind']} but the entry says "
+            f"{provider}.{kind}; the state file was edited or damaged"
+        )
     if "remote_id" not in data:
         raise ValueError(f"{where}: missing field 'remote_id'")
     remote_id = data["remote_id"]

@@ -138,3 +138,26 @@ def mm_server() -> Iterator[SandboxServer]:
 @pytest.fixture
 def lr_server() -> Iterator[SandboxServer]:
     yield from serve(["liveramp"])
+
+
+# -- the MediaMath example on its own sandbox (a test file may define its own ``ws``/``applied``) --
+@pytest.fixture
+def mm(mm_server: SandboxServer) -> Sandbox:
+    """The MediaMath sandbox's control API and vendor calls (as the second user, jdoe, too)."""
+    return Sandbox(mm_server.url)
+
+
+@pytest.fixture
+def ws(mm_server: SandboxServer, tmp_path: Path) -> ExampleWorkspace:
+    """A copy of examples/mediamath pointed at ``mm_server`` with the demo credentials."""
+    from reconciler.sandbox.mediamath.app import MediaMathEmulator
+
+    return copy_example("mediamath", tmp_path / "mediamath", mm_server.url, dict(MediaMathEmulator.demo_credentials))
+
+
+@pytest.fixture
+def applied(ws: ExampleWorkspace) -> ExampleWorkspace:
+    """``ws`` applied once (exit 0)."""
+    result = ws.run("apply", "--auto-approve")
+    assert result.code == 0, result
+    return ws

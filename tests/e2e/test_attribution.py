@@ -14,31 +14,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from reconciler.plan.planfile import load_plan
-from reconciler.sandbox import SandboxServer
-from reconciler.sandbox.mediamath.app import MediaMathEmulator
-from tests.e2e.conftest import ExampleWorkspace, Sandbox, copy_example
+from tests.e2e.conftest import ExampleWorkspace, Sandbox
 
-CREDENTIALS = dict(MediaMathEmulator.demo_credentials)
 STRATEGY = "mediamath.Strategy/winter-prospecting"
-
-
-@pytest.fixture
-def mm(mm_server: SandboxServer) -> Sandbox:
-    return Sandbox(mm_server.url)
-
-
-@pytest.fixture
-def applied(mm_server: SandboxServer, tmp_path: Path) -> ExampleWorkspace:
-    ws = copy_example("mediamath", tmp_path / "mediamath", mm_server.url, CREDENTIALS)
-    result = ws.run("apply", "--auto-approve")
-    assert result.code == 0, result
-    return ws
 
 
 def jdoe_edits(mm: Sandbox, ws: ExampleWorkspace, fields: dict[str, Any]) -> str:

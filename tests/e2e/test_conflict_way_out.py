@@ -11,15 +11,8 @@ of one of its creates is refused as stale (exit 3, not 1), naming the imported a
 
 from __future__ import annotations
 
-from pathlib import Path
+from tests.e2e.conftest import ExampleWorkspace, Sandbox
 
-import pytest
-
-from reconciler.sandbox import SandboxServer
-from reconciler.sandbox.mediamath.app import MediaMathEmulator
-from tests.e2e.conftest import ExampleWorkspace, Sandbox, copy_example
-
-CREDENTIALS = dict(MediaMathEmulator.demo_credentials)
 PROSPECTING = "mediamath.Strategy/winter-prospecting"
 RETARGETING = "mediamath.Strategy/winter-retargeting"
 
@@ -44,19 +37,6 @@ spec:
   use_campaign_end: true
   media_type: DISPLAY
 """
-
-
-@pytest.fixture
-def mm(mm_server: SandboxServer) -> Sandbox:
-    return Sandbox(mm_server.url)
-
-
-@pytest.fixture
-def applied(mm_server: SandboxServer, tmp_path: Path) -> ExampleWorkspace:
-    ws = copy_example("mediamath", tmp_path / "mediamath", mm_server.url, CREDENTIALS)
-    result = ws.run("apply", "--auto-approve")
-    assert result.code == 0, result
-    return ws
 
 
 def max_bid(mm: Sandbox, ws: ExampleWorkspace, address: str) -> float:

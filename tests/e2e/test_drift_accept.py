@@ -58,11 +58,6 @@ spec:
 
 
 @pytest.fixture
-def mm(mm_server: SandboxServer) -> Sandbox:
-    return Sandbox(mm_server.url)
-
-
-@pytest.fixture
 def ws(mm_server: SandboxServer, tmp_path: Path) -> ExampleWorkspace:
     workspace = copy_example("mediamath", tmp_path / "mediamath", mm_server.url, CREDENTIALS)
     workspace.edit("strategies.yaml", "  max_bid: 4.5\n", "  max_bid: 4.5     # agreed with the client\n")

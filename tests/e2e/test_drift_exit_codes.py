@@ -11,30 +11,11 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
-import pytest
+from tests.e2e.conftest import ExampleWorkspace, Sandbox
 
-from reconciler.sandbox import SandboxServer
-from reconciler.sandbox.mediamath.app import MediaMathEmulator
-from tests.e2e.conftest import ExampleWorkspace, Sandbox, copy_example
-
-CREDENTIALS = dict(MediaMathEmulator.demo_credentials)
 STRATEGY = "mediamath.Strategy/winter-prospecting"
 CAMPAIGN = "mediamath.Campaign/winter-sale"
-
-
-@pytest.fixture
-def mm(mm_server: SandboxServer) -> Sandbox:
-    return Sandbox(mm_server.url)
-
-
-@pytest.fixture
-def applied(mm_server: SandboxServer, tmp_path: Path) -> ExampleWorkspace:
-    ws = copy_example("mediamath", tmp_path / "mediamath", mm_server.url, CREDENTIALS)
-    result = ws.run("apply", "--auto-approve")
-    assert result.code == 0, result
-    return ws
 
 
 def managed(ws: ExampleWorkspace) -> int:

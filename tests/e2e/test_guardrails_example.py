@@ -15,6 +15,7 @@ Aspects covered (issues 6 and 14), every message with both numbers and the curre
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,6 +76,14 @@ def test_budget_within_ten_percent_of_spend_is_a_warning(spent: ExampleWorkspace
     result = spent.run("plan", "--detailed-exitcode")
     assert result.code == 2, result  # the plan goes ahead
     assert f"Warning: {CAMPAIGN}: total_budget 45,000.00 USD is within 10% of spend to date 42,000.50 USD" in result.err
+    # the plan summary puts the finding first, in text, Markdown and JSON
+    finding = f"{CAMPAIGN}: total_budget 45,000.00 USD is within 10% of spend to date 42,000.50 USD"
+    assert result.out.splitlines()[1].startswith(f"  ! guardrail: {finding}"), result.out
+    markdown = spent.run("plan", "--format", "markdown").out
+    assert markdown.index("> **Guardrail:** " + finding) < markdown.index("**Summary:**")
+    assert markdown.count(finding) == 1  # not repeated as a warning
+    summary = json.loads(spent.run("plan", "--format", "json").out)["summary"]
+    assert summary["attention"][0]["kind"] == "guardrail" and summary["attention"][0]["message"].startswith(finding)
 
 
 def test_skip_guardrails_allows_the_cut_and_says_so(spent: ExampleWorkspace, tmp_path: Path) -> None:

@@ -37,28 +37,11 @@ from reconciler.providers.mediamath.provider import MediaMathProvider
 from reconciler.sandbox import SandboxServer
 from reconciler.sandbox.mediamath.app import MediaMathEmulator
 from reconciler.state import ResourceState, open_backend
-from tests.e2e.conftest import TIMEOUT, ExampleWorkspace, Sandbox, copy_example
+from tests.e2e.conftest import TIMEOUT, ExampleWorkspace, Sandbox
 
 CREDENTIALS = dict(MediaMathEmulator.demo_credentials)
 JSON = {"Accept": "application/vnd.mediamath.v1+json"}
 STRATEGY = "mediamath.Strategy/winter-prospecting"
-
-
-@pytest.fixture
-def mm(mm_server: SandboxServer) -> Sandbox:
-    return Sandbox(mm_server.url)
-
-
-@pytest.fixture
-def ws(mm_server: SandboxServer, tmp_path: Path) -> ExampleWorkspace:
-    return copy_example("mediamath", tmp_path / "mediamath", mm_server.url, CREDENTIALS)
-
-
-@pytest.fixture
-def applied(ws: ExampleWorkspace) -> ExampleWorkspace:
-    result = ws.run("apply", "--auto-approve")
-    assert result.code == 0, result
-    return ws
 
 
 class MediaMathApi:

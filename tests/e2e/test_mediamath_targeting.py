@@ -76,23 +76,6 @@ class TargetApi:
 
 
 @pytest.fixture
-def mm(mm_server: SandboxServer) -> Sandbox:
-    return Sandbox(mm_server.url)
-
-
-@pytest.fixture
-def ws(mm_server: SandboxServer, tmp_path: Path) -> ExampleWorkspace:
-    return copy_example("mediamath", tmp_path / "mediamath", mm_server.url, CREDENTIALS)
-
-
-@pytest.fixture
-def applied(ws: ExampleWorkspace) -> ExampleWorkspace:
-    result = ws.run("apply", "--auto-approve")
-    assert result.code == 0, result
-    return ws
-
-
-@pytest.fixture
 def api(mm_server: SandboxServer) -> TargetApi:
     return TargetApi(mm_server.url)
 

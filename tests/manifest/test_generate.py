@@ -197,6 +197,20 @@ def test_defaults_with_a_selector_fill_only_what_a_document_does_not_set(load) -
     assert "defaults.yaml:6: spec.selector: 'market in us' is not a requirement" in error_of(load, {"d.yaml": "", "defaults.yaml": bad})
 
 
+def test_defaults_read_variables_and_the_environment_like_any_document(tmp_path: Path) -> None:
+    (tmp_path / "reconciler.yaml").write_text(WORKSPACE + "defaults:\n  - {kind: mediamath.Campaign, values: {goal_value: '${env:GOAL}'}}\n")
+    (tmp_path / "c.yaml").write_text(CAMPAIGN.replace('total_budget: "${var:budget}"', "status: true"))
+    (tmp_path / "d.yaml").write_text(DEFAULTS.replace('  selector: "market in (us)"\n', "").replace(
+        "total_budget: 5", 'total_budget: "${var:budget}"'))
+    config = load_workspace_config(tmp_path, {}, selection=Selection("production"))
+    spec = load_manifests([], config=config, kind_lookup=KINDS, known_providers=PROVIDERS, env={"GOAL": "2.5"})[0].spec
+    assert spec["goal_value"] == 2.5 and spec["total_budget"] == 3  # typed like a document's ${var:} and ${env:}
+    with pytest.raises(InputError, match=r"d.yaml:6: .*unknown_var"):
+        (tmp_path / "d.yaml").write_text(DEFAULTS.replace('  selector: "market in (us)"\n', "").replace(
+            "total_budget: 5", 'total_budget: "${var:unknown_var}"'))
+        load_manifests([], config=config, kind_lookup=KINDS, known_providers=PROVIDERS, env={"GOAL": "2.5"})
+
+
 def warnings_of(root: Path, files: dict[str, str]) -> list[str]:
     """Load like the CLI (the ``load`` fixture's kinds), returning the warnings."""
     for name, text in {"reconciler.yaml": "apiVersion: reconciler/v1\nkind: Workspace\n", **files}.items():

@@ -56,7 +56,7 @@ def test_targets_and_options_round_trip(tmp_path: Path) -> None:
 
 def test_save_replaces_existing_file_atomically(plan: Plan, tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
-    path.write_text("old")
+    save_plan(Plan("older", 0, ()), path)
     save_plan(plan, path)
     assert load_plan(path) == plan
     bad = Plan("lin", 1, (), options={"not json": object()})

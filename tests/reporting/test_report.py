@@ -127,6 +127,7 @@ def test_csv_output_equals_the_api_rows(rep: Reporting) -> None:
         "impressions",
         "clicks",
         "total_spend",
+        "campaign_currency_code",  # spend is in each campaign's currency
     ]
     assert lines[0] == header
     expected = rep.rows(

@@ -6,8 +6,8 @@ machine): exit 1, an ``Error:`` naming the path, never a traceback nor "internal
 Cases: a symbolic link to ``/dev/zero`` named ``*.yaml`` among the manifests, a FIFO named
 ``*.yaml`` (would block a plain read for ever), a loop of symbolic links, the same three named
 explicitly on the command line, a file over the size limit, and a YAML alias bomb whose keys are
-long (few values, but each field path built for them is long). A symbolic link to an ordinary
-manifest is still read, and named by the link.
+long (few values, but each field path built for them is long), a dangling link (named with where
+it points). A symbolic link to an ordinary manifest is still read, and named by the link.
 """
 
 from __future__ import annotations
@@ -112,3 +112,9 @@ def test_a_link_to_an_ordinary_manifest_is_read(ws: Workspace, tmp_path: Path) -
     (ws.root / "manifests" / "linked.yaml").symlink_to(elsewhere)
     result = run(ws, "validate")
     assert result.returncode == 1 and "manifests/linked.yaml:4: spec.name: 7 is not of type 'string'" in result.stderr, result.stderr
+
+
+def test_a_dangling_link_names_where_it_points(ws: Workspace, tmp_path: Path) -> None:
+    (ws.root / "manifests" / "gone.yaml").symlink_to(tmp_path / "planted.yaml")
+    refused(ws, f"manifests/gone.yaml:1: cannot read file: no such file or directory (a symbolic link to "
+                f"{tmp_path / 'planted.yaml'}, which does not exist)")

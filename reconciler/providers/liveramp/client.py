@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import requests
 
 from reconciler.errors import AuthError, ProviderError, RateLimitedError, ServerError, TransportError
-from reconciler.providers.http import HttpClient, redact_url
+from reconciler.providers.http import HttpClient, basic_credentials, redact_url
 from reconciler.providers.liveramp.token_cache import Token, TokenCache
 
 PRODUCTION = "https://api.habu.com"
@@ -68,7 +68,9 @@ class LiveRampClient:
         self.client_id = client_id
         self._secret = client_secret
         self.cache = cache
-        self.http = HttpClient(base, timeout=timeout, verify=verify, error_message=liveramp_error_message, user_agent="reconciler-liveramp")
+        self._tokens_seen: set[str] = set()  # scrubbed from messages like the secret
+        self.http = HttpClient(base, timeout=timeout, verify=verify, error_message=liveramp_error_message,
+                               user_agent="reconciler-liveramp", secrets=self._secrets)
         self._types: dict[str, str] | None = None  # type id -> name
         self._org_id: str | None = None
         self._lookup_lock = threading.Lock()  # concurrent reads fetch each lookup once
@@ -106,7 +108,12 @@ class LiveRampClient:
         return Token(str(token), _expiry(data))
 
     def token(self) -> str:
-        return self.cache.get(self._fetch_token)
+        token = self.cache.get(self._fetch_token)
+        self._tokens_seen.add(token)
+        return token
+
+    def _secrets(self) -> list[str]:
+        return [self._secret, basic_credentials(self.client_id, self._secret), *self._tokens_seen]
 
     # -- calls -----------------------------------------------------------------------------------
     def call(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None) -> Any:

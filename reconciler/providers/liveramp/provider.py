@@ -56,6 +56,7 @@ class LiveRampProvider(Provider):
     name = "liveramp"
     kinds: Mapping[str, KindInfo] = {cls.info.name: cls.info for cls in KIND_CLASSES}
     option_names = COMMON_OPTIONS | {"token_cache_dir", "api_user_email"}
+    header_credentials = frozenset({"client_id", "client_secret"})  # HTTP Basic for the token
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)

@@ -25,7 +25,7 @@ import requests
 
 from reconciler.errors import APIError, AuthError, TransportError, WorkspaceError
 from reconciler.providers.attempts import SharedAttempt
-from reconciler.providers.http import HttpClient, RetryPolicy, redact_url
+from reconciler.providers.http import HttpClient, RetryPolicy, redact_url, scrub
 from reconciler.providers.mediamath.wire import (
     JSON_MEDIA_TYPE,
     WireEntity,
@@ -86,13 +86,6 @@ def make_error_message(secrets: Callable[[], Sequence[str]]) -> Callable[[reques
     return error_message
 
 
-def scrub(text: str, secrets: Sequence[str]) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 3:
-            text = text.replace(secret, "***")
-    return text
-
-
 class MediaMathClient:
     """Session-holding client: ``get``/``post`` return parsed :class:`WireResult` values."""
 
@@ -132,6 +125,7 @@ class MediaMathClient:
             retry=retry,
             error_message=make_error_message(self._secrets),
             user_agent="reconciler-mediamath",
+            secrets=self._secrets,
         )
         if json_format:
             self.http.session.headers["Accept"] = JSON_MEDIA_TYPE

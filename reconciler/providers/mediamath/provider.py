@@ -98,6 +98,7 @@ class MediaMathProvider(Provider):
     name = "mediamath"
     kinds: Mapping[str, KindInfo] = dict(sorted({**kind_infos(), TARGETING: targeting_info()}.items()))
     option_names = COMMON_OPTIONS | {"rate_limit", "format", "auth_endpoint", "report_timeout"}
+    header_credentials = frozenset({"access_token"})  # Bearer; a password goes in a form body
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)

@@ -36,7 +36,7 @@ import requests
 
 from reconciler.errors import APIError, AuthError, TransportError, WorkspaceError
 from reconciler.providers.base import ProviderConfig
-from reconciler.providers.http import HttpClient, RetryPolicy, redact_url
+from reconciler.providers.http import HttpClient, RetryPolicy, redact_url, scrub
 from reconciler.providers.options import rate_limit, timeout, tls_verify
 
 REPORTING_PATH = "/reporting/v2"
@@ -349,10 +349,7 @@ def make_error_message(secrets: Callable[[], Sequence[str]]) -> Callable[[reques
                 code = str(data["error"])
         elif response.text.strip():
             message = response.text.strip().splitlines()[0][:200]
-        for secret in secrets():
-            if secret and len(secret) >= 3:
-                message = message.replace(secret, "***")
-        return message, code
+        return scrub(message, secrets()), code
 
     return error_message
 
@@ -407,6 +404,7 @@ class ReportingClient:
             retry=retry,
             error_message=make_error_message(self._secrets),
             user_agent="reconciler-mediamath-reporting",
+            secrets=self._secrets,
         )
         self._expires = float("inf") if self._static_token else 0.0
         self._auth_lock = threading.Lock()

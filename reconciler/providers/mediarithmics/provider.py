@@ -59,9 +59,10 @@ from reconciler.providers.mediarithmics.normalize import (
     room_history,
     room_to_live,
 )
-from reconciler.providers.options import tls_verify
+from reconciler.providers.options import timeout, tls_verify
 
 DEFAULT_ENDPOINT = "https://api.mediarithmics.com"
+DEFAULT_TIMEOUT = 30.0  # seconds per call (``timeout:``)
 DEFAULT_PAGE_SIZE = 500
 WRITING_ACTIONS = frozenset({"create", "update", "replace", "delete"})
 
@@ -116,6 +117,7 @@ class MediarithmicsProvider(Provider):
     name = "mediarithmics"
     kinds = {KIND: CLEAN_ROOM}
     option_names = COMMON_OPTIONS | {"organisation_id", "writes", "page_size", "rate_limit"}
+    header_credentials = frozenset({"token"})  # as-is in Authorization
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
@@ -138,6 +140,7 @@ class MediarithmicsProvider(Provider):
                 f"providers.mediarithmics.rate_limit: expected a positive number, got {rate!r}"
             )
         self.rate = float(rate) if rate is not None else None
+        self.timeout = timeout(config, DEFAULT_TIMEOUT)
         self._client: MediarithmicsClient | None = None
         self._lock = threading.Lock()
 
@@ -159,9 +162,11 @@ class MediarithmicsProvider(Provider):
                     )
                 http = HttpClient(
                     endpoint,
+                    timeout=self.timeout,
                     verify=tls_verify(self.config),
                     rate=self.rate or 0.0,
                     error_message=error_message,
+                    secrets=lambda: (token,),
                 )
                 self._client = MediarithmicsClient(http, token)
             return self._client
