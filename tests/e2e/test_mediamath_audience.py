@@ -11,6 +11,8 @@ Aspects covered (issue 21, audience segments):
   with the widening warning;
 - drift: jdoe's change through the API is reported by code, with who and when;
 - adoption: a second workspace over the same account adopts the segments, then changes one;
+- between ``plan --out`` and ``apply FILE``: jdoe's segment change is rebased over a region change,
+  and is a conflict (exit 3, named) for a plan that changes the audience;
 - an unknown segment code fails that resource at apply with the closest codes.
 (The export round trip with the audience is in ``test_mediamath_targeting``.)
 """
@@ -152,3 +154,29 @@ def test_an_unknown_segment_code_fails_with_the_closest_codes(applied: ExampleWo
     assert result.code == 1, result
     assert ("audience.include: 'BK-AUTO-INTENDER' is not a code of the API's audience_segments; "
             "did you mean 'BK-AUTO-INTENDERS'") in result.err, result
+
+
+def test_a_segment_change_between_plan_and_apply_is_rebased_or_a_conflict(
+    mm_server: SandboxServer, applied: ExampleWorkspace, api: SegmentApi
+) -> None:
+    """No version: the targeting's fingerprint guards the audience too. jdoe's segment change is
+    rebased over a plan that changes only a region; over a plan that changes the audience it is a
+    conflict (exit 3) and stays."""
+    strategy_id = applied.remote_id(STRATEGY)
+    jdoe = SegmentApi(mm_server.url, "jdoe", "jdoe-password")
+    applied.edit("targeting.yaml", "region: {include: [US-CA, US-NY]}", "region: {include: [US-CA]}")
+    plan_file = applied.root / "geo.plan"
+    assert applied.run("plan", "--out", str(plan_file)).code == 0
+    jdoe.post(strategy_id, {"segments.1.id": IDS["BK-TRAVELERS"]})
+    result = applied.run("apply", str(plan_file))
+    assert result.code == 0, result
+    assert f"{TARGETING}: rebased" in result.text, result
+    assert "BK-TRAVELERS" in api.segments(strategy_id)["include"]  # theirs, kept
+
+    applied.edit("targeting.yaml", "exclude: [EX-CURRENT-CUSTOMERS]", "exclude: [EX-STUDENTS]")
+    assert applied.run("plan", "--out", str(plan_file)).code == 0
+    jdoe.post(strategy_id, {"segments.1.id": IDS["EX-CURRENT-CUSTOMERS"], "segments.1.restriction": "INCLUDE"})
+    conflict = applied.run("apply", str(plan_file))
+    assert conflict.code == 3, conflict
+    assert TARGETING in conflict.text and "jdoe changed audience since the plan" in conflict.text
+    assert "EX-CURRENT-CUSTOMERS" in api.segments(strategy_id)["include"]  # nothing overwritten
