@@ -140,6 +140,9 @@ def test_removing_the_document_clears_the_targeting(applied: ExampleWorkspace, a
     assert applied.run("apply", "--auto-approve").code == 0
     for dim in (REGION, DEVICE):
         assert api.codes(strategy_id, dim) == {"include": [], "exclude": []}
+    for coll in ("strategy_audience_segments", "strategy_deals"):  # the audience and the deal go too
+        r = api.session.get(f"{api.base}/{coll}/limit/strategy={strategy_id}", timeout=TIMEOUT)
+        assert r.status_code == 200 and SafeET.fromstring(r.content).find("entities").get("count") == "0", r.text
     assert applied.run("plan", "--detailed-exitcode").code == 0  # the strategy itself is untouched
 
 

@@ -1,8 +1,9 @@
 """``MediaMathProvider``: the engine's verbs on the MediaMath Execution & Management API v2.0.
 
 Kinds: Organization (read-only, looked up by name), Agency, Advertiser, Campaign, Strategy,
-BudgetFlight (see :mod:`.kinds`), and StrategyTargeting, a strategy's target dimensions (see
-:mod:`.targeting`: no version, so its writes are guarded by a fingerprint). Values are translated
+BudgetFlight (see :mod:`.kinds`), and StrategyTargeting, a strategy's target dimensions, audience
+segments, supply sources and deals (see :mod:`.targeting`, :mod:`.audience`, :mod:`.picks`: no
+version, so its writes are guarded by a fingerprint). Values are translated
 by :mod:`.normalize`; HTTP, sessions and error mapping live in :mod:`.client`.
 
 - Reads are batched: ``read`` asks for 100 ids per request (``q=(id,...)&full=*``), so 1,000
