@@ -76,7 +76,13 @@ from reconciler.sandbox.mediamath.render import (
     error_body,
 )
 from reconciler.sandbox.mediamath.repo import API, Repo, ValidationFailed
-from reconciler.sandbox.mediamath.seeds import describe_seeds, load_default, load_entities, load_estate
+from reconciler.sandbox.mediamath.seeds import (
+    backfill_lookups,
+    describe_seeds,
+    load_default,
+    load_entities,
+    load_estate,
+)
 from reconciler.sandbox.mediamath.supplies import PICK_SETS, Picks
 from reconciler.sandbox.mediamath.targeting import Targeting, submitted_lists
 
@@ -140,6 +146,9 @@ class MediaMathEmulator(Emulator):
             # store is still reset as a whole)
             with store.transaction():
                 load_default(self.repo)
+        else:  # a data file of an older sandbox: add the lookups it lacks (audience segments, deals...)
+            with store.transaction():
+                backfill_lookups(self.repo)
 
     # -- lifecycle hooks ---------------------------------------------------------------------------
     def reset(self) -> None:

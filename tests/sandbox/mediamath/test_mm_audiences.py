@@ -13,12 +13,14 @@ Aspects covered:
   written when one item is bad; another organisation's strategy is 403;
 - the strategy's ``/history`` names who changed the segments (``audience_segments.include``, old and
   new ids), as ``jdoe`` too; a POST that changes nothing adds no entry;
-- the seeded ``audience_segments`` tree (``q=code==(...)``) and ``sandbox info`` listing it.
+- the seeded ``audience_segments`` tree (``q=code==(...)``) and ``sandbox info`` listing it; a data
+  file of an older sandbox gets the new lookups when opened.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -134,3 +136,26 @@ def test_sandbox_info_lists_the_segments() -> None:
     segments = {e["id"]: (e["name"], e.get("note")) for e in entries if e["kind"] == "segment"}
     assert segments[str(AUTO)] == ("BK-AUTO-INTENDERS", "audience segment Bluekai - Auto Intenders")
     assert segments[str(FOLDER)] == ("BK", "audience segment Bluekai (a folder: not buyable)")
+
+
+def test_a_data_file_of_an_older_sandbox_gets_the_new_lookups(tmp_path: Path) -> None:
+    """A sandbox file written before audience segments, supply sources and deals existed gets them
+    when opened (its own objects stay); one that has them is left as it is."""
+    from reconciler.sandbox import create_sandbox
+    from reconciler.sandbox.mediamath.repo import API
+
+    path = str(tmp_path / "sandbox.sqlite")
+    sandbox = create_sandbox(path, names=["mediamath"])
+    store = sandbox.store
+    for coll in ("audience_segments", "supply_sources", "deals"):
+        for doc in store.all(API, coll):
+            store.delete(API, coll, doc["id"])
+    users = store.count(API, "users")
+    store.close()
+    reopened = create_sandbox(path, names=["mediamath"])
+    try:
+        assert reopened.store.count(API, "audience_segments") == 9
+        assert reopened.store.count(API, "deals") == 4 and reopened.store.count(API, "supply_sources") == 6
+        assert reopened.store.count(API, "users") == users
+    finally:
+        reopened.store.close()
