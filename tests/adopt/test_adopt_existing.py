@@ -149,8 +149,9 @@ def test_the_lookup_is_one_listing_per_parent(
     # organization, agency, advertiser: one each; campaigns: one listing under the advertiser;
     # flights and strategies: one listing per campaign (35 strategies, 2 campaigns); concepts under
     # the advertiser; the concepts of the one strategy that runs one = 10 (its targeting is read per
-    # dimension, not listed: the API lists no strategy targets)
-    assert list_requests(sandbox) - before == 10
+    # dimension, not listed: the API lists no strategy targets); + its audience segments, supply
+    # sources and deals: one batched listing each
+    assert list_requests(sandbox) - before == 10 + 3
 
 
 def test_several_live_matches_are_an_error_listing_them(

@@ -10,6 +10,8 @@ Aspects covered (issue 21, target dimensions):
 - change and remove values: the plan names each value added or removed
   (``+ region.include[US-TX]``), apply sets exactly that; ``device: {}`` clears a dimension;
   a dimension the document does not name is left alone (a console change to it is no drift);
+- guardrail: removing every include of a dimension, or the document of an active strategy, is a
+  warning at the top of the plan;
 - removing the document clears every dimension (shown as a delete); with
   ``on_delete: abandon`` it is forgotten and the targeting stays;
 - drift: a change by ``jdoe`` through the API is reported with the value, who and when (text and
@@ -133,12 +135,44 @@ def test_removing_the_document_clears_the_targeting(applied: ExampleWorkspace, a
     (applied.root / "targeting.yaml").unlink()
     planned = applied.run("plan")
     assert f"{TARGETING} (id {strategy_id}) will be DELETED" in planned.out, planned
-    assert "cleared: every target dimension of the strategy is emptied" in planned.out
+    assert "cleared: every target dimension, audience segment, supply source and deal of the strategy is removed" in planned.out
     assert "Plan: 0 to create, 0 to update, 0 to replace, 1 to delete" in planned.out
     assert applied.run("apply", "--auto-approve").code == 0
     for dim in (REGION, DEVICE):
         assert api.codes(strategy_id, dim) == {"include": [], "exclude": []}
+    for coll in ("strategy_audience_segments", "strategy_deals"):  # the audience and the deal go too
+        r = api.session.get(f"{api.base}/{coll}/limit/strategy={strategy_id}", timeout=TIMEOUT)
+        assert r.status_code == 200 and SafeET.fromstring(r.content).find("entities").get("count") == "0", r.text
     assert applied.run("plan", "--detailed-exitcode").code == 0  # the strategy itself is untouched
+
+
+def test_widening_the_targeting_is_a_warning_at_the_top_of_the_plan(applied: ExampleWorkspace) -> None:
+    """Removing every include of a dimension, or clearing an active strategy's targeting, is a
+    guardrail warning (the plan goes ahead); narrowing and clearing a paused strategy's are not."""
+    applied.edit("targeting.yaml", "device: {include: [SMARTPHONE]}", "device: {}")
+    planned = applied.run("plan", "--detailed-exitcode")
+    assert planned.code == 2, planned
+    assert (f"Warning: {TARGETING}: removes every device include (SMARTPHONE): the strategy then buys in every "
+            "device not excluded") in planned.err, planned
+    applied.edit("targeting.yaml", "device: {}", "device: {include: [SMARTPHONE, TABLET]}")
+    assert "Warning" not in applied.run("plan").err  # widening within the dimension: no finding
+
+    path = applied.root / "targeting.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.unlink()
+    assert "Warning" not in applied.run("plan").err  # the example's strategy is paused: nothing to widen
+    path.write_text(text, encoding="utf-8")
+    applied.edit("strategies.yaml", "  name: Winter Mobile Coasts\n", "  name: Winter Mobile Coasts\n  status: true\n")
+    assert applied.run("apply", "--auto-approve").code == 0
+    path.unlink()
+    planned = applied.run("plan")
+    assert planned.code == 0, planned
+    strategy_id = applied.remote_id(STRATEGY)
+    assert (f"Warning: {TARGETING}: clears the targeting of active strategy 'Winter Mobile Coasts' (id {strategy_id}): "
+            "it then buys everywhere (audience include BK-AUTO-INTENDERS, BK-IN-MARKET-SUV; audience exclude "
+            "EX-CURRENT-CUSTOMERS; deals ACME-PREMIUM-2026; device include SMARTPHONE, TABLET; region include US-CA, "
+            "US-NY dropped)"
+            ) in planned.err, planned
 
 
 def test_on_delete_abandon_leaves_the_targeting_live(applied: ExampleWorkspace, api: TargetApi) -> None:
@@ -238,6 +272,8 @@ def test_export_writes_the_targeting_beside_its_strategy(
         "strategy_id": {"ref": "Strategy/winter-mobile-coasts"},
         "region": {"include": ["US-CA", "US-NY"], "exclude": []},
         "device": {"include": ["SMARTPHONE"], "exclude": []},
+        "audience": {"include": ["BK-AUTO-INTENDERS", "BK-IN-MARKET-SUV"], "exclude": ["EX-CURRENT-CUSTOMERS"]},
+        "deals": ["ACME-PREMIUM-2026"],
     }
     assert written.read_text().startswith("# yaml-language-server: $schema=")
     assert exported.run("plan", "--detailed-exitcode").code == 0

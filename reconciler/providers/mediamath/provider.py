@@ -1,8 +1,9 @@
 """``MediaMathProvider``: the engine's verbs on the MediaMath Execution & Management API v2.0.
 
 Kinds: Organization (read-only, looked up by name), Agency, Advertiser, Campaign, Strategy,
-BudgetFlight (see :mod:`.kinds`), and StrategyTargeting, a strategy's target dimensions (see
-:mod:`.targeting`: no version, so its writes are guarded by a fingerprint). Values are translated
+BudgetFlight (see :mod:`.kinds`), and StrategyTargeting, a strategy's target dimensions, audience
+segments, supply sources and deals (see :mod:`.targeting`, :mod:`.audience`, :mod:`.picks`: no
+version, so its writes are guarded by a fingerprint). Values are translated
 by :mod:`.normalize`; HTTP, sessions and error mapping live in :mod:`.client`.
 
 - Reads are batched: ``read`` asks for 100 ids per request (``q=(id,...)&full=*``), so 1,000
@@ -81,6 +82,7 @@ from reconciler.providers.mediamath.targeting import (
     normalize_targeting,
     targeting_info,
 )
+from reconciler.providers.mediamath.widening import check_widening
 from reconciler.providers.mediamath.wire import WireEntity, WireHistoryEntry, WireResult
 from reconciler.providers.options import rate_limit, timeout, tls_verify
 
@@ -321,7 +323,8 @@ class MediaMathProvider(Provider):
     def check_plan(self, writes: Sequence[PlannedWrite], policy: GuardrailPolicy = GuardrailPolicy()) -> list[Finding]:
         """The money guardrails (:mod:`.guardrails`): cuts below spend (spend from the Reporting API
         v2, asked only when a check needs it), flights below spend, deleting money, reactivations
-        and the workspace's size policy."""
+        and the workspace's size policy; and the targeting guardrail (:mod:`.widening`): a plan that
+        removes every include of a dimension or clears an active strategy's targeting warns."""
         sources = MoneySources(
             spend=lambda kind, ids: spend_to_date(self._reporting_client(), kind, ids),
             campaigns=lambda ids: self.read("Campaign", ids),
@@ -329,7 +332,8 @@ class MediaMathProvider(Provider):
             history=self.history,
             children=self.list_children,
         )
-        return check_money(writes, sources, policy)
+        findings = check_money(writes, sources, policy) + check_widening(writes, lambda ids: self.read(STRATEGY.kind, ids))
+        return sorted(findings, key=lambda f: (f.address, f.severity.value, f.message))
 
     def _reporting_client(self) -> ReportingClient:
         if self._reporting is None:

@@ -10,7 +10,10 @@ Canonical form, the same from a manifest (:func:`normalize_targeting`, pure) and
 lists (a dimension is owned whole: a list not written is empty), each sorted, without repeats
 (sets: the diff names members, ``region.include[US-CA]``, through ``KindInfo.list_keys``). A live
 object holds every dimension of :data:`DIMENSIONS`, values named by the target value's ``code``
-(its id as text for a value without one).
+(its id as text for a value without one), and ``audience``: the strategy's audience segments by
+code, the same ``{include, exclude}`` shape (calls in :mod:`.audience`, read in one batched listing
+for all strategies asked); ``supply_sources`` and ``deals``: sorted lists of codes (:mod:`.picks`,
+batched the same way).
 
 Calls (reference §1.4-§1.5):
 
@@ -42,7 +45,9 @@ from typing import Any
 from reconciler.errors import APIError, ProviderError
 from reconciler.model import LiveObject, OnDelete, Ref
 from reconciler.providers.base import KindInfo, RelatedSpec, SpecProblem, load_schema
+from reconciler.providers.mediamath.audience import AUDIENCE, HISTORY_FIELDS, AudienceCalls
 from reconciler.providers.mediamath.client import PAGE_LIMIT, MediaMathClient
+from reconciler.providers.mediamath.picks import PICKS, PickCalls
 from reconciler.providers.mediamath.wire import FieldChange, TargetLists, WireEntity, WireHistoryEntry
 
 KIND = "StrategyTargeting"
@@ -52,6 +57,8 @@ DIMENSIONS: Mapping[str, int] = MappingProxyType({
     "region": 7, "country": 14, "dma": 1, "device": 24, "os": 5, "browser": 4, "isp": 3, "connection_speed": 2,
 })
 BY_ID: Mapping[int, str] = MappingProxyType({v: k for k, v in DIMENSIONS.items()})
+SETS: tuple[str, ...] = (*DIMENSIONS, AUDIENCE)  # the {include, exclude} blocks of the spec
+LIST_KEYS: tuple[str, ...] = tuple(PICKS)  # the plain lists of codes: supply_sources, deals
 _HISTORY_FIELD = re.compile(r"^target_dimensions\.(\d+)\.(include|exclude)$")
 _Q_UNSAFE = re.compile(r"[&()<>=!:*,%]")  # characters with a meaning inside q=
 
@@ -65,7 +72,7 @@ def _spec_schema() -> dict[str, Any]:
 
 def _no_overlap(spec: Mapping[str, Any], related: RelatedSpec) -> Iterable[SpecProblem]:
     """A value cannot be both included and excluded (the API refuses it)."""
-    for name in DIMENSIONS:
+    for name in SETS:
         lists = spec.get(name)
         if not isinstance(lists, Mapping):
             continue
@@ -84,8 +91,9 @@ def targeting_info() -> KindInfo:
         parent_kind="Strategy",
         immutable_fields=frozenset({"strategy_id"}),
         default_on_delete=OnDelete.DELETE,
-        delete_means="cleared: every target dimension of the strategy is emptied",
-        list_keys=MappingProxyType({f"{name}.{lst}": "" for name in DIMENSIONS for lst in LISTS}),
+        delete_means="cleared: every target dimension, audience segment, supply source and deal of the strategy is removed",
+        list_keys=MappingProxyType({**{f"{name}.{lst}": "" for name in SETS for lst in LISTS},
+                                    **{name: "" for name in LIST_KEYS}}),
         unique_key=True,
         checks=(_no_overlap,),
         scan_unmanaged=False,
@@ -103,17 +111,19 @@ def normalize_targeting(spec: Mapping[str, Any]) -> dict[str, Any]:
         value = spec[key]
         if key == "strategy_id" and not isinstance(value, Ref) and value is not None:
             out[key] = _code(value)
-        elif key in DIMENSIONS and isinstance(value, Mapping):
+        elif key in SETS and isinstance(value, Mapping):
             out[key] = {lst: sorted({_code(v) for v in value.get(lst) or ()}) for lst in LISTS}
+        elif key in LIST_KEYS and isinstance(value, (list, tuple)):
+            out[key] = sorted({_code(v) for v in value if not isinstance(v, (dict, list))})
         else:
             out[key] = value
     return out
 
 
 def is_empty(fields: Mapping[str, Any]) -> bool:
-    """No dimension of a live targeting object holds a value."""
+    """No dimension (nor the audience) of a live targeting object holds a value."""
     return not any(isinstance(v, Mapping) and (v.get("include") or v.get("exclude")) for k, v in fields.items()
-                   if k in DIMENSIONS)
+                   if k in SETS) and not any(fields.get(k) for k in LIST_KEYS)
 
 
 # -- the calls --------------------------------------------------------------------------------------
@@ -128,6 +138,8 @@ class TargetingCalls:
         self._lock = threading.Lock()
         self._ids: dict[tuple[int, str], str] = {}  # (dimension id, code) -> target value id
         self._codes: dict[str, str] = {}  # target value id -> code
+        self.audience = AudienceCalls(client, slots)
+        self.picks = {key: PickCalls(pick, client, slots) for key, pick in PICKS.items()}
 
     # -- reading ---------------------------------------------------------------------------------
     def read(self, strategy_ids: Sequence[str]) -> dict[str, LiveObject]:
@@ -138,7 +150,11 @@ class TargetingCalls:
                 answers = list(pool.map(lambda pair: self._dimension(*pair), pairs))
         else:
             answers = [self._dimension(*pair) for pair in pairs]
-        found: dict[str, dict[str, Any]] = {}
+        audiences = self.audience.read(list(strategy_ids)) if strategy_ids else {}
+        found: dict[str, dict[str, Any]] = {sid: {"strategy_id": sid, AUDIENCE: lists} for sid, lists in audiences.items()}
+        for key, calls in self.picks.items():
+            for sid, codes in (calls.read(list(strategy_ids)) if strategy_ids else {}).items():
+                found.setdefault(sid, {"strategy_id": sid})[key] = codes
         gone: set[str] = set()
         for (sid, name), lists in zip(pairs, answers, strict=True):
             if lists is None:
@@ -197,14 +213,39 @@ class TargetingCalls:
                     vendor_code=exc.vendor_code, retry_after=exc.retry_after,
                 ) from None
             written.append(name)
+        if AUDIENCE in values:
+            lists = values[AUDIENCE] if isinstance(values[AUDIENCE], Mapping) else {}
+            try:
+                self.audience.write(strategy_id, lists)
+            except APIError as exc:
+                if written:
+                    raise type(exc)(
+                        f"{exc.vendor_message} ({', '.join(written)} already written)", method=exc.method, url=exc.url,
+                        status=exc.status, vendor_code=exc.vendor_code, retry_after=exc.retry_after,
+                    ) from None
+                raise
+            written.append(AUDIENCE)
+        for key in sorted(k for k in values if k in LIST_KEYS):
+            codes = values[key] if isinstance(values[key], (list, tuple)) else []
+            try:
+                self.picks[key].write(strategy_id, [_code(c) for c in codes])
+            except APIError as exc:
+                if written:
+                    raise type(exc)(
+                        f"{exc.vendor_message} ({', '.join(written)} already written)", method=exc.method, url=exc.url,
+                        status=exc.status, vendor_code=exc.vendor_code, retry_after=exc.retry_after,
+                    ) from None
+                raise
+            written.append(key)
         return written
 
     def clear(self, strategy_id: str, live: Mapping[str, Any]) -> None:
-        """Empty every dimension that holds a value."""
+        """Empty every dimension (and the audience) that holds a value."""
         empty: dict[str, list[str]] = {lst: [] for lst in LISTS}
         self.write(strategy_id, {
-            name: empty for name in DIMENSIONS
-            if isinstance(live.get(name), Mapping) and (live[name].get("include") or live[name].get("exclude"))
+            **{name: empty for name in SETS
+               if isinstance(live.get(name), Mapping) and (live[name].get("include") or live[name].get("exclude"))},
+            **{key: [] for key in LIST_KEYS if live.get(key)},
         })
 
     def resolve(self, name: str, codes: Sequence[str], where: str) -> list[str]:
@@ -239,9 +280,12 @@ class TargetingCalls:
 
     # -- history ---------------------------------------------------------------------------------
     def history(self, entries: Sequence[WireHistoryEntry]) -> list[WireHistoryEntry]:
-        """The strategy's entries on target dimensions, renamed ``<dimension>.<list>`` with codes."""
+        """The strategy's entries on target dimensions and audience segments, renamed
+        ``<dimension>.<list>`` / ``audience.<list>`` with codes."""
         kept: list[tuple[WireHistoryEntry, list[tuple[str, FieldChange]]]] = []
         wanted: set[str] = set()
+        segments: set[str] = set()
+        picked: dict[str, set[str]] = {}
         for entry in entries:
             changes = []
             for change in entry.fields:
@@ -249,13 +293,29 @@ class TargetingCalls:
                 if match and int(match[1]) in BY_ID:
                     changes.append((f"{BY_ID[int(match[1])]}.{match[2]}", change))
                     wanted.update(_ids(change.old) + _ids(change.new))
+                elif change.name in HISTORY_FIELDS:
+                    changes.append((HISTORY_FIELDS[change.name], change))
+                    segments.update(_ids(change.old) + _ids(change.new))
+                elif change.name in LIST_KEYS:
+                    changes.append((change.name, change))
+                    picked.setdefault(change.name, set()).update(_ids(change.old) + _ids(change.new))
             if changes:
                 kept.append((entry, changes))
         self._learn_codes(sorted(wanted, key=lambda i: (len(i), i)))
+        segment_codes = self.audience.named(sorted(segments, key=lambda i: (len(i), i)))
+        pick_codes = {key: self.picks[key].named(sorted(ids, key=lambda i: (len(i), i))) for key, ids in picked.items()}
+
+        def named(field: str, raw: str | None) -> str | None:
+            if raw is not None and field in pick_codes:
+                return ", ".join(sorted(pick_codes[field].get(i, i) for i in _ids(raw)))
+            if raw is None or not field.startswith(f"{AUDIENCE}."):
+                return self._named(raw)
+            return ", ".join(sorted(segment_codes.get(i, i) for i in _ids(raw)))
+
         return [
             WireHistoryEntry(
                 action=entry.action, date=entry.date, user_id=entry.user_id, user_name=entry.user_name,
-                fields=tuple(FieldChange(field, self._named(c.old), self._named(c.new)) for field, c in changes),
+                fields=tuple(FieldChange(field, named(field, c.old), named(field, c.new)) for field, c in changes),
             )
             for entry, changes in kept
         ]

@@ -13,6 +13,12 @@ ones under ``/api/v2.0``:
 - ``/campaigns/{cid}/budget_flights[/{id}[/delete|/history]]`` and the top-level ``/budget_flights``.
 - ``GET``/``POST /strategies/{id}/target_dimensions/{n}``: a strategy's targeting per dimension,
   without version, written with the seeded ``target_values`` (see :mod:`.targeting`).
+- ``POST /strategies/{id}/audience_segments``: segments included or excluded (``segments.N.id``,
+  a negative id removes), listed in ``strategy_audience_segments``; the seeded
+  ``audience_segments`` tree (see :mod:`.audiences`).
+- ``POST /strategies/{id}/supplies`` / ``/deals``: the strategy's supply sources and deals
+  (repeated ``supply_source_ids`` / ``deal_ids``, replacing the set), listed in
+  ``strategy_supply_sources`` / ``strategy_deals`` (see :mod:`.supplies`).
 - Collections: organizations, agencies, advertisers, campaigns, strategies, budget_flights,
   concepts (an advertiser's creative groups) and strategy_concepts (a concept assigned to a
   strategy of the same advertiser, once; deleted with ``POST /strategy_concepts/{id}/delete`` and
@@ -53,6 +59,7 @@ from werkzeug.wrappers import Request, Response
 
 from reconciler.sandbox.base import Emulator, EmulatorError, RateLimit, json_response
 from reconciler.sandbox.info import EmulatorInfo
+from reconciler.sandbox.mediamath.audiences import LINKS, Audiences
 from reconciler.sandbox.mediamath.models import DT_FORMAT, ENTITY_TYPES, EntityType
 from reconciler.sandbox.mediamath.query import (
     ListParams,
@@ -69,7 +76,14 @@ from reconciler.sandbox.mediamath.render import (
     error_body,
 )
 from reconciler.sandbox.mediamath.repo import API, Repo, ValidationFailed
-from reconciler.sandbox.mediamath.seeds import describe_seeds, load_default, load_entities, load_estate
+from reconciler.sandbox.mediamath.seeds import (
+    backfill_lookups,
+    describe_seeds,
+    load_default,
+    load_entities,
+    load_estate,
+)
+from reconciler.sandbox.mediamath.supplies import PICK_SETS, Picks
 from reconciler.sandbox.mediamath.targeting import Targeting, submitted_lists
 
 P = "/api/v2.0"
@@ -106,6 +120,10 @@ class MediaMathEmulator(Emulator):
         Rule(f"{P}/strategies/<int:sid>/target_dimensions/<int:dim>", methods=["GET"], endpoint="get_target_dimension"),
         Rule(f"{P}/strategies/<int:sid>/target_dimensions/<int:dim>", methods=["POST"],
              endpoint="set_target_dimension"),
+        Rule(f"{P}/strategies/<int:sid>/<any(supplies, deals):picked>", methods=["POST"], endpoint="set_picks"),
+        Rule(f"{P}/strategies/<int:sid>/<any(supplies, deals):picked>", methods=["GET"], endpoint="get_picks"),
+        Rule(f"{P}/strategies/<int:sid>/audience_segments", methods=["POST"], endpoint="set_audience_segments"),
+        Rule(f"{P}/strategies/<int:sid>/audience_segments", methods=["GET"], endpoint="get_audience_segments"),
         Rule(f"{P}/<coll>", methods=["GET"], endpoint="list_entities"),
         Rule(f"{P}/<coll>/limit/<limit>", methods=["GET"], endpoint="list_entities"),
         Rule(f"{P}/<coll>", methods=["POST"], endpoint="create_entity"),
@@ -119,6 +137,8 @@ class MediaMathEmulator(Emulator):
         super().__init__(store, sandbox)
         self.repo = Repo(store)
         self.targeting = Targeting(self.repo)
+        self.audiences = Audiences(self.repo)
+        self.picks = Picks(self.repo)
         self._local = threading.local()
         if not store.count(API, "users"):
             # a data file made before this emulator existed is not reset by the Sandbox (other APIs
@@ -126,6 +146,9 @@ class MediaMathEmulator(Emulator):
             # store is still reset as a whole)
             with store.transaction():
                 load_default(self.repo)
+        else:  # a data file of an older sandbox: add the lookups it lacks (audience segments, deals...)
+            with store.transaction():
+                backfill_lookups(self.repo)
 
     # -- lifecycle hooks ---------------------------------------------------------------------------
     def reset(self) -> None:
@@ -527,3 +550,40 @@ class MediaMathEmulator(Emulator):
             lists = submitted_lists(request.form, request.form.getlist)
         self.targeting.write(strategy, dim, lists, user)
         return self._respond(self._target_dimension_body(sid, dim))
+
+    def _audience_body(self, request: Request, sid: int) -> str:
+        docs = self.audiences.of(sid)
+        params = parse_list_params(self._etype(LINKS), request.args)
+        return Renderer(Resolver(self.repo), self._local.fmt).collection(
+            LINKS, docs, len(docs), 0, params.is_full, params.withs)
+
+    def get_audience_segments(self, request: Request, sid: int) -> Response:
+        self._strategy(self._user(request), sid)
+        return self._respond(self._audience_body(request, sid))
+
+    def set_audience_segments(self, request: Request, sid: int) -> Response:
+        user = self._user(request)
+        strategy = self._strategy(user, sid)
+        self.audiences.write(strategy, self._form(request), user)
+        return self._respond(self._audience_body(request, sid))
+
+    def _picks_body(self, request: Request, picked: str, sid: int) -> str:
+        picks = PICK_SETS[picked]
+        docs = self.picks.of(picks, sid)
+        params = parse_list_params(self._etype(picks.links), request.args)
+        return Renderer(Resolver(self.repo), self._local.fmt).collection(
+            picks.links, docs, len(docs), 0, params.is_full, params.withs)
+
+    def get_picks(self, request: Request, sid: int, picked: str) -> Response:
+        self._strategy(self._user(request), sid)
+        return self._respond(self._picks_body(request, picked, sid))
+
+    def set_picks(self, request: Request, sid: int, picked: str) -> Response:
+        user = self._user(request)
+        strategy = self._strategy(user, sid)
+        if request.mimetype == "application/json":
+            body = self._form(request)
+            self.picks.write(PICK_SETS[picked], strategy, body, body.get, user)
+        else:
+            self.picks.write(PICK_SETS[picked], strategy, request.form, request.form.getlist, user)
+        return self._respond(self._picks_body(request, picked, sid))

@@ -364,6 +364,9 @@ STRATEGY = EntityType(
         Relation("campaign", RelationKind.SINGLE, "campaigns", "campaign_id"),
         Relation("strategy_concepts", RelationKind.PLURAL, "strategy_concepts", "strategy_id"),
         Relation("strategy_day_parts", RelationKind.PLURAL, "strategy_day_parts", "strategy_id"),
+        Relation("strategy_audience_segments", RelationKind.PLURAL, "strategy_audience_segments", "strategy_id"),
+        Relation("strategy_supply_sources", RelationKind.PLURAL, "strategy_supply_sources", "strategy_id"),
+        Relation("strategy_deals", RelationKind.PLURAL, "strategy_deals", "strategy_id"),
     ),
     owner="campaign_id",
     owner_collection="campaigns",
@@ -541,6 +544,96 @@ TARGET_VALUE = EntityType(
     creatable=False,
     updatable=False,
 )
+# Audience lookups (v3 OpenAPI ``path_audience_segments``: name, code, full_path, buyable, parent):
+# a read-only tree of vendors' segments. A strategy's segments are ``strategy_audience_segments``
+# (reference §5), written only through ``POST /strategies/{id}/audience_segments``
+# (:mod:`.audiences`).
+AUDIENCE_SEGMENT = EntityType(
+    "audience_segment",
+    "audience_segments",
+    (
+        Field("name"),
+        Field("code"),
+        Field("full_path"),
+        Field("parent_audience_segment_id", INT),
+        Field("buyable", B, default=True),
+        Field("child_count", INT, default=0),
+        Field("audience_vendor_id", INT),
+        Field("retail_cpm", DEC),
+        *TS,
+    ),
+    relations=(Relation("strategy_audience_segments", RelationKind.PLURAL, "strategy_audience_segments",
+                        "audience_segment_id"),),
+    creatable=False,
+    updatable=False,
+)
+STRATEGY_AUDIENCE_SEGMENT = EntityType(  # a linkage entity: strategy <-> segment, INCLUDE or EXCLUDE
+    "strategy_audience_segment",
+    "strategy_audience_segments",
+    (
+        Field("strategy_id", INT, ref="strategies"),
+        Field("audience_segment_id", INT, ref="audience_segments"),
+        Field("restriction", enum=("INCLUDE", "EXCLUDE"), default="INCLUDE"),
+        Field("group_identifier"),
+        Field("operator", enum=SEG_OPS, default="OR"),
+        Field("code", readonly=True),
+        Field("user_cpm", DEC),
+        *TS,
+    ),
+    relations=(
+        Relation("strategy", RelationKind.SINGLE, "strategies", "strategy_id"),
+        Relation("audience_segment", RelationKind.SINGLE, "audience_segments", "audience_segment_id"),
+    ),
+    owner="strategy_id",
+    owner_collection="strategies",
+    creatable=False,
+    updatable=False,
+)
+# Supply lookups (reference §5 supply_source; deals: ``deal_identifier`` is the exchange's id of the
+# deal) and a strategy's picks of them, written only through ``POST /strategies/{id}/supplies`` and
+# ``/deals`` (:mod:`.supplies`).
+SUPPLY_SOURCE = EntityType(
+    "supply_source",
+    "supply_sources",
+    (Field("name"), Field("code"), Field("supply_type", enum=("exchange", "data")),
+     Field("rtb_type", enum=("STANDARD", "MARKETPLACE")), Field("rtb_enabled", B, default=True),
+     Field("pmp_enabled", B, default=False), Field("status", B, default=True), *TS),
+    creatable=False,
+    updatable=False,
+)
+DEAL = EntityType(
+    "deal",
+    "deals",
+    (Field("name"), Field("deal_identifier"), Field("supply_source_id", INT, ref="supply_sources"),
+     Field("price", DEC), Field("price_type", enum=("FIXED", "FLOOR")), Field("status", B, default=True), *TS),
+    relations=(Relation("supply_source", RelationKind.SINGLE, "supply_sources", "supply_source_id"),),
+    creatable=False,
+    updatable=False,
+)
+STRATEGY_SUPPLY_SOURCE = EntityType(
+    "strategy_supply_source",
+    "strategy_supply_sources",
+    (Field("strategy_id", INT, ref="strategies"), Field("supply_source_id", INT, ref="supply_sources"),
+     Field("code", readonly=True), *TS),
+    relations=(Relation("strategy", RelationKind.SINGLE, "strategies", "strategy_id"),
+               Relation("supply_source", RelationKind.SINGLE, "supply_sources", "supply_source_id")),
+    owner="strategy_id",
+    owner_collection="strategies",
+    creatable=False,
+    updatable=False,
+)
+STRATEGY_DEAL = EntityType(
+    "strategy_deal",
+    "strategy_deals",
+    (Field("strategy_id", INT, ref="strategies"), Field("deal_id", INT, ref="deals"),
+     Field("code", readonly=True), *TS),
+    relations=(Relation("strategy", RelationKind.SINGLE, "strategies", "strategy_id"),
+               Relation("deal", RelationKind.SINGLE, "deals", "deal_id")),
+    owner="strategy_id",
+    owner_collection="strategies",
+    creatable=False,
+    updatable=False,
+)
 AD_SERVER = EntityType("ad_server", "ad_servers", (*TS, Field("name")), creatable=False, updatable=False)
 VERTICAL = EntityType("vertical", "verticals", (*TS, Field("name")), creatable=False, updatable=False)
 
@@ -568,7 +661,8 @@ ENTITY_TYPES: dict[str, EntityType] = {
     t.collection: t
     for t in (ORGANIZATION, AGENCY, ADVERTISER, CAMPAIGN, STRATEGY, BUDGET_FLIGHT, AD_SERVER, VERTICAL, USER,
               CONTACT, CONTRACT, PIXEL_BUNDLE, VENDOR, VENDOR_CONTRACT, TARGET_DIMENSION, TARGET_VALUE, CONCEPT,
-              STRATEGY_CONCEPT, STRATEGY_DAY_PART)
+              STRATEGY_CONCEPT, STRATEGY_DAY_PART, AUDIENCE_SEGMENT, STRATEGY_AUDIENCE_SEGMENT, SUPPLY_SOURCE, DEAL,
+              STRATEGY_SUPPLY_SOURCE, STRATEGY_DEAL)
 }
 BY_TYPE: dict[str, EntityType] = {t.type: t for t in ENTITY_TYPES.values()}
 HISTORY_COLLECTIONS = frozenset({"organizations", "agencies", "advertisers", "campaigns", "strategies",

@@ -44,6 +44,9 @@ ID_START = {
     "concepts": 500000,
     "strategy_concepts": 3000000,
     "strategy_day_parts": 4000000,
+    "strategy_audience_segments": 5000000,
+    "strategy_supply_sources": 6000000,
+    "strategy_deals": 7000000,
     "users": 9000,
 }
 FLIGHT_SPAN_MONTHS = 36

@@ -22,8 +22,10 @@ from typing import Any
 
 from reconciler.sandbox.base import EmulatorError
 from reconciler.sandbox.info import Entry, SeedInfo
+from reconciler.sandbox.mediamath.audiences import describe_segments, segment_documents
 from reconciler.sandbox.mediamath.models import DT_FORMAT, ENTITY_TYPES, FieldError, FieldType
-from reconciler.sandbox.mediamath.repo import Repo
+from reconciler.sandbox.mediamath.repo import API, Repo
+from reconciler.sandbox.mediamath.supplies import describe_supplies, supply_documents
 from reconciler.sandbox.mediamath.targeting import describe_lookups, lookup_documents
 from reconciler.sandbox.mediamath.values import coerce, now_text
 
@@ -36,7 +38,8 @@ SEED_TIME = "2024-01-02T03:04:05"
 LOAD_ORDER = ("organizations", "contracts", "users", "contacts", "ad_servers", "verticals", "vendors", "agencies",
               "advertisers", "pixel_bundles", "campaigns", "strategies", "budget_flights", "vendor_contracts", "concepts",
               "strategy_concepts", "strategy_day_parts",
-              "target_dimensions", "target_values")
+              "target_dimensions", "target_values", "audience_segments", "strategy_audience_segments",
+              "supply_sources", "deals", "strategy_supply_sources", "strategy_deals")
 USER_SECRETS = ("password", "api_key")
 
 _ORG_FIELDS = {
@@ -82,6 +85,8 @@ def describe_seeds() -> tuple[SeedInfo, ...]:
         *(Entry("ad_server", str(i), name) for i, name in enumerate(AD_SERVERS, 1)),
         *(Entry("vertical", str(i), name) for i, name in enumerate(VERTICALS, 1)),
         *describe_lookups(),
+        *describe_segments(),
+        *describe_supplies(),
     ]
     return (
         SeedInfo("default", "loaded by every reset (no agencies, advertisers or campaigns of the demo organisation yet)", tuple(entries)),
@@ -104,9 +109,20 @@ def load_default(repo: Repo) -> dict[str, list[int]]:
                       for i, n in enumerate(VERTICALS, 1)],
         "agencies": [{"id": OTHER_AGENCY_ID, "name": "Globex Agency", "organization_id": OTHER_ORG_ID,
                       "status": True, "created_on": SEED_TIME, "updated_on": SEED_TIME}],
-        **lookup_documents(REFERENCE_TIME),
+        **lookup_data(),
     }
     return load_entities(repo, data)
+
+
+def lookup_data() -> dict[str, list[dict[str, Any]]]:
+    """The global lookups every reset loads (targeting values, audience segments, supply, deals)."""
+    return {**lookup_documents(REFERENCE_TIME), **segment_documents(REFERENCE_TIME), **supply_documents(REFERENCE_TIME)}
+
+
+def backfill_lookups(repo: Repo) -> dict[str, list[int]]:
+    """Load the lookups a data file made by an older sandbox lacks (its own data stays)."""
+    missing = {coll: docs for coll, docs in lookup_data().items() if not repo.store.count(API, coll)}
+    return load_entities(repo, missing) if missing else {}
 
 
 def load_entities(repo: Repo, data: Mapping[str, Any]) -> dict[str, list[int]]:

@@ -121,6 +121,30 @@ def test_strategy_day_part_lifecycle(provider: MediaMathProvider) -> None:
     assert provider.list_children("StrategyDayPart", ids["strategy"]) == []
 
 
+def test_refresh_of_assignments_and_day_parts_is_batched_not_per_strategy(provider: MediaMathProvider) -> None:
+    """Refresh reads strategy_concepts and strategy_day_parts by id, 100 to a request: strategies
+    with an assignment and a day part each cost one request per kind, not one per strategy; the
+    linkage collections also answer by campaign (``/limit/strategy.campaign=<id>``)."""
+    ids = hierarchy(provider)
+    concept = provider.create("Concept", {"advertiser_id": ids["advertiser"], "name": "Batched Creatives"})
+    campaign = provider.read("Strategy", [ids["strategy"]])[ids["strategy"]].fields["campaign_id"]
+    strategies = [ids["strategy"]] + [
+        provider.create("Strategy", {"campaign_id": campaign, "name": f"Batched {n}", "type": "GBO", "goal_type": "cpa",
+                                     "goal_value": 5, "budget": 100, "max_bid": 2, "pacing_amount": 10}).remote_id
+        for n in range(4)]
+    links = [provider.create("StrategyConcept", {"strategy_id": s, "concept_id": concept.remote_id}).remote_id
+             for s in strategies]
+    parts = [provider.create("StrategyDayPart", {"strategy_id": s, "days": "MTWRF", "start_hour": 9, "end_hour": 17})
+             .remote_id for s in strategies]
+    for kind, wanted in (("StrategyConcept", links), ("StrategyDayPart", parts)):
+        before = provider.stats()["requests"]
+        assert sorted(provider.read(kind, wanted)) == sorted(wanted)
+        assert provider.stats()["requests"] - before == 1, kind
+    for collection, wanted in (("strategy_concepts", links), ("strategy_day_parts", parts)):
+        result = provider.client.get(f"/{collection}/limit/strategy.campaign={campaign}")
+        assert sorted(e.id for e in result.entities) == sorted(wanted), collection
+
+
 def test_validate_explains_day_parts_the_api_refuses(tmp_path: Path) -> None:
     (tmp_path / "reconciler.yaml").write_text(
         "apiVersion: reconciler/v1\nkind: Workspace\nproviders:\n  mediamath: {endpoint: sandbox}\n")

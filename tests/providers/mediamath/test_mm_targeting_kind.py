@@ -37,7 +37,11 @@ def test_schema_describes_a_document_and_refuses_what_the_api_does_not_know() ->
     document = json.loads((schemas_dir() / "mediamath" / "StrategyTargeting.schema.json").read_text())
     Draft202012Validator.check_schema(document)
     assert document["properties"]["kind"] == {"const": "StrategyTargeting"}
-    assert set(INFO.schema["properties"]) == {"strategy_id", *DIMENSIONS}
+    assert set(INFO.schema["properties"]) == {"strategy_id", "audience", "supply_sources", "deals", *DIMENSIONS}
+    assert schema_errors({"strategy_id": "1", "deals": ["A", "A"]}) == ["deals: ['A', 'A'] has non-unique elements"]
+    assert schema_errors({"strategy_id": "1", "audience": {"include": ["BK-AUTO-INTENDERS"], "exclude": []}}) == []
+    assert schema_errors({"strategy_id": "1", "audience": {"include": [800002]}}) == [
+        "audience.include.0: 800002 is not of type 'string'"]
     assert schema_errors({"strategy_id": {"ref": "Strategy/x"}, "region": {"include": ["US-CA"]}}) == []
     assert schema_errors({"strategy_id": "1000004", "dma": {"include": [501, "803"]}, "device": {}}) == []
     assert schema_errors({"region": {"include": ["US-CA"]}}) == [": 'strategy_id' is a required property"]
@@ -54,6 +58,8 @@ def test_kind_info() -> None:
     assert INFO.parent_kind == "Strategy" and INFO.immutable_fields == {"strategy_id"}
     assert INFO.unique_key and INFO.deletable and not INFO.read_only
     assert INFO.default_on_delete is OnDelete.DELETE and "every target dimension" in INFO.delete_means
+    assert INFO.list_keys["audience.include"] == "" and INFO.list_keys["audience.exclude"] == ""
+    assert INFO.list_keys["deals"] == "" and INFO.list_keys["supply_sources"] == ""
     assert not INFO.scan_unmanaged
     assert INFO.list_keys["region.include"] == "" and INFO.list_keys["connection_speed.exclude"] == ""
     live = LiveObject("StrategyTargeting", "1000004", {"strategy_id": "1000004", "region": {"include": [], "exclude": []}})
