@@ -489,10 +489,12 @@ class _Builder:
         if kept:
             return common.change(Action.ABANDON, reason=f"{why}; left in place: {kept}")
         if prevent:
+            verb = "deactivated" if info.deactivates else "deleted"
+            how = ("set prevent_destroy: false in its manifest and apply first" if self.inp.destroy
+                   else "restore its manifest with prevent_destroy: false and apply first")
             raise PlanError(
-                f"{addr}: lifecycle.prevent_destroy is set (recorded in state), so it cannot be deleted; "
-                "to delete it, restore its manifest with prevent_destroy: false and apply first, "
-                "or use on_delete: abandon"
+                f"{addr}: lifecycle.prevent_destroy is set (recorded in state), so it cannot be {verb}; "
+                f"to allow it, {how}, or use on_delete: abandon to leave it live"
             )
         precondition = view.precondition_for(live)
         manual = _manual(

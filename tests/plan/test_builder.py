@@ -365,6 +365,10 @@ def test_prevent_destroy_in_state_blocks_delete_when_yaml_removed() -> None:
     with pytest.raises(PlanError) as info:
         make_plan([], state, {CAMP: live(CAMP, "201", CAMP_SPEC)})
     assert CAMP in str(info.value) and "prevent_destroy" in str(info.value)
+    assert "cannot be deleted; to allow it, restore its manifest with prevent_destroy: false" in str(info.value)
+    with pytest.raises(PlanError) as info:  # destroy: the manifest is still there
+        make_plan([desired(CAMP, CAMP_SPEC, prevent_destroy=True)], state, {CAMP: live(CAMP, "201", CAMP_SPEC)}, destroy=True)
+    assert "to allow it, set prevent_destroy: false in its manifest and apply first" in str(info.value)
 
 
 def test_abandon_variants() -> None:
