@@ -35,7 +35,8 @@ from reconciler.errors import InputError, ReconcilerError
 from reconciler.fsutil import atomic_write
 from reconciler.manifest.edit import EditRefused, FieldEdit, edit_text
 from reconciler.manifest.yamlsource import read_text
-from reconciler.model import DesiredResource
+from reconciler.model import DesiredResource, parse_field_path
+from reconciler.schematype import typed_at
 
 if TYPE_CHECKING:
     from reconciler.engine import DriftRun, Workspace
@@ -75,6 +76,7 @@ class _Candidate:
     resource: DesiredResource
     file: Path
     edit: FieldEdit
+    applied: Any  # the last-applied value, typed like the value written (for the report)
 
 
 def accept_drift(ws: Workspace, run: DriftRun, paths: Sequence[Path] = ()) -> Acceptance:
@@ -129,8 +131,22 @@ def _candidate(ws: Workspace, run: DriftRun, item: DriftItem, f: FieldDrift, res
     applied = ws.provider(rs.provider).normalize(rs.kind, rs.applied_spec)
     whole = project(live.fields.get(top), applied.get(top)) if live is not None else f.live
     file = Path(resource.location.file)
-    edit = FieldEdit(resource.location.line, f.path, f.live, whole, ws.list_keys(rs.provider, rs.kind))
-    return _Candidate(item, f, resource, file if file.is_absolute() else ws.root / file, edit)
+    info = ws.kind_info(rs.provider, rs.kind)
+    schema, written = (info.schema if info else None), _written(resource.spec, f.path)
+    value = typed_at(schema, f.path, f.live, written)  # 13 stays 13, not "13" (ids are text in state)
+    edit = FieldEdit(resource.location.line, f.path, value, whole, ws.list_keys(rs.provider, rs.kind))
+    return _Candidate(item, f, resource, file if file.is_absolute() else ws.root / file, edit,
+                      typed_at(schema, f.path, f.applied, written))
+
+
+def _written(spec: Mapping[str, Any], path: str) -> Any:
+    """The value the manifest writes at a plain ``a.b`` path (None elsewhere): its type is kept."""
+    node: Any = spec
+    for part in parse_field_path(path):
+        if part.member or not isinstance(node, Mapping):
+            return None
+        node = node.get(part.key)
+    return node
 
 
 def _write(ws: Workspace, candidates: Sequence[_Candidate], paths: Sequence[Path]) -> tuple[list[Accepted], list[Refused], list[str]]:
@@ -156,7 +172,7 @@ def _write(ws: Workspace, candidates: Sequence[_Candidate], paths: Sequence[Path
             else:
                 line = c.resource.field_lines.get(f"spec.{c.field.path}") or c.resource.field_lines.get(
                     f"spec.{top_field(c.field.path)}", c.resource.location.line)
-                accepted.append(Accepted(c.item.address, c.field.path, c.field.applied, c.field.live,
+                accepted.append(Accepted(c.item.address, c.field.path, c.applied, c.edit.value,
                                          f"{display}:{line}", c.field.changed_by, c.field.changed_at))
         if new != text:
             bom = b"\xef\xbb\xbf" if original.startswith(b"\xef\xbb\xbf") else b""

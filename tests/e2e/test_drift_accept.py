@@ -199,3 +199,20 @@ def test_accept_arguments_that_are_neither_files_nor_addresses_are_errors(ws: Ex
     assert unknown.code == 1 and "Strategy/nope matches no address in the manifests" in unknown.err, unknown
     json_too = ws.run("drift", "--accept", "--format", "json")
     assert json_too.code == 1 and "--accept reports what it wrote as text" in json_too.err, json_too
+
+
+def test_accept_keeps_a_value_s_type_and_drift_shows_ids_typed(mm: Sandbox, ws: ExampleWorkspace) -> None:
+    """An id the manifest writes as an integer stays one (the canonical form holds ids as text)."""
+    apply(ws)
+    advertiser = read(ws, "advertiser.yaml")
+    jdoe(mm, ws, "advertisers", "mediamath.Advertiser/acme-shoes", {"vertical_id": "13"})
+    shown = ws.run("drift")
+    assert shown.code == 2
+    assert "mediamath.Advertiser/acme-shoes: vertical_id 12 -> 13 (changed by jdoe" in shown.out, shown.out
+    assert '"12"' not in ws.run("drift", "--format", "markdown").out
+
+    accepted = ws.run("drift", "--accept")
+    assert accepted.code == 0, accepted
+    assert "mediamath.Advertiser/acme-shoes: spec.vertical_id 12 -> 13 (changed by jdoe" in accepted.out, accepted.out
+    assert read(ws, "advertiser.yaml") == advertiser.replace(b"  vertical_id: 12      #", b"  vertical_id: 13      #")
+    assert ws.run("plan", "--detailed-exitcode").code == 0
