@@ -142,7 +142,8 @@ def test_refusals_say_which_and_why(mm: Sandbox, ws: ExampleWorkspace) -> None:
     assert (f"{RETARGETING}: spec.max_bid: written as an expression or variable ('${{var:retarget_bid}}') in "
             "spec.max_bid") in out, out
     assert f"{AUDIENCES}: spec.media_type: its value comes from a Defaults document" in out, out
-    assert "mediamath.Strategy/extra-a: spec.budget: it is generated (" in out and "for_each" in out, out
+    assert ("mediamath.Strategy/extra-a: spec.budget: the value is written in the for_each template "
+            "(strategies.yaml:") in out and "'1000'), which every object made from it shares" in out, out
     assert read(ws, "strategies.yaml") == before.replace(b"  pacing_amount: 700\n", b"  pacing_amount: 900\n")
 
     left = ws.run("drift")
@@ -216,3 +217,48 @@ def test_accept_keeps_a_value_s_type_and_drift_shows_ids_typed(mm: Sandbox, ws: 
     assert "mediamath.Advertiser/acme-shoes: spec.vertical_id 12 -> 13 (changed by jdoe" in accepted.out, accepted.out
     assert read(ws, "advertiser.yaml") == advertiser.replace(b"  vertical_id: 12      #", b"  vertical_id: 13      #")
     assert ws.run("plan", "--detailed-exitcode").code == 0
+
+
+CSV_TEMPLATE = """\
+apiVersion: mediamath/v1
+kind: Strategy
+metadata:
+  name: "csv-${each.value.key}"
+for_each:
+  csv: extras.csv
+  key: "${each.value.key}"
+spec:
+  campaign_id: {ref: Campaign/winter-sale}
+  name: "CSV ${each.value.key}"
+  type: GBO
+  goal_type: cpa
+  goal_value: 15
+  budget: ${each.value.budget}
+  max_bid: ${min(float(each.value.bid), 9)}
+  pacing_type: even
+  pacing_interval: day
+  pacing_amount: 50
+  use_campaign_start: true
+  use_campaign_end: true
+  media_type: DISPLAY
+"""
+
+
+def test_a_for_each_csv_row_s_value_is_refused_naming_that_row(mm: Sandbox, ws: ExampleWorkspace) -> None:
+    """A value a CSV row holds for one object is not "shared": the refusal names the row to edit."""
+    (ws.root / "extras.csv").write_text("key,budget,bid\nx,1000,2\ny,1200,3\n", encoding="utf-8")
+    (ws.root / "extras.yaml").write_text(CSV_TEMPLATE, encoding="utf-8")
+    apply(ws)
+    files = {p.name: p.read_bytes() for p in ws.root.iterdir() if p.is_file()}
+    jdoe(mm, ws, "strategies", "mediamath.Strategy/csv-y", {"budget": "1500", "max_bid": "4", "pacing_amount": "60"})
+
+    out = ws.run("drift", "--accept").out
+    assert ("mediamath.Strategy/csv-y: spec.budget: the value comes from extras.csv:3 (for_each data of "
+            "extras.yaml:1, column budget); edit that row") in out, out
+    assert ("mediamath.Strategy/csv-y: spec.max_bid: the value is computed from extras.csv:3 (for_each data of "
+            "extras.yaml:1) by the expression '${min(float(each.value.bid), 9)}' at extras.yaml:15; edit that row "
+            "or the expression") in out, out
+    assert ("mediamath.Strategy/csv-y: spec.pacing_amount: the value is written in the for_each template "
+            "(extras.yaml:18: '50'), which every object made from it shares") in out, out
+    assert "other objects share" not in out
+    assert {p.name: p.read_bytes() for p in ws.root.iterdir() if p.is_file()} == files
