@@ -7,7 +7,10 @@ compared byte for byte with the originals where only those values differ: traili
 quoting and layout kept), writes a live ``${`` as ``$${`` (it loads back as text), and the next
 ``plan`` and ``drift`` are empty; positional addresses narrow it; refusals, each saying why, for
 a value written as an expression, a field a Defaults fills and a generated (``for_each``)
-document, leaving those files untouched and the drift reported (exit 2); after a conflict,
+document, leaving those files untouched and the drift reported (exit 2); a ``for_each`` CSV
+document's refusals name where each value comes from (the object's row and column, an expression
+over it, the template all share); an id the manifest writes as an integer is written back as one
+(and ``drift`` shows it as one); after a conflict,
 accepting keeps the other writer's value. ``apply --refresh-only`` records live values in state
 without any write to the API (drift clean, the plan then shows the way back to the manifests)
 and forgets an object deleted outside reconciler. Arguments that are neither files nor addresses,
