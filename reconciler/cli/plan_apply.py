@@ -242,6 +242,7 @@ def run_apply(
     from reconciler.apply import ApplyOptions
     from reconciler.apply.result import conflict_way_out
     from reconciler.apply.sources import point_home
+    from reconciler.apply.stale import is_stale
     from reconciler.cli.apply_output import ApplyTally, requests_line
     from reconciler.cli.progress import open_progress
     from reconciler.errors import ApplyError
@@ -291,6 +292,8 @@ def run_apply(
 
                 result = ws.execute_plan(the_plan, ApplyOptions(parallelism=parallelism, force_conflicts=force_conflicts),
                                          on_event, saved=plan_file is not None)
+            stale_now = (plan_file is not None and bool(result.conflicts)  # for the conflict advice
+                         and is_stale(the_plan, ws.state.read()))
             if result.failures:  # name the manifest file, line and field of each vendor refusal
                 result = point_home(result, {str(d.address): d for d in desired or _manifests(ws)}, ws.kind_info)
     finally:
@@ -301,7 +304,9 @@ def run_apply(
     report_pending(ctx, the_plan, result)
     if result.has_failures:
         lines = "\n".join(f"  {r.address}: {r.outcome.value}: {r.message}" for r in result.failures)
-        way_out = f"\n{conflict_way_out([r.address for r in result.conflicts])}" if result.conflicts else ""
+        saved_as = None if plan_file is None else str(plan_file)
+        way_out = f"\n{conflict_way_out([r.address for r in result.conflicts], saved_as, stale_now)}" \
+            if result.conflicts else ""
         raise ApplyError(
             f"apply finished with {len(result.failures)} resource(s) not applied; everything else was applied "
             f"and recorded:\n{lines}{way_out}",
