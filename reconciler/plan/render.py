@@ -182,6 +182,8 @@ def money_notes(summary: PlanSummary) -> dict[tuple[str, str], str]:
 
 
 def _money_note(m: MoneyChange) -> str:
+    if m.currency_changes and m.before is not None and m.after is not None:
+        return f"{money_text(m.before, m.before_currency)} -> {money_text(m.after, m.currency)}: the currency changes"
     if m.before is None or m.after is None:
         value = m.after if m.after is not None else m.before
         assert value is not None
