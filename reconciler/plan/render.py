@@ -34,12 +34,12 @@ from reconciler.plan.fit import DEFAULT_MAX_CHARS, TIERS, Section, fit, rank
 from reconciler.plan.model import Action, Change, FieldChange, Plan, value_to_json
 from reconciler.plan.render_summary import summary_markdown, summary_text
 from reconciler.plan.summary import (
-    FINDINGS_KEY,
     PHRASES,
     KindLookup,
     MoneyChange,
     PlanSummary,
     builtin_kinds,
+    findings,
     money_text,
     percent_text,
     reactivates,
@@ -476,8 +476,9 @@ def render_markdown(plan: Plan, kinds: KindLookup | None = None, max_chars: int 
     lookup = kinds or builtin_kinds
     summary = summarize(plan, lookup)
     notes = money_notes(summary)
-    findings = [str(f) for f in plan.options.get(FINDINGS_KEY) or []]
-    others = [w for w in plan.warnings if not any(w.endswith(f) for f in findings)]  # findings: in the summary
+    found = [text for text, _ in findings(plan)]
+    others = [w for w in plan.warnings if not any(w.endswith(f) for f in found)  # findings: in the summary
+              and w != "guardrails skipped (--skip-guardrails)"]
     if others:
         out.extend(f"> **Warning:** {markdown_inline(w)}" for w in others)
         out.append("")

@@ -188,8 +188,58 @@ class ProviderSummary:
 
 @dataclass(frozen=True)
 class Attention:
-    kind: str  # ``currency`` | ``guardrail`` | ``reactivation``
+    """One line at the top of the summary. ``kind``: ``guardrails_skipped`` | ``currency`` |
+    ``guardrail`` | ``reactivation``; a guardrail finding's ``severity`` (``warning``: shown
+    only; ``error``: a refusal) and whether the plan was made with ``--skip-guardrails``."""
+
+    kind: str
     message: str
+    severity: str | None = None
+    overridden: bool = False
+
+    @property
+    def label(self) -> str:
+        """``guardrail (warning)``, ``guardrail (refusal overridden)``, ``currency``..."""
+        if self.kind == "guardrails_skipped":
+            return "guardrails skipped"
+        if self.kind != "guardrail" or self.severity is None:
+            return self.kind
+        if self.severity == "warning":
+            return "guardrail (warning)"
+        return "guardrail (refusal overridden by --skip-guardrails)" if self.overridden else "guardrail (refused)"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "message": self.message}
+        if self.kind == "guardrail" and self.severity is not None:
+            out.update(severity=self.severity, overridden=self.overridden)
+        return out
+
+
+def findings(plan: Plan) -> list[tuple[str, str | None]]:
+    """The plan's guardrail findings as (``address: message``, severity); plans saved before
+    severities were recorded hold plain strings (severity None)."""
+    out: list[tuple[str, str | None]] = []
+    for f in plan.options.get(FINDINGS_KEY) or []:
+        if isinstance(f, Mapping):
+            severity = f.get("severity")
+            out.append((f"{f.get('address')}: {f.get('message')}", str(severity) if severity else None))
+        else:
+            out.append((str(f), None))
+    return out
+
+
+def guardrail_attention(plan: Plan) -> list[Attention]:
+    """``--skip-guardrails`` said first, then each finding with its severity."""
+    skipped = bool(plan.options.get("guardrails_skipped"))
+    found = findings(plan)
+    out = [Attention("guardrail", text, severity, skipped and severity != "warning") for text, severity in found]
+    if skipped:
+        refusals = sum(1 for _, severity in found if severity != "warning")
+        what = (f"{refusals} guardrail refusal{'s' if refusals != 1 else ''} below {'are' if refusals != 1 else 'is'} "
+                f"overridden, and apply will not refuse on {'them' if refusals != 1 else 'it'}") if refusals else (
+                "apply will not refuse it on any guardrail")
+        out.insert(0, Attention("guardrails_skipped", f"this plan was made with --skip-guardrails: {what}"))
+    return out
 
 
 @dataclass(frozen=True)
@@ -212,7 +262,8 @@ class PlanSummary:
             "changes": self.changes,
             "unchanged": self.unchanged,
             "verbs": {v: self.counts.get(v, 0) for v in VERBS},
-            "attention": [{"kind": a.kind, "message": a.message} for a in self.attention],
+            "attention": [a.to_json() for a in self.attention],
+            "guardrails_skipped": any(a.kind == "guardrails_skipped" for a in self.attention),
             "providers": [p.to_json() for p in self.providers],
             "totals": [t.to_json() for t in self.totals],
             "money_changes": [m.to_json() for m in self.money],
@@ -395,7 +446,7 @@ def summarize(plan: Plan, kinds: KindLookup | None = None) -> PlanSummary:
         counts["move"] = moves
     unchanged = sum(1 for v in verbs.values() if v is None)
 
-    attention = [Attention("guardrail", str(f)) for f in plan.options.get(FINDINGS_KEY) or []]
+    attention = guardrail_attention(plan)
     switches = []
     for c in plan.changes:
         switch = tree.currency_change(c)
