@@ -242,11 +242,13 @@ def run_apply(
     from reconciler.apply import ApplyOptions
     from reconciler.apply.result import conflict_way_out
     from reconciler.apply.sources import point_home
-    from reconciler.cli.apply_output import ApplyTally, requests_line
+    from reconciler.cli.apply_output import ApplyTally, requests_line, run_requests
     from reconciler.cli.progress import open_progress
     from reconciler.errors import ApplyError
     from reconciler.plan.planfile import load_plan
+    from reconciler.providers.http import process_stats
 
+    sent_before = process_stats()  # the run's requests: login, refresh, reports and writes
     ws = ctx.workspace(lock_timeout)
     try:
         with ws.state.locked("destroy" if destroy else "apply", lock_timeout):  # a cleared stale lock is said
@@ -297,7 +299,7 @@ def run_apply(
         ws.close()
     report_apply(ctx, result)
     ctx.console.print(tally.summary(result))
-    ctx.console.print(requests_line(result.error_budget))
+    ctx.console.print(requests_line(run_requests(result.error_budget, sent_before, process_stats())))
     report_pending(ctx, the_plan, result)
     if result.has_failures:
         lines = "\n".join(f"  {r.address}: {r.outcome.value}: {r.message}" for r in result.failures)
