@@ -283,7 +283,7 @@ def run_apply(
             tally = ApplyTally(the_plan)
             mode = "quiet" if output.quiet else ("bar" if ctx.console.live else "lines")
             with open_progress("destroy" if destroy else "apply", len(the_plan.changes), mode=mode,
-                               emit=ctx.console.progress, color=ctx.console.color,
+                               emit=ctx.console.progress, out=ctx.console.outcome, color=ctx.console.color,
                                every=output.progress_every) as progress:
                 def on_event(result: Any) -> None:
                     text = tally.add(result)

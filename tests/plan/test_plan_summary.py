@@ -233,7 +233,7 @@ def test_a_lifecycle_only_change_is_counted_and_applied(tmp_path: Path) -> None:
             and "lifecycle recorded in state only, the live object is not changed: prevent_destroy true" in plan.out)
     assert plan.out.rstrip().endswith(", 1 lifecycle only (recorded in state).")
     applied = estate.run("apply", "--auto-approve")
-    assert "mediamath.Campaign/hats-eur: lifecycle recorded in state (the live object is unchanged)" in applied.err
+    assert "mediamath.Campaign/hats-eur: lifecycle recorded in state (the live object is unchanged)" in applied.out
     assert "Apply complete: 1 lifecycle recorded; 9 unchanged." in applied.out
     assert estate.run("plan", "--detailed-exitcode").code == 0
     assert json.loads(estate.run("state", "show", "mediamath.Campaign/hats-eur").out)["prevent_destroy"] is True
