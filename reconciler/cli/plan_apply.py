@@ -121,7 +121,7 @@ def show(ctx: Context, plan_file: Path, fmt: str, max_chars: int, full_plan: str
     from reconciler.errors import ReconcilerError
     from reconciler.plan.planfile import load_plan
 
-    the_plan = load_plan(plan_file)
+    the_plan = load_plan(plan_file, refused="the plan file is refused and not shown")
     kinds = None
     try:  # the workspace's own providers (factory:), if there is one; built-in kinds otherwise
         ws = ctx.workspace(resolve_credentials=False)
