@@ -451,12 +451,13 @@ def summarize(plan: Plan, kinds: KindLookup | None = None) -> PlanSummary:
     for c in plan.changes:
         switch = tree.currency_change(c)
         if switch is not None:
-            under = sorted({tree.changes[d].kind for d in _descendants(tree, c.address) if d != c.address})
+            under = sorted({tree.changes[d].kind for d in _descendants(tree, c.address)
+                            if d != c.address and (info := tree.info(tree.changes[d])) is not None and info.money_fields})
             what = f" ({', '.join(under)} here)" if under else ""
             switches.append(Attention("currency", (
                 f"{c.address}: currency changes {switch[0]} -> {switch[1]}: every amount of this {c.kind} and under it"
-                f"{what} is in {switch[1]} after apply, with no conversion; spend to date stays in {switch[0]}. "
-                "Its amounts are shown in both currencies and left out of the budget totals")))
+                f"{what} is in {switch[1]} after apply, unconverted; spend to date stays in {switch[0]}; "
+                "its amounts are shown in both currencies and left out of the budget totals")))
     attention = switches + attention
     attention += [
         Attention("reactivation", f"{c.address}: status false -> true: it will run and spend")
