@@ -121,7 +121,7 @@ def show(ctx: Context, plan_file: Path, fmt: str, max_chars: int, full_plan: str
     from reconciler.errors import ReconcilerError
     from reconciler.plan.planfile import load_plan
 
-    the_plan = load_plan(plan_file)
+    the_plan = load_plan(plan_file, refused="the plan file is refused and not shown")
     kinds = None
     try:  # the workspace's own providers (factory:), if there is one; built-in kinds otherwise
         ws = ctx.workspace(resolve_credentials=False)
@@ -243,11 +243,13 @@ def run_apply(
     from reconciler.apply.result import conflict_way_out
     from reconciler.apply.sources import point_home
     from reconciler.apply.stale import is_stale
-    from reconciler.cli.apply_output import ApplyTally, requests_line
+    from reconciler.cli.apply_output import ApplyTally, requests_line, run_requests
     from reconciler.cli.progress import open_progress
     from reconciler.errors import ApplyError
     from reconciler.plan.planfile import load_plan
+    from reconciler.providers.http import process_stats
 
+    sent_before = process_stats()  # the run's requests: login, refresh, reports and writes
     ws = ctx.workspace(lock_timeout)
     try:
         with ws.state.locked("destroy" if destroy else "apply", lock_timeout):  # a cleared stale lock is said
@@ -282,7 +284,7 @@ def run_apply(
             tally = ApplyTally(the_plan)
             mode = "quiet" if output.quiet else ("bar" if ctx.console.live else "lines")
             with open_progress("destroy" if destroy else "apply", len(the_plan.changes), mode=mode,
-                               emit=ctx.console.progress, color=ctx.console.color,
+                               emit=ctx.console.progress, out=ctx.console.outcome, color=ctx.console.color,
                                every=output.progress_every) as progress:
                 def on_event(result: Any) -> None:
                     text = tally.add(result)
@@ -300,7 +302,7 @@ def run_apply(
         ws.close()
     report_apply(ctx, result)
     ctx.console.print(tally.summary(result))
-    ctx.console.print(requests_line(result.error_budget))
+    ctx.console.print(requests_line(run_requests(result.error_budget, sent_before, process_stats())))
     report_pending(ctx, the_plan, result)
     if result.has_failures:
         lines = "\n".join(f"  {r.address}: {r.outcome.value}: {r.message}" for r in result.failures)

@@ -36,12 +36,12 @@ from reconciler.plan.fit import DEFAULT_MAX_CHARS, TIERS, Section, fit, rank
 from reconciler.plan.model import Action, Change, FieldChange, Plan, value_to_json
 from reconciler.plan.render_summary import summary_markdown, summary_text
 from reconciler.plan.summary import (
-    FINDINGS_KEY,
     PHRASES,
     KindLookup,
     MoneyChange,
     PlanSummary,
     builtin_kinds,
+    findings,
     money_text,
     percent_text,
     reactivates,
@@ -184,6 +184,8 @@ def money_notes(summary: PlanSummary) -> dict[tuple[str, str], str]:
 
 
 def _money_note(m: MoneyChange) -> str:
+    if m.currency_changes and m.before is not None and m.after is not None:
+        return f"{money_text(m.before, m.before_currency)} -> {money_text(m.after, m.currency)}: the currency changes"
     if m.before is None or m.after is None:
         value = m.after if m.after is not None else m.before
         assert value is not None
@@ -494,8 +496,9 @@ def render_markdown(plan: Plan, kinds: KindLookup | None = None, max_chars: int 
     lookup = kinds or builtin_kinds
     summary = summarize(plan, lookup)
     notes = money_notes(summary)
-    findings = [str(f) for f in plan.options.get(FINDINGS_KEY) or []]
-    others = [w for w in plan.warnings if not any(w.endswith(f) for f in findings)]  # findings: in the summary
+    found = [text for text, _ in findings(plan)]
+    others = [w for w in plan.warnings if not any(w.endswith(f) for f in found)  # findings: in the summary
+              and w != "guardrails skipped (--skip-guardrails)"]
     if others:
         out.extend(f"> **Warning:** {markdown_inline(w)}" for w in others)
         out.append("")
