@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,11 +27,11 @@ from reconciler.errors import (
     PlanError,
     PlanFileError,
     ProviderError,
-    ReconcilerError,
     StalePlanError,
     WorkspaceError,
 )
-from reconciler.lookup import Ambiguity, look_up_existing
+from reconciler.jobs import bind, run_concurrently
+from reconciler.lookup import look_up_existing, unfindable_creates
 from reconciler.manifest import (
     Selection,
     WorkspaceConfig,
@@ -56,6 +55,7 @@ from reconciler.providers import BUILTIN, provider_class
 from reconciler.providers.base import Finding, KindInfo, PlannedWrite, Provider, ProviderConfig, Severity
 from reconciler.state import open_backend
 from reconciler.state.base import ResourceState, StateBackend, StateSnapshot
+from reconciler.unmanaged import find_unmanaged
 
 SANDBOX = "sandbox"
 REFRESH_JOBS = 32  # kinds (and natural-key lookups) read at once
@@ -213,8 +213,8 @@ class Workspace:
         for (provider_name, kind), entries in sorted(by_kind.items(), key=lambda item: (-len(item[1]), item[0])):
             provider = self.provider(provider_name)
             ids = [rs.remote_id for rs in entries]
-            jobs.append((f"{provider_name}.{kind}", _bind(provider.read, kind, ids)))
-        results = _run_concurrently(jobs, workers=REFRESH_JOBS)
+            jobs.append((f"{provider_name}.{kind}", bind(provider.read, kind, ids)))
+        results = run_concurrently(jobs, workers=REFRESH_JOBS)
         live: dict[str, LiveObject | None] = {}
         for (provider_name, kind), entries in by_kind.items():
             got: Mapping[str, LiveObject] = results[f"{provider_name}.{kind}"]
@@ -243,10 +243,10 @@ class Workspace:
             desired,
             present,
             self.provider,
-            lambda jobs: _run_concurrently(jobs, workers=REFRESH_JOBS),
+            lambda jobs: run_concurrently(jobs, workers=REFRESH_JOBS),
             wanted=lambda d: addresses is None or str(d.address) in addresses,
         )
-        problems = [_ambiguity_text(a) for a in result.ambiguous]
+        problems = [a.text() for a in result.ambiguous]
         found = dict(result.found)
         if not self.config.adopt_existing:
             unfinished = {i.address for i in self.state.unfinished_intents() if i.action in ("create", "replace")}
@@ -318,8 +318,8 @@ class Workspace:
         read per such object, all at once; an object whose history cannot be read is still
         marked, without a name."""
         hits = reverting(plan)
-        jobs = [(str(i), _bind(self._history_or_none, plan.changes[i])) for i in sorted(hits)]
-        histories = _run_concurrently(jobs, workers=REFRESH_JOBS)
+        jobs = [(str(i), bind(self._history_or_none, plan.changes[i])) for i in sorted(hits)]
+        histories = run_concurrently(jobs, workers=REFRESH_JOBS)
         return with_reverts(plan, hits, {int(k): v for k, v in histories.items()})
 
     def _history_or_none(self, change: Change) -> list[HistoryEntry]:
@@ -403,7 +403,7 @@ class Workspace:
         for name, items in sorted(writes.items()):
             provider = self.provider(name)
             findings.extend(provider.check_plan(items, self.config.guardrails))
-            findings.extend(_unfindable_creates(provider, items))
+            findings.extend(unfindable_creates(provider, items))
         findings.sort(key=lambda f: (f.address, f.severity.value, f.message))
         errors = [f for f in findings if f.severity is Severity.ERROR]
         warnings = [f"{f.address}: {f.message}" for f in findings if f.severity is Severity.WARNING]
@@ -571,39 +571,7 @@ class Workspace:
         return info.list_keys if info else {}
 
     def _unmanaged(self, snapshot: StateSnapshot) -> list[UnmanagedObject]:
-        """Children of managed parents that the state does not know, with their parent."""
-        managed_ids = {(rs.provider, rs.kind, rs.remote_id) for rs in snapshot.resources.values()}
-        parents: dict[tuple[str, str, str], str] = {
-            (rs.provider, rs.kind, rs.remote_id): address for address, rs in snapshot.resources.items()
-        }
-        jobs: list[tuple[str, Callable[[], Any]]] = []
-        owners: dict[str, tuple[str, str]] = {}
-        for provider_name in sorted({p for p, _, _ in parents}):
-            provider = self.provider(provider_name)
-            for kind, info in sorted(provider.kinds.items()):
-                parent_kind = None if info.read_only or not info.scan_unmanaged else _parent_kind(provider, info)
-                if parent_kind is None:
-                    continue
-                for (p, k, parent_id), parent_address in sorted(parents.items()):
-                    if (p, k) == (provider_name, parent_kind):
-                        key = f"{provider_name}|{kind}|{parent_id}"
-                        owners[key] = (provider_name, parent_address)
-                        jobs.append((key, _bind(provider.list_children, kind, parent_id)))
-        results = _run_concurrently(jobs)
-        out: list[UnmanagedObject] = []
-        for key in sorted(results):
-            provider_name, parent_address = owners[key]
-            provider = self.provider(provider_name)
-            for obj in results[key]:
-                if provider.keep_reason(obj.kind, obj) is not None:
-                    continue  # the API user's own access, made by the API with its parent: not "unmanaged"
-                if (provider_name, obj.kind, obj.remote_id) not in managed_ids:
-                    out.append(UnmanagedObject(
-                        provider=provider_name, live=obj, parent=parent_address,
-                        name=_live_name(provider.kinds.get(obj.kind), obj),
-                        inactive=provider.switched_off(obj.kind, obj),
-                    ))
-        return out
+        return find_unmanaged(snapshot, self.provider)
 
     # -- import and state operations -------------------------------------------------------------
     def import_resource(self, address: str, remote_id: str, paths: Sequence[Path] = ()) -> ResourceState:
@@ -698,75 +666,3 @@ def _restrict(snapshot: StateSnapshot, addresses: set[str]) -> StateSnapshot:
         serial=snapshot.serial,
         resources={a: rs for a, rs in snapshot.resources.items() if a in addresses},
     )
-
-
-def _live_name(info: KindInfo | None, obj: LiveObject) -> str | None:
-    """What names a live object that has no address: its ``name``, else the first natural-key
-    field that is not its parent (a question's ``title``, a partner's e-mail, a flight's start)."""
-    keys = ("name", *(info.natural_key if info else ()))
-    for key in keys:
-        if info is not None and key == info.parent_field:
-            continue
-        value = obj.fields.get(key)
-        if value not in (None, ""):
-            return str(value)
-    return None
-
-
-def _parent_kind(provider: Provider, info: KindInfo) -> str | None:
-    """The kind a ``parent_field`` points at: explicit, or ``campaign_id`` -> ``Campaign``."""
-    if info.parent_kind:
-        return info.parent_kind
-    stem = (info.parent_field or "").removesuffix("_id").replace("_", "")
-    for name in provider.kinds:
-        if name.lower() == stem.lower():
-            return name
-    return None
-
-
-def _bind(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
-    return lambda: fn(*args)
-
-
-def _run_concurrently(jobs: Sequence[tuple[str, Callable[[], Any]]], workers: int = 8) -> dict[str, Any]:
-    """Run read jobs in a small thread pool; the first ReconcilerError is re-raised as is."""
-    if not jobs:
-        return {}
-    with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-        futures = {key: pool.submit(job) for key, job in jobs}
-        results: dict[str, Any] = {}
-        first_error: BaseException | None = None
-        for key, future in futures.items():
-            try:
-                results[key] = future.result()
-            except ReconcilerError as exc:
-                first_error = first_error or exc
-        if first_error:
-            raise first_error
-        return results
-
-
-def _ambiguity_text(a: Ambiguity) -> str:
-    """One ambiguity as the user reads it: every candidate and the command that picks one."""
-    ids = ", ".join(f"{m.remote_id} ({m.status})" if m.status else m.remote_id for m in a.matches)
-    if a.shared_with:
-        return (f"  {a.address}: its natural key matches live object {ids}, which "
-                f"{', '.join(a.shared_with)} also matches; give each document its own name, or "
-                f"'reconciler import {a.address} {a.matches[0].remote_id}' for the one that should own it")
-    return (f"  {a.address}: {len(a.matches)} live objects match its natural key: {ids}; pick one with "
-            f"'reconciler import {a.address} ID'")
-
-
-def _unfindable_creates(provider: Provider, writes: Sequence[PlannedWrite]) -> list[Finding]:
-    """A warning for each planned create that could not be found again if it were interrupted."""
-    out: list[Finding] = []
-    for w in writes:
-        info = provider.kinds.get(w.kind)
-        if w.action in ("create", "replace") and info is not None and not info.findable(w.after):
-            fields = " or ".join(info.findable_with)
-            out.append(Finding(
-                w.address, Severity.WARNING,
-                f"created without {fields}: the API cannot find such a {w.kind} again, so if this create is "
-                f"interrupted the next run cannot tell whether it landed (set {fields} to make it findable)",
-            ))
-    return out

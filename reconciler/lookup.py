@@ -25,8 +25,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.jobs import bind
 from reconciler.model import DesiredResource, LiveObject, iter_refs, resolve_refs
-from reconciler.providers.base import Provider
+from reconciler.providers.base import Finding, PlannedWrite, Provider, Severity
 from reconciler.state.base import StateSnapshot
 
 # (job key, callable) pairs run concurrently by the caller; results come back by key
@@ -42,6 +43,16 @@ class Ambiguity:
     address: str
     matches: tuple[LiveObject, ...]
     shared_with: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        """One ambiguity as the user reads it: every candidate and the command that picks one."""
+        ids = ", ".join(f"{m.remote_id} ({m.status})" if m.status else m.remote_id for m in self.matches)
+        if self.shared_with:
+            return (f"  {self.address}: its natural key matches live object {ids}, which "
+                    f"{', '.join(self.shared_with)} also matches; give each document its own name, or "
+                    f"'reconciler import {self.address} {self.matches[0].remote_id}' for the one that should own it")
+        return (f"  {self.address}: {len(self.matches)} live objects match its natural key: {ids}; pick one with "
+                f"'reconciler import {self.address} ID'")
 
 
 @dataclass(frozen=True)
@@ -81,7 +92,7 @@ def look_up_existing(
         jobs: Jobs = []
         for (provider_name, kind), items in sorted(ready.items()):
             specs = [spec for _, spec in items]
-            jobs.append((f"{provider_name}.{kind}", _bind(provider(provider_name).find_existing, kind, specs)))
+            jobs.append((f"{provider_name}.{kind}", bind(provider(provider_name).find_existing, kind, specs)))
         results = run(jobs)
         for (provider_name, kind), items in sorted(ready.items()):
             for (address, _), matches in zip(items, results[f"{provider_name}.{kind}"], strict=True):
@@ -101,6 +112,16 @@ def look_up_existing(
     return LookupResult(found, tuple(sorted(ambiguous, key=lambda a: a.address)))
 
 
-def _bind(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
-    return lambda: fn(*args)
-
+def unfindable_creates(provider: Provider, writes: Sequence[PlannedWrite]) -> list[Finding]:
+    """A warning for each planned create that could not be found again if it were interrupted."""
+    out: list[Finding] = []
+    for w in writes:
+        info = provider.kinds.get(w.kind)
+        if w.action in ("create", "replace") and info is not None and not info.findable(w.after):
+            fields = " or ".join(info.findable_with)
+            out.append(Finding(
+                w.address, Severity.WARNING,
+                f"created without {fields}: the API cannot find such a {w.kind} again, so if this create is "
+                f"interrupted the next run cannot tell whether it landed (set {fields} to make it findable)",
+            ))
+    return out
