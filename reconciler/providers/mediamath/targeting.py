@@ -12,7 +12,7 @@ lists (a dimension is owned whole: a list not written is empty), each sorted, wi
 object holds every dimension of :data:`DIMENSIONS`, values named by the target value's ``code``
 (its id as text for a value without one), and ``audience``: the strategy's audience segments by
 code, the same ``{include, exclude}`` shape (calls in :mod:`.audience`, read in one batched listing
-for all strategies asked); ``supply_sources`` and ``deals``: sorted lists of codes (:mod:`.picks`,
+for all strategies asked); ``supply_sources``, ``deals`` and ``site_lists``: sorted lists of codes (:mod:`.picks`,
 batched the same way).
 
 Calls (reference §1.4-§1.5):
@@ -58,7 +58,7 @@ DIMENSIONS: Mapping[str, int] = MappingProxyType({
 })
 BY_ID: Mapping[int, str] = MappingProxyType({v: k for k, v in DIMENSIONS.items()})
 SETS: tuple[str, ...] = (*DIMENSIONS, AUDIENCE)  # the {include, exclude} blocks of the spec
-LIST_KEYS: tuple[str, ...] = tuple(PICKS)  # the plain lists of codes: supply_sources, deals
+LIST_KEYS: tuple[str, ...] = tuple(PICKS)  # the plain lists of codes: supply_sources, deals, site_lists
 _HISTORY_FIELD = re.compile(r"^target_dimensions\.(\d+)\.(include|exclude)$")
 _Q_UNSAFE = re.compile(r"[&()<>=!:*,%]")  # characters with a meaning inside q=
 
@@ -91,7 +91,8 @@ def targeting_info() -> KindInfo:
         parent_kind="Strategy",
         immutable_fields=frozenset({"strategy_id"}),
         default_on_delete=OnDelete.DELETE,
-        delete_means="cleared: every target dimension, audience segment, supply source and deal of the strategy is removed",
+        delete_means=("cleared: every target dimension, audience segment, supply source, deal and site list of the strategy "
+                      "is removed"),
         list_keys=MappingProxyType({**{f"{name}.{lst}": "" for name in SETS for lst in LISTS},
                                     **{name: "" for name in LIST_KEYS}}),
         unique_key=True,

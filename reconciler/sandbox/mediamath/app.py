@@ -18,7 +18,9 @@ ones under ``/api/v2.0``:
   ``audience_segments`` tree (see :mod:`.audiences`).
 - ``POST /strategies/{id}/supplies`` / ``/deals``: the strategy's supply sources and deals
   (repeated ``supply_source_ids`` / ``deal_ids``, replacing the set), listed in
-  ``strategy_supply_sources`` / ``strategy_deals`` (see :mod:`.supplies`).
+  ``strategy_supply_sources`` / ``strategy_deals`` (see :mod:`.supplies`); ``/site_lists`` the same
+  (repeated ``site_list_ids`` of the organisation's seeded ``site_lists``), listed in
+  ``strategy_site_lists``.
 - Collections: organizations, agencies, advertisers, campaigns, strategies, budget_flights,
   concepts (an advertiser's creative groups) and strategy_concepts (a concept assigned to a
   strategy of the same advertiser, once; deleted with ``POST /strategy_concepts/{id}/delete`` and
@@ -120,8 +122,8 @@ class MediaMathEmulator(Emulator):
         Rule(f"{P}/strategies/<int:sid>/target_dimensions/<int:dim>", methods=["GET"], endpoint="get_target_dimension"),
         Rule(f"{P}/strategies/<int:sid>/target_dimensions/<int:dim>", methods=["POST"],
              endpoint="set_target_dimension"),
-        Rule(f"{P}/strategies/<int:sid>/<any(supplies, deals):picked>", methods=["POST"], endpoint="set_picks"),
-        Rule(f"{P}/strategies/<int:sid>/<any(supplies, deals):picked>", methods=["GET"], endpoint="get_picks"),
+        Rule(f"{P}/strategies/<int:sid>/<any(supplies, deals, site_lists):picked>", methods=["POST"], endpoint="set_picks"),
+        Rule(f"{P}/strategies/<int:sid>/<any(supplies, deals, site_lists):picked>", methods=["GET"], endpoint="get_picks"),
         Rule(f"{P}/strategies/<int:sid>/audience_segments", methods=["POST"], endpoint="set_audience_segments"),
         Rule(f"{P}/strategies/<int:sid>/audience_segments", methods=["GET"], endpoint="get_audience_segments"),
         Rule(f"{P}/<coll>", methods=["GET"], endpoint="list_entities"),
