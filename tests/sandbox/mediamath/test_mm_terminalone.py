@@ -332,7 +332,7 @@ def test_concepts_day_parts_audiences_supplies_deals_reconciler_writes_the_sdk_r
         provider.create("StrategyTargeting", {
             "strategy_id": str(strategy.id),
             "audience": {"include": ["BK-AUTO-INTENDERS"], "exclude": ["EX-CURRENT-CUSTOMERS"]},
-            "supply_sources": ["ADX", "OPENX"], "deals": ["SPORTS-PMP"],
+            "supply_sources": ["ADX", "OPENX"], "deals": ["SPORTS-PMP"], "site_lists": ["Blocked Domains"],
         })
 
         got = t1.get("concepts", int(concept.remote_id), include="advertiser")
@@ -367,6 +367,11 @@ def test_concepts_day_parts_audiences_supplies_deals_reconciler_writes_the_sdk_r
         assert [d.deal_id for d in deals] == [95003]
         # t1.get("deals", id) goes to the separate Deals service (``/deals/v1.0``, config.SERVICE_BASE_PATHS),
         # which the reference does not describe and the sandbox does not serve: the id is the check here
+
+        # site lists: the SDK has a SiteList model but no strategy_site_list one (nor a child path): the list itself
+        site_list = t1.get("site_lists", 97003)
+        assert isinstance(site_list, terminalone.models.SiteList)
+        assert (site_list.name, site_list.restriction, site_list.organization_id) == ("Blocked Domains", "EXCLUDE", 100048)
 
         # the SDK removes the day part its own way (POST .../delete with version); reconciler sees it gone
         day_part.remove()
