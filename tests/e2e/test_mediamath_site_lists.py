@@ -145,3 +145,83 @@ def test_unknown_or_inactive_site_lists_are_refused(applied: ExampleWorkspace, a
     assert result.code == 1, result
     assert ("site_lists: 'Blocked Domain' is not a name of the API's site_lists; did you mean "
             "'Blocked Domains'") in result.err, result
+
+
+# -- domain restrictions ---------------------------------------------------------------------------------
+DOMAINS_SPEC = "domain_restrictions: {include: [News.Example.com, sports.example.com], exclude: [bad.example]}"
+
+
+def domains(api: SiteListApi, strategy_id: str) -> list[tuple[str, str]]:
+    r = api.session.get(f"{api.base}/strategy_domain_restrictions/limit/strategy={strategy_id}", params={"full": "*"},
+                        timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+    rows = [{p.get("name"): p.get("value") for p in e.iterfind("prop")} for e in
+            SafeET.fromstring(r.content).iterfind("entities/entity")]
+    return sorted((str(row["restriction"]), str(row["domain"])) for row in rows)
+
+
+def test_domain_restrictions_are_set_changed_drifted_exported_and_removed(
+    mm_server: SandboxServer, applied: ExampleWorkspace, api: SiteListApi, tmp_path: Path
+) -> None:
+    strategy_id = applied.remote_id(STRATEGY)
+    applied.edit("targeting.yaml", DEALS, f"{DEALS}\n  {DOMAINS_SPEC}")
+    planned = applied.run("plan")
+    assert "+ domain_restrictions.include[news.example.com]" in " ".join(planned.out.split()), planned.out
+    assert applied.run("apply", "--auto-approve").code == 0
+    assert domains(api, strategy_id) == [("EXCLUDE", "bad.example"), ("INCLUDE", "news.example.com"),
+                                         ("INCLUDE", "sports.example.com")]
+    assert applied.run("plan", "--detailed-exitcode").code == 0  # case of a domain means nothing
+
+    # jdoe adds an exclusion through the API: drift names it, who and when
+    form = {"domains.1.domain": "news.example.com", "domains.1.restriction": "INCLUDE",
+            "domains.2.domain": "sports.example.com", "domains.2.restriction": "INCLUDE",
+            "domains.3.domain": "bad.example", "domains.3.restriction": "EXCLUDE",
+            "domains.4.domain": "spam.example", "domains.4.restriction": "EXCLUDE"}
+    jdoe = SiteListApi(mm_server.url, "jdoe", "jdoe-password")
+    r = jdoe.session.post(f"{jdoe.base}/strategies/{strategy_id}/domain_restrictions", data=form, timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+    items = {i["address"]: i for i in json.loads(applied.run("drift", "--format", "json").out)["items"]}
+    fields = {f["path"]: f for f in items[TARGETING]["fields"]}
+    assert set(fields) == {"domain_restrictions.exclude[spam.example]"}
+    assert fields["domain_restrictions.exclude[spam.example]"]["changed_by"] == "jdoe"
+
+    # export carries them; the exported workspace plans nothing
+    campaign_id = applied.remote_id("mediamath.Campaign/winter-sale")
+    exported = copy_example("mediamath", tmp_path / "exported", mm_server.url, CREDENTIALS)
+    for path in exported.root.glob("*.yaml"):
+        if path.name != "reconciler.yaml":
+            path.unlink()
+    assert exported.run("export", "--provider", "mediamath", "--campaign", campaign_id).code == 0
+    written = exported.root / "mediamath" / "strategy-targeting.yaml"
+    spec = [d for d in yaml.safe_load_all(written.read_text(encoding="utf-8")) if d][0]["spec"]
+    assert spec["domain_restrictions"] == {"include": ["news.example.com", "sports.example.com"],
+                                           "exclude": ["bad.example", "spam.example"]}
+    assert exported.run("plan", "--detailed-exitcode").code == 0
+
+    # applying the manifest again takes jdoe's exclusion back out; {} removes every restriction
+    assert applied.run("apply", "--auto-approve").code == 0
+    assert ("EXCLUDE", "spam.example") not in domains(api, strategy_id)
+    applied.edit("targeting.yaml", DOMAINS_SPEC, "domain_restrictions: {}")
+    assert applied.run("apply", "--auto-approve").code == 0
+    assert domains(api, strategy_id) == []
+    assert applied.run("plan", "--detailed-exitcode").code == 0
+
+
+def test_bad_domain_restrictions_are_refused(applied: ExampleWorkspace, api: SiteListApi) -> None:
+    strategy_id = applied.remote_id(STRATEGY)
+    r = api.session.post(f"{api.base}/strategies/{strategy_id}/domain_restrictions", timeout=TIMEOUT, data={
+        "domains.1.domain": "not a domain", "domains.1.restriction": "INCLUDE",
+        "domains.2.domain": "a.example", "domains.2.restriction": "MAYBE",
+        "domains.3.domain": "b.example", "domains.3.restriction": "INCLUDE",
+        "domains.4.domain": "B.example", "domains.4.restriction": "EXCLUDE"})
+    assert r.status_code == 400, r.text
+    errors = {e.get("name"): e.get("error") for e in SafeET.fromstring(r.content).iterfind(".//field-error")}
+    assert errors == {"domains.1.domain": "'not a domain' is not a domain",
+                      "domains.2.restriction": "must be INCLUDE or EXCLUDE",
+                      "domains.4.domain": "b.example is both included and excluded"}
+    assert domains(api, strategy_id) == []
+
+    applied.edit("targeting.yaml", DEALS, f"{DEALS}\n  domain_restrictions: {{include: [a.example], exclude: [A.example]}}")
+    result = applied.run("plan")
+    assert result.code == 1, result
+    assert "domain_restrictions.exclude" in result.err and "is in include too" in result.err, result.err

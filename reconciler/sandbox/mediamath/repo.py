@@ -48,6 +48,7 @@ ID_START = {
     "strategy_supply_sources": 6000000,
     "strategy_deals": 7000000,
     "strategy_site_lists": 8000000,
+    "strategy_domain_restrictions": 8500000,
     "users": 9000,
 }
 FLIGHT_SPAN_MONTHS = 36

@@ -58,8 +58,8 @@ def test_audiences_supplies_and_deals_of_many_strategies_cost_one_request_each(p
                                               "supply_sources": ["ADX", "OPENX"], "site_lists": ["Blocked Domains"]})
     before = provider.stats()["requests"]
     live = provider.read("StrategyTargeting", ids)
-    # dimensions per strategy; audience, supply sources, deals and site lists once each for all strategies
-    assert provider.stats()["requests"] - before == len(ids) * len(DIMENSIONS) + 4
+    # dimensions per strategy; audience, domains, supply sources, deals and site lists once each for all strategies
+    assert provider.stats()["requests"] - before == len(ids) * len(DIMENSIONS) + 5
     assert all(live[sid].fields["audience"] == audience for sid in ids)
     assert all((live[s].fields["deals"], live[s].fields["supply_sources"]) == (["SPORTS-PMP"], ["ADX", "OPENX"])
                for s in ids)
