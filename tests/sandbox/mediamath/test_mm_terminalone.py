@@ -18,7 +18,8 @@ shared requests session trusts the test CA. Aspects covered:
   holding ``TargetValue``s (XML and JSON); the SDK's own ``save()`` of a dimension (no version) is
   what the provider then reads, and its history names the change;
 - what the provider writes as Concept, StrategyConcept, StrategyDayPart and StrategyTargeting's
-  audience / supply_sources / deals, the SDK reads as its own models (XML and JSON), and its
+  audience / supply_sources / deals / site_lists / domain_restrictions, the SDK reads as its own
+  models (XML and JSON; site lists: the SiteList itself, the SDK has no model of an assignment), and its
   ``remove()`` of a day part is what the provider reads next.
 
 terminalone comes with the ``test`` extra (``pip install -e '.[test]'``): a missing SDK is an error,
@@ -333,6 +334,7 @@ def test_concepts_day_parts_audiences_supplies_deals_reconciler_writes_the_sdk_r
             "strategy_id": str(strategy.id),
             "audience": {"include": ["BK-AUTO-INTENDERS"], "exclude": ["EX-CURRENT-CUSTOMERS"]},
             "supply_sources": ["ADX", "OPENX"], "deals": ["SPORTS-PMP"], "site_lists": ["Blocked Domains"],
+            "domain_restrictions": {"include": ["news.example.com"], "exclude": ["Bad.Example"]},
         })
 
         got = t1.get("concepts", int(concept.remote_id), include="advertiser")
@@ -372,6 +374,11 @@ def test_concepts_day_parts_audiences_supplies_deals_reconciler_writes_the_sdk_r
         site_list = t1.get("site_lists", 97003)
         assert isinstance(site_list, terminalone.models.SiteList)
         assert (site_list.name, site_list.restriction, site_list.organization_id) == ("Blocked Domains", "EXCLUDE", 100048)
+
+        restrictions = list(t1.get("strategy_domain_restrictions", limit={"strategy": strategy.id}, full=True))
+        assert all(isinstance(r, terminalone.models.StrategyDomain) for r in restrictions)
+        assert sorted((r.restriction, r.domain, r.strategy_id) for r in restrictions) == [
+            ("EXCLUDE", "bad.example", strategy.id), ("INCLUDE", "news.example.com", strategy.id)]
 
         # the SDK removes the day part its own way (POST .../delete with version); reconciler sees it gone
         day_part.remove()
