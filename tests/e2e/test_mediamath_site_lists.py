@@ -8,6 +8,9 @@ Aspects covered (issue 21, site lists):
 - change and remove: a list swapped, ``site_lists: []`` removes every one;
 - drift: jdoe's assignment through the API is reported by name, with who and when;
 - export round trip: the exported document carries the lists and the next plan is empty;
+- domain restrictions: set (case means nothing), drift by jdoe, export round trip, removed with
+  ``{}``; dropping every include is a guardrail warning; bad domains refused by the sandbox and an
+  overlap refused at plan;
 - an unknown or inactive list name fails that resource at apply with the closest names; the
   sandbox refuses an unknown id in the API's error shape.
 """
@@ -184,6 +187,13 @@ def test_domain_restrictions_are_set_changed_drifted_exported_and_removed(
     fields = {f["path"]: f for f in items[TARGETING]["fields"]}
     assert set(fields) == {"domain_restrictions.exclude[spam.example]"}
     assert fields["domain_restrictions.exclude[spam.example]"]["changed_by"] == "jdoe"
+
+    # dropping every include widens the strategy to every domain: the guardrail says so first
+    applied.edit("targeting.yaml", DOMAINS_SPEC, "domain_restrictions: {exclude: [bad.example]}")
+    warned = applied.run("plan")
+    assert (f"Warning: {TARGETING}: removes every domain_restrictions include (news.example.com, sports.example.com): "
+            "the strategy then buys in every domain not excluded") in warned.err + warned.out, warned
+    applied.edit("targeting.yaml", "domain_restrictions: {exclude: [bad.example]}", DOMAINS_SPEC)
 
     # export carries them; the exported workspace plans nothing
     campaign_id = applied.remote_id("mediamath.Campaign/winter-sale")
