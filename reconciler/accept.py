@@ -6,8 +6,9 @@ comments, order and layout of everything else stay byte for byte), and the state
 the last apply (:func:`reconciler.baseline.rebaseline`), so the next ``plan`` and ``drift`` are
 empty for it. Refused, each with the reason, where writing the value is not the user's to skip:
 
-- the document is generated (``for_each``, a group): the value comes from a template or a data
-  row that other objects share;
+- the document is generated (``for_each``, a group): the reason names where the value comes
+  from: the object's own data row or item (``strategies.csv:34``: edit that row), an expression
+  over it, or the template every object made from it shares;
 - the field comes from a ``Defaults`` document (it applies to other objects too);
 - the value is written as an expression or variable (``${...}``), a reference, or through a YAML
   anchor or merge key; the field is not written in the document;
@@ -23,6 +24,7 @@ back as it was and nothing is recorded.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,9 +35,10 @@ from reconciler.diff import project, top_field
 from reconciler.drift import DriftItem, DriftStatus, FieldDrift
 from reconciler.errors import InputError, ReconcilerError
 from reconciler.fsutil import atomic_write
-from reconciler.manifest.edit import EditRefused, FieldEdit, edit_text
+from reconciler.manifest.edit import EditRefused, FieldEdit, edit_text, written_text
 from reconciler.manifest.yamlsource import read_text
-from reconciler.model import DesiredResource
+from reconciler.model import DesiredResource, parse_field_path
+from reconciler.schematype import typed_at
 
 if TYPE_CHECKING:
     from reconciler.engine import DriftRun, Workspace
@@ -75,6 +78,7 @@ class _Candidate:
     resource: DesiredResource
     file: Path
     edit: FieldEdit
+    applied: Any  # the last-applied value, typed like the value written (for the report)
 
 
 def accept_drift(ws: Workspace, run: DriftRun, paths: Sequence[Path] = ()) -> Acceptance:
@@ -98,7 +102,7 @@ def accept_drift(ws: Workspace, run: DriftRun, paths: Sequence[Path] = ()) -> Ac
             if f.path == STATUS_PATH and resource is not None:  # nothing to write: the state records it
                 status.append(Accepted(item.address, f.path, f.applied, f.live, "state", f.changed_by, f.changed_at))
                 continue
-            reason = _refusal(item, f, resource)
+            reason = _refusal(ws, f, resource)
             if reason or resource is None:
                 refused.append(Refused(item.address, None if f.path == STATUS_PATH else f.path, reason))
                 continue
@@ -110,16 +114,49 @@ def accept_drift(ws: Workspace, run: DriftRun, paths: Sequence[Path] = ()) -> Ac
     return Acceptance(tuple(accepted), tuple(refused), tuple(files))
 
 
-def _refusal(item: DriftItem, f: FieldDrift, resource: DesiredResource | None) -> str:
+def _refusal(ws: Workspace, f: FieldDrift, resource: DesiredResource | None) -> str:
     if resource is None:
         return "its document is no longer in the manifests (the next apply removes the object)"
-    if resource.generated:
-        return (f"it is generated ({resource.location}): the value comes from a template or a data row other objects "
-                "share; change it there by hand")
     if top_field(f.path) in resource.defaulted:
         return ("its value comes from a Defaults document, which applies to other objects too; change the "
                 "default, or write the field in this document")
+    if resource.generated:
+        return _generated(ws, f, resource)
     return ""
+
+
+_EACH = re.compile(r"\$\{[^}]*\beach\.")
+_EACH_ONLY = re.compile(r"^\$\{\s*each\.(?:key|value(?:\.(?P<column>[A-Za-z_][A-Za-z0-9_]*))?)\s*\}$")
+
+
+def _generated(ws: Workspace, f: FieldDrift, resource: DesiredResource) -> str:
+    """Why a generated document's value is not written back, naming where it does come from: the
+    instance's own data (a CSV row, a list item: edit it there), or the template all share."""
+    loc = resource.location
+    if not loc.how.startswith("for_each"):
+        return (f"it is made by a group ({loc}): the value comes from the group's template or the values "
+                "given to it; change it there by hand")
+    file = Path(loc.file) if Path(loc.file).is_absolute() else ws.root / loc.file
+    try:
+        written = written_text(read_text(file, loc.file), loc.file, loc.line, f.path)
+    except (OSError, ReconcilerError):
+        written = None
+    line = resource.field_lines.get(f"spec.{f.path}") or resource.field_lines.get(f"spec.{top_field(f.path)}", loc.line)
+    template = f"{loc.file}:{line}"
+    if written is None:
+        return (f"it is generated ({loc}) and its for_each template does not write spec.{f.path} on its own line; "
+                "change it there by hand")
+    data = "row" if re.search(r"\.csv:\d+$", loc.origin) else "item"
+    if not _EACH.search(written):
+        return (f"the value is written in the for_each template ({template}: {written!r}), which every object "
+                f"made from it shares; change it there, or take it from each {data}")
+    only = _EACH_ONLY.match(written.strip())
+    if only:
+        column = f", {'column' if data == 'row' else 'field'} {only['column']}" if only["column"] else ""
+        return (f"the value comes from {loc.origin} (for_each data of {loc.file}:{loc.line}{column}); "
+                f"edit that {data}")
+    return (f"the value is computed from {loc.origin} (for_each data of {loc.file}:{loc.line}) by the expression "
+            f"{written!r} at {template}; edit that {data} or the expression")
 
 
 def _candidate(ws: Workspace, run: DriftRun, item: DriftItem, f: FieldDrift, resource: DesiredResource) -> _Candidate:
@@ -129,8 +166,22 @@ def _candidate(ws: Workspace, run: DriftRun, item: DriftItem, f: FieldDrift, res
     applied = ws.provider(rs.provider).normalize(rs.kind, rs.applied_spec)
     whole = project(live.fields.get(top), applied.get(top)) if live is not None else f.live
     file = Path(resource.location.file)
-    edit = FieldEdit(resource.location.line, f.path, f.live, whole, ws.list_keys(rs.provider, rs.kind))
-    return _Candidate(item, f, resource, file if file.is_absolute() else ws.root / file, edit)
+    info = ws.kind_info(rs.provider, rs.kind)
+    schema, written = (info.schema if info else None), _written(resource.spec, f.path)
+    value = typed_at(schema, f.path, f.live, written)  # 13 stays 13, not "13" (ids are text in state)
+    edit = FieldEdit(resource.location.line, f.path, value, whole, ws.list_keys(rs.provider, rs.kind))
+    return _Candidate(item, f, resource, file if file.is_absolute() else ws.root / file, edit,
+                      typed_at(schema, f.path, f.applied, written))
+
+
+def _written(spec: Mapping[str, Any], path: str) -> Any:
+    """The value the manifest writes at a plain ``a.b`` path (None elsewhere): its type is kept."""
+    node: Any = spec
+    for part in parse_field_path(path):
+        if part.member or not isinstance(node, Mapping):
+            return None
+        node = node.get(part.key)
+    return node
 
 
 def _write(ws: Workspace, candidates: Sequence[_Candidate], paths: Sequence[Path]) -> tuple[list[Accepted], list[Refused], list[str]]:
@@ -156,7 +207,7 @@ def _write(ws: Workspace, candidates: Sequence[_Candidate], paths: Sequence[Path
             else:
                 line = c.resource.field_lines.get(f"spec.{c.field.path}") or c.resource.field_lines.get(
                     f"spec.{top_field(c.field.path)}", c.resource.location.line)
-                accepted.append(Accepted(c.item.address, c.field.path, c.field.applied, c.field.live,
+                accepted.append(Accepted(c.item.address, c.field.path, c.applied, c.edit.value,
                                          f"{display}:{line}", c.field.changed_by, c.field.changed_at))
         if new != text:
             bom = b"\xef\xbb\xbf" if original.startswith(b"\xef\xbb\xbf") else b""

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -40,6 +40,7 @@ from reconciler.diff import FieldDiffer, owned_template, project
 from reconciler.model import HistoryEntry, LiveObject
 from reconciler.plan.model import value_to_json
 from reconciler.plan.render import format_value
+from reconciler.schematype import typed_at
 from reconciler.state.base import StateSnapshot
 from reconciler.textsafe import markdown_inline, terminal
 
@@ -243,6 +244,24 @@ def _attribute(field: FieldDrift, entries: Sequence[HistoryEntry]) -> FieldDrift
 
 
 # -- renderers ------------------------------------------------------------------------------
+SchemaOf = Callable[[str, str], "Mapping[str, Any] | None"]  # (provider, kind) -> the spec's JSON Schema
+
+
+def typed_for_reading(report: DriftReport, schema_of: SchemaOf) -> DriftReport:
+    """``report`` with values typed as the manifests write them, for the text and Markdown
+    renderers: ``vertical_id 12 -> 13``, not ``"12" -> "13"`` (ids are text in the canonical
+    form; :mod:`reconciler.schematype`). The JSON report keeps the canonical values."""
+    items = []
+    for item in report.items:
+        schema = schema_of(item.provider, item.kind) if item.fields else None
+        fields = tuple(
+            replace(f, applied=typed_at(schema, f.path, f.applied), live=typed_at(schema, f.path, f.live))
+            for f in item.fields
+        ) if schema is not None else item.fields
+        items.append(replace(item, fields=fields))
+    return replace(report, items=tuple(items))
+
+
 def _percent(value: float) -> str:
     return f"{value * 100:.1f}%"
 

@@ -417,7 +417,8 @@ class Workspace:
         fresh = tuple(w for w in warnings if w not in plan.warnings)
         options = {**plan.options, "guardrails_skipped": True} if skip else plan.options
         if findings:  # the plan summary puts them first
-            options = {**options, FINDINGS_KEY: [f"{f.address}: {f.message}" for f in findings]}
+            options = {**options, FINDINGS_KEY: [
+                {"address": f.address, "message": f.message, "severity": f.severity.value} for f in findings]}
         if not fresh and options is plan.options:
             return plan
         return dataclasses.replace(plan, warnings=tuple(plan.warnings) + fresh, options=options)

@@ -21,15 +21,27 @@ ConflictField = tuple[str, Any, Any, Any]
 
 BUDGET_KEYS = ("requests", "retries", "rate_limited", "server_errors", "transport_errors")
 
-def conflict_way_out(addresses: Sequence[str]) -> str:
-    """The way out of conflicts, said once after the list of failures. A saved plan cannot be
-    applied again: the conflicted run recorded what it did apply, so that plan is stale now."""
+def conflict_way_out(addresses: Sequence[str], saved_plan: str | None = None, stale: bool = False) -> str:
+    """The way out of conflicts, said once after the list of failures.
+
+    ``saved_plan`` names the plan file this run applied (None: planned from the manifests), and
+    ``stale`` says whether this run moved the state's serial (it recorded what it did apply), so
+    that ``apply FILE`` now refuses the file as stale. If it did not (the conflicting changes were
+    all there was), the file is still fresh, and applying it again only meets the same conflict."""
+    overwrite = ("The other writers' values were kept. To overwrite them, plan and apply again from the manifests: "
+                 "'reconciler apply --force-conflicts'")
+    if saved_plan is not None and stale:
+        overwrite += (f" (not with the saved plan: this run changed the state, so {saved_plan} is stale now; "
+                      "the new plan shows whose changes it overwrites)")
+    else:
+        overwrite += " (the new plan shows whose changes it overwrites)"
+    again = ""
+    if saved_plan is not None and not stale:
+        again = (f" Applying {saved_plan} again meets the same conflict: this run changed nothing in the state, "
+                 "and the plan still sets what they changed.")
     return (
-        "The other writers' values were kept. To overwrite them, plan and apply again from the manifests: "
-        "'reconciler apply --force-conflicts' (not with the saved plan: this run changed the state, so that "
-        "plan is stale; the new plan shows whose changes it overwrites); or review first with "
-        "'reconciler plan'. To keep their values instead, write them into the manifests: "
-        f"'reconciler drift --accept {' '.join(sorted(addresses))}'."
+        f"{overwrite}; or review first with 'reconciler plan'.{again} To keep their values instead, write them "
+        f"into the manifests: 'reconciler drift --accept {' '.join(sorted(addresses))}'."
     )
 
 

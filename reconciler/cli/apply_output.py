@@ -150,8 +150,17 @@ class ApplyTally:
         return text + "."
 
 
+def run_requests(budget: Mapping[str, int], before: Mapping[str, int], after: Mapping[str, int]) -> dict[str, int]:
+    """What the whole run sent (the HTTP clients' counters ``after`` minus ``before``: login,
+    refresh, spend reports, history and writes), with the apply's own retry counts where they
+    are larger (the executor also retries writes above the HTTP layer)."""
+    sent = {key: max(0, after.get(key, 0) - before.get(key, 0)) for key in after}
+    return {key: max(sent.get(key, 0), budget.get(key, 0)) for key in sorted(set(sent) | set(budget))}
+
+
 def requests_line(budget: Mapping[str, int]) -> str:
-    """``API requests: 41; retries: 8 (429: 5, 5xx: 3).`` (the run's load on the vendors' APIs)."""
+    """``API requests: 41; retries: 8 (429: 5, 5xx: 3).`` (the run's load on the vendors' APIs:
+    every HTTP request its providers sent, the refresh included)."""
     requests = budget.get("requests", 0)
     retries = budget.get("retries", 0)
     causes = [

@@ -39,6 +39,10 @@ class Console:
     def warn(self, text: str) -> None:
         click.secho(f"Warning: {terminal(text)}", fg="yellow" if self.color else None, err=True, color=self.color)
 
+    def outcome(self, text: str) -> None:
+        """One line of what happened to a resource (apply), on stdout with the summary."""
+        click.secho(terminal(text), color=self.color)
+
     def progress(self, text: str) -> None:
         """One line per event; on a terminal it is dimmed."""
         click.secho(terminal(text), dim=self.color, err=True, color=self.color)

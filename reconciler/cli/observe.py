@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -43,7 +45,12 @@ def drift(
     everything matches its last apply. Unmanaged objects under managed parents are reported and
     exit 0, unless --fail-on-unmanaged. With --accept: 0 when every change was accepted, 2 when
     some drift remains (each refusal says why)."""
-    from reconciler.drift import render_drift_json, render_drift_markdown, render_drift_text
+    from reconciler.drift import (
+        render_drift_json,
+        render_drift_markdown,
+        render_drift_text,
+        typed_for_reading,
+    )
 
     if accept:
         if fmt != "text":
@@ -56,12 +63,17 @@ def drift(
         report = ws.drift(paths, targets=targets, selectors=selectors)
     finally:
         ws.close()
+
+    def schema_of(provider: str, kind: str) -> Mapping[str, Any] | None:
+        info = ws.kind_info(provider, kind)
+        return info.schema if info else None
+
     if fmt == "json":
         ctx.console.print(json.dumps(render_drift_json(report), indent=2, sort_keys=True))
     elif fmt == "markdown":
-        ctx.console.print(render_drift_markdown(report))
+        ctx.console.print(render_drift_markdown(typed_for_reading(report, schema_of)))
     else:
-        ctx.console.print(render_drift_text(report))
+        ctx.console.print(render_drift_text(typed_for_reading(report, schema_of)))
     if report.has_drift or (fail_on_unmanaged and report.has_unmanaged):
         sys.exit(2)
 

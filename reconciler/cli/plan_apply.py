@@ -121,7 +121,7 @@ def show(ctx: Context, plan_file: Path, fmt: str, max_chars: int, full_plan: str
     from reconciler.errors import ReconcilerError
     from reconciler.plan.planfile import load_plan
 
-    the_plan = load_plan(plan_file)
+    the_plan = load_plan(plan_file, refused="the plan file is refused and not shown")
     kinds = None
     try:  # the workspace's own providers (factory:), if there is one; built-in kinds otherwise
         ws = ctx.workspace(resolve_credentials=False)
@@ -242,11 +242,14 @@ def run_apply(
     from reconciler.apply import ApplyOptions
     from reconciler.apply.result import conflict_way_out
     from reconciler.apply.sources import point_home
-    from reconciler.cli.apply_output import ApplyTally, requests_line
+    from reconciler.apply.stale import is_stale
+    from reconciler.cli.apply_output import ApplyTally, requests_line, run_requests
     from reconciler.cli.progress import open_progress
     from reconciler.errors import ApplyError
     from reconciler.plan.planfile import load_plan
+    from reconciler.providers.http import process_stats
 
+    sent_before = process_stats()  # the run's requests: login, refresh, reports and writes
     ws = ctx.workspace(lock_timeout)
     try:
         with ws.state.locked("destroy" if destroy else "apply", lock_timeout):  # a cleared stale lock is said
@@ -281,7 +284,7 @@ def run_apply(
             tally = ApplyTally(the_plan)
             mode = "quiet" if output.quiet else ("bar" if ctx.console.live else "lines")
             with open_progress("destroy" if destroy else "apply", len(the_plan.changes), mode=mode,
-                               emit=ctx.console.progress, color=ctx.console.color,
+                               emit=ctx.console.progress, out=ctx.console.outcome, color=ctx.console.color,
                                every=output.progress_every) as progress:
                 def on_event(result: Any) -> None:
                     text = tally.add(result)
@@ -291,17 +294,21 @@ def run_apply(
 
                 result = ws.execute_plan(the_plan, ApplyOptions(parallelism=parallelism, force_conflicts=force_conflicts),
                                          on_event, saved=plan_file is not None)
+            stale_now = (plan_file is not None and bool(result.conflicts)  # for the conflict advice
+                         and is_stale(the_plan, ws.state.read()))
             if result.failures:  # name the manifest file, line and field of each vendor refusal
                 result = point_home(result, {str(d.address): d for d in desired or _manifests(ws)}, ws.kind_info)
     finally:
         ws.close()
     report_apply(ctx, result)
     ctx.console.print(tally.summary(result))
-    ctx.console.print(requests_line(result.error_budget))
+    ctx.console.print(requests_line(run_requests(result.error_budget, sent_before, process_stats())))
     report_pending(ctx, the_plan, result)
     if result.has_failures:
         lines = "\n".join(f"  {r.address}: {r.outcome.value}: {r.message}" for r in result.failures)
-        way_out = f"\n{conflict_way_out([r.address for r in result.conflicts])}" if result.conflicts else ""
+        saved_as = None if plan_file is None else str(plan_file)
+        way_out = f"\n{conflict_way_out([r.address for r in result.conflicts], saved_as, stale_now)}" \
+            if result.conflicts else ""
         raise ApplyError(
             f"apply finished with {len(result.failures)} resource(s) not applied; everything else was applied "
             f"and recorded:\n{lines}{way_out}",

@@ -78,10 +78,11 @@ class LineProgress:
     from a background thread (so a slow call still shows the run is alive)."""
 
     def __init__(self, verb: str, total: int, emit: Callable[[str], None], every: float = DEFAULT_EVERY,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, out: Callable[[str], None] | None = None) -> None:
         self.verb = verb
         self.total = total
-        self.emit = emit
+        self.emit = emit  # status lines (stderr)
+        self.out = out or emit  # resource lines (stdout, with the summary)
         self.every = every
         self.clock = clock
         self.done = 0
@@ -125,14 +126,18 @@ class LineProgress:
 
     def line(self, text: str) -> None:
         with self._lock:
-            self.emit(text)
+            self.out(text)
 
 
 class BarProgress:
     """A terminal: a rich progress bar on stderr, counts and ETA; transient (gone at the end)."""
 
-    def __init__(self, verb: str, total: int, color: bool) -> None:
+    def __init__(self, verb: str, total: int, color: bool, out: Callable[[str], None] | None = None) -> None:
         import sys
+
+        # resource lines go to stdout with the summary; when stdout is this terminal too, they are
+        # printed above the bar (the same screen, without breaking the bar)
+        self.out = None if out is None or sys.stdout.isatty() else out
 
         from rich.console import Console
         from rich.progress import (
@@ -175,14 +180,19 @@ class BarProgress:
     def line(self, text: str) -> None:
         from rich.text import Text
 
-        self.bar.console.print(Text(text, style="dim"))
+        if self.out is not None:
+            self.out(text)
+        else:
+            self.bar.console.print(Text(text, style="dim"))
 
 
 def open_progress(verb: str, total: int, *, mode: str, emit: Callable[[str], None], color: bool = False,
-                  every: float = DEFAULT_EVERY) -> Progress:
-    """The progress display for ``mode``: ``bar`` (terminal), ``lines`` (CI) or ``quiet``."""
+                  every: float = DEFAULT_EVERY, out: Callable[[str], None] | None = None) -> Progress:
+    """The progress display for ``mode``: ``bar`` (terminal), ``lines`` (CI) or ``quiet``.
+    Progress (the bar, the status lines) goes to stderr through ``emit``; the resource lines to
+    ``out`` (stdout, like the summary after them: ``apply > log`` keeps them, as Terraform does)."""
     if mode == "quiet":
         return QuietProgress()
     if mode == "bar":
-        return BarProgress(verb, total, color)
-    return LineProgress(verb, total, emit, every)
+        return BarProgress(verb, total, color, out)
+    return LineProgress(verb, total, emit, every, out=out)

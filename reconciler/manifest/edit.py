@@ -92,6 +92,19 @@ def edit_text(text: str, display: str, edits: Sequence[FieldEdit]) -> tuple[str,
     return out, refused
 
 
+def written_text(text: str, display: str, line: int, path: str) -> str | None:
+    """The text the document starting at ``line`` writes for ``spec.<path>`` (a plain ``a.b``
+    path to a scalar), as written (``${each.value.budget}``); None where it writes none."""
+    documents = compose_documents(text, display)
+    try:
+        node: Node | None = _document([(n.start_mark.line + 1, n) for n in documents if n is not None], line)
+    except EditRefused:
+        return None
+    for part in (PathPart("spec"), *parse_field_path(path)):
+        node = _child(node, part, None) if node is not None else None
+    return node.value if isinstance(node, ScalarNode) else None
+
+
 # -- finding the node ---------------------------------------------------------------------------
 def _document(starts: Sequence[tuple[int, Node]], line: int) -> Node:
     found = [node for start, node in starts if start <= line]

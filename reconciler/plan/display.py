@@ -9,7 +9,8 @@ A manifest may write ``2026-12-01T00:00:00`` (read in the campaign's ``zone_name
 - else in UTC with ``Z`` (strategies and budget flights: ``2026-12-01T05:00:00Z``).
 
 A time without an offset is read in that zone (or UTC), as the provider reads it. Values that
-do not parse are shown as written. Only the display changes: the JSON plan keeps the values.
+do not parse are shown as written. Ids the canonical form holds as text are shown as the schema
+types them (``vertical_id = 12 -> 13``). Only the display changes: the JSON plan keeps the values.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reconciler.plan.model import Change, FieldChange
 from reconciler.providers.base import KindInfo
+from reconciler.schematype import typed_at
 
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
 
@@ -56,8 +58,10 @@ def show_datetime(value: Any, zone: dt.tzinfo | None) -> Any:
 
 
 def for_display(change: Change, info: KindInfo | None) -> Change:
-    """``change`` with its date-time field values in the display form (others untouched)."""
-    if info is None or not info.datetime_fields or not change.field_changes:
+    """``change`` with its date-time field values in the display form, and values the canonical
+    form holds as text typed as the kind's schema types them (ids: ``vertical_id = 12 -> 13``,
+    not ``"12" -> "13"``; :mod:`reconciler.schematype`); others untouched."""
+    if info is None or not change.field_changes:
         return change
     zone = None
     if info.zone_field:
@@ -69,5 +73,9 @@ def for_display(change: Change, info: KindInfo | None) -> Change:
         if fc.path in info.datetime_fields:
             fc = FieldChange(fc.path, show_datetime(fc.before, zone), show_datetime(fc.after, zone))
             touched = True
+        elif isinstance(fc.before, str) or isinstance(fc.after, str):
+            shown = FieldChange(fc.path, typed_at(info.schema, fc.path, fc.before), typed_at(info.schema, fc.path, fc.after))
+            if shown != fc:
+                fc, touched = shown, True
         fields.append(fc)
     return change._replace(field_changes=tuple(fields)) if touched else change

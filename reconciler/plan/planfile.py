@@ -234,8 +234,10 @@ def _not_a_plan(path: Path, detail: str) -> PlanFileError:
     return PlanFileError(f"{path}: not a reconciler plan: {detail}")
 
 
-def load_plan(path: str | os.PathLike[str]) -> Plan:
-    """Read a saved plan. Raises :class:`PlanFileError` naming the file for anything else."""
+def load_plan(path: str | os.PathLike[str], refused: str = "nothing was applied") -> Plan:
+    """Read a saved plan. Raises :class:`PlanFileError` naming the file for anything else;
+    ``refused`` says what a refused (edited) plan file means for the command reading it
+    (``show`` applies nothing: it says the file cannot be shown)."""
     source = Path(path)
     try:
         raw = source.read_bytes()
@@ -256,10 +258,10 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
         ) from None
     except RecursionError:
         raise _not_a_plan(source, "the JSON is nested too deeply to be a plan") from None
-    return plan_from_json(data, source)
+    return plan_from_json(data, source, refused)
 
 
-def plan_from_json(data: Any, source: Path) -> Plan:
+def plan_from_json(data: Any, source: Path, refused: str = "nothing was applied") -> Plan:
     if not isinstance(data, Mapping):
         raise _not_a_plan(source, f"expected a JSON object, found {type(data).__name__}")
     if "format" not in data and "resource_changes" in data:
@@ -279,7 +281,7 @@ def plan_from_json(data: Any, source: Path) -> Plan:
     error = best_match(_VALIDATOR.iter_errors(data))
     if error is not None:
         raise _not_a_plan(source, f"{_json_path(error.absolute_path)}: {error.message}")
-    _check_integrity(data, source)
+    _check_integrity(data, source, refused)
     try:
         return Plan(
             lineage=data["lineage"],
@@ -294,18 +296,18 @@ def plan_from_json(data: Any, source: Path) -> Plan:
         raise _not_a_plan(source, str(exc)) from None
 
 
-def _check_integrity(data: Mapping[str, Any], source: Path) -> None:
+def _check_integrity(data: Mapping[str, Any], source: Path, refused: str = "nothing was applied") -> None:
     """Refuse a plan whose body is not what ``plan --out`` wrote (or that carries no hash)."""
     written = data.get("integrity")
     if written is None:
         raise PlanFileError(
             f"{source}: the plan file has no integrity hash (made by an older reconciler, or not by "
-            "'reconciler plan --out'); nothing was applied. Run 'reconciler plan --out FILE' again"
+            f"'reconciler plan --out'); {refused}. Run 'reconciler plan --out FILE' again"
         )
     if written != integrity({k: v for k, v in data.items() if k != "integrity"}):
         raise PlanFileError(
             f"{source}: the plan file was changed after 'reconciler plan --out' wrote it (its integrity "
-            "hash does not match its content); nothing was applied. Apply only a plan as saved: run "
+            f"hash does not match its content); {refused}. Apply or show only a plan as saved: run "
             "'reconciler plan --out FILE' again"
         )
 

@@ -5,7 +5,9 @@ resources in plan order, fields sorted by path.
 
 - :func:`render_text`: Terraform-like; a header per resource with the action symbol, field
   lines (``~ total_budget = 500 -> 700``), manual steps, replace reasons in capitals, the drift
-  section "Objects changed outside reconciler" first, and the summary line.
+  section "Objects changed outside reconciler" first (each field with who changed it and when,
+  where the plan knows: from the history read for the change that sets it back), and the
+  summary line.
 - :func:`render_json`: the common part of Terraform's plan JSON (``format_version`` 1.2,
   ``resource_changes[]``, ``resource_drift[]``) plus ours (``lineage``, ``serial``,
   ``preconditions``, ``warnings``, ``reconciler_action`` ...). ``schemas/plan.schema.json``
@@ -26,7 +28,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from reconciler.attribution import revert_json, revert_note
+from reconciler.attribution import Attribution, by_whom, overlapping, revert_json, revert_note
 from reconciler.diff import path_sort_key, top_field
 from reconciler.model import Address, Ref
 from reconciler.plan.display import for_display
@@ -34,12 +36,12 @@ from reconciler.plan.fit import DEFAULT_MAX_CHARS, TIERS, Section, fit, rank
 from reconciler.plan.model import Action, Change, FieldChange, Plan, value_to_json
 from reconciler.plan.render_summary import summary_markdown, summary_text
 from reconciler.plan.summary import (
-    FINDINGS_KEY,
     PHRASES,
     KindLookup,
     MoneyChange,
     PlanSummary,
     builtin_kinds,
+    findings,
     money_text,
     percent_text,
     reactivates,
@@ -182,6 +184,8 @@ def money_notes(summary: PlanSummary) -> dict[tuple[str, str], str]:
 
 
 def _money_note(m: MoneyChange) -> str:
+    if m.currency_changes and m.before is not None and m.after is not None:
+        return f"{money_text(m.before, m.before_currency)} -> {money_text(m.after, m.currency)}: the currency changes"
     if m.before is None or m.after is None:
         value = m.after if m.after is not None else m.before
         assert value is not None
@@ -209,7 +213,22 @@ class _Ink:
         return f"\x1b[{_COLORS[name]}m{text}\x1b[0m"
 
 
-def _field_lines(change: Change, ink: _Ink, indent: str, notes: MoneyNotes | None = None) -> list[str]:
+def drift_writers(plan: Plan) -> dict[str, tuple[Attribution, ...]]:
+    """Who made the outside changes of ``plan.drift``, where the plan knows: the attributions
+    (``Change.reverts``) of the changes that set them back, by address."""
+    return {c.address: c.reverts for c in plan.changes if c.reverts}
+
+
+def _changed_by(writers: Sequence[Attribution], path: str) -> str:
+    """A drift line's note: ``changed by jdoe at 2026-11-30 14:02 UTC``, or "" where unknown."""
+    for a in writers:
+        if overlapping(a.path, path) and (a.user or a.when):
+            return f"changed {by_whom(a)}"
+    return ""
+
+
+def _field_lines(change: Change, ink: _Ink, indent: str, notes: MoneyNotes | None = None,
+                 writers: Sequence[Attribution] = ()) -> list[str]:
     fields = _sorted_fields(change)
     width = max((len(fc.path) for fc in fields), default=0)
     lines = []
@@ -219,7 +238,8 @@ def _field_lines(change: Change, ink: _Ink, indent: str, notes: MoneyNotes | Non
         if _forces_replacement(change, fc):
             line += ink("  # forces replacement", "red")
         notes_here = [n for n in (notes.get((change.address, fc.path)) if notes else None,
-                                  revert_note(change.reverts, fc.path)) if n]  # money; "reverts jdoe's change of ..."
+                                  revert_note(change.reverts, fc.path),  # money; "reverts jdoe's change of ..."
+                                  _changed_by(writers, fc.path)) if n]  # drift: "changed by jdoe at ..."
         if notes_here:
             line += ink(f"  # {'; '.join(notes_here)}", "yellow")
         lines.append(line)
@@ -238,14 +258,14 @@ def _text_change(change: Change, ink: _Ink, notes: MoneyNotes | None = None) -> 
     return lines
 
 
-def _text_drift(change: Change, ink: _Ink) -> list[str]:
+def _text_drift(change: Change, ink: _Ink, writers: Sequence[Attribution] = ()) -> list[str]:
     what = "has been deleted" if change.action is Action.DELETE else "has changed"
     lines = [f"  {ink('#', 'bold')} {ink(_ident(change), 'bold')} {what} outside reconciler"]
     if change.action is Action.DELETE:
         lines.append(f"{ink('  -', 'red')} {change.address}")
     else:
         lines.append(f"{ink('  ~', 'yellow')} {change.address}")
-        lines.extend(_field_lines(change, ink, "      "))
+        lines.extend(_field_lines(change, ink, "      ", writers=writers))
     return lines
 
 
@@ -266,8 +286,10 @@ def render_text(plan: Plan, color: bool = False, warnings: bool = True, kinds: K
         out.append("")
         out.append("reconciler noticed these changes since the last apply:")
         out.append("")
+        writers = drift_writers(plan)
         for change in plan.drift:
-            out.extend(_text_drift(for_display(change, lookup(change.provider, change.kind)), ink))
+            out.extend(_text_drift(for_display(change, lookup(change.provider, change.kind)), ink,
+                                   writers.get(change.address, ())))
             out.append("")
     changed = [c for c in plan.changes if shown(c)]
     if changed:
@@ -423,7 +445,7 @@ def _fence(lines: Sequence[str]) -> tuple[str, str]:
     return ticks + "diff", ticks
 
 
-def _md_field_lines(change: Change, notes: MoneyNotes | None = None) -> list[str]:
+def _md_field_lines(change: Change, notes: MoneyNotes | None = None, writers: Sequence[Attribution] = ()) -> list[str]:
     lines = []
     for fc in _sorted_fields(change):
         sym = _field_symbol(fc)
@@ -432,7 +454,7 @@ def _md_field_lines(change: Change, notes: MoneyNotes | None = None) -> list[str
         if _forces_replacement(change, fc):
             line += "  # forces replacement"
         notes_here = [n for n in (notes.get((change.address, fc.path)) if notes else None,
-                                  revert_note(change.reverts, fc.path)) if n]
+                                  revert_note(change.reverts, fc.path), _changed_by(writers, fc.path)) if n]
         if notes_here:
             note = "; ".join(notes_here)
             line += f"  # {note}"
@@ -474,8 +496,9 @@ def render_markdown(plan: Plan, kinds: KindLookup | None = None, max_chars: int 
     lookup = kinds or builtin_kinds
     summary = summarize(plan, lookup)
     notes = money_notes(summary)
-    findings = [str(f) for f in plan.options.get(FINDINGS_KEY) or []]
-    others = [w for w in plan.warnings if not any(w.endswith(f) for f in findings)]  # findings: in the summary
+    found = [text for text, _ in findings(plan)]
+    others = [w for w in plan.warnings if not any(w.endswith(f) for f in found)  # findings: in the summary
+              and w != "guardrails skipped (--skip-guardrails)"]
     if others:
         out.extend(f"> **Warning:** {markdown_inline(w)}" for w in others)
         out.append("")
@@ -495,12 +518,14 @@ def render_markdown(plan: Plan, kinds: KindLookup | None = None, max_chars: int 
                                     PHRASES.get(what, what)))
     if plan.drift:
         sections.append(Section("#### Objects changed outside reconciler\n\n", rank(TIERS["drift"] - 0.5, 0, 0), ""))
+        writers = drift_writers(plan)
         for change in plan.drift:
             if change.action is Action.DELETE:
                 block = _md_section(change, "has been deleted outside reconciler", [])
             else:
                 shown_change = for_display(change, lookup(change.provider, change.kind))
-                block = _md_section(change, "has changed outside reconciler", _md_field_lines(shown_change))
+                block = _md_section(change, "has changed outside reconciler",
+                                    _md_field_lines(shown_change, writers=writers.get(change.address, ())))
             sections.append(Section("\n".join(block) + "\n", rank(TIERS["drift"], 0, len(change.field_changes)),
                                     "changed outside reconciler"))
     text = fit("\n".join(out) + "\n", sections, "", max_chars, where)

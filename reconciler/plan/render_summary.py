@@ -61,7 +61,7 @@ def _overall(summary: PlanSummary) -> bool:
 def summary_text(summary: PlanSummary) -> list[str]:
     lines = [f"Summary: {headline(summary)}"]
     for item in summary.attention:
-        lines.append(f"  ! {item.kind}: {item.message}")
+        lines.append(f"  ! {item.label}: {item.message}")
     for provider in summary.providers:
         lines.append(f"  {provider.name}: {counts_text(provider.counts)}")
         for group in provider.groups:
@@ -94,7 +94,7 @@ def summary_markdown(summary: PlanSummary) -> list[str]:
     e = markdown_inline  # names and messages come from live objects: no Markdown of their own
     lines: list[str] = []
     for item in summary.attention:
-        lines.append(f"> **{e(item.kind.capitalize())}:** {e(item.message)}")
+        lines.append(f"> **{e(item.label.capitalize())}:** {e(item.message)}")
     if summary.attention:
         lines.append("")
     lines.append(f"**Summary:** {e(headline(summary))}")

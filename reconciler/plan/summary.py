@@ -6,7 +6,8 @@ rendered by :mod:`reconciler.plan.render` as text, Markdown and the ``summary`` 
 - **counts** per verb: ``create``, ``update``, ``replace``, ``deactivate`` (MediaMath kinds
   without a delete), ``delete``, ``adopt``, ``manual``, ``abandon``, ``lifecycle`` (settings
   recorded in state only) and ``move`` (``Moved`` renames), and what stays ``unchanged``;
-- **attention**: guardrail findings (recorded by the engine in ``options["guardrail_findings"]``)
+- **attention**: currency changes (their amounts are shown in both currencies, with no
+  delta, and left out of the totals), guardrail findings (recorded by the engine in ``options["guardrail_findings"]``)
   and reactivations (``status`` false -> true), first;
 - **tree** per provider: the objects that have changes under them, nested by their parent field
   (advertiser > campaign > strategy; room > question), each with its counts; leaves (strategies,
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from reconciler.model import Ref
@@ -72,10 +73,12 @@ def money_text(value: Decimal, currency: str | None, sign: bool = False) -> str:
 
 
 def percent_text(delta: Decimal, base: Decimal) -> str:
-    """``+8.0 %`` of ``base``; ``new`` when there was nothing before."""
+    """``+8.0 %`` of ``base`` (rounded half up: 6.25 reads ``+6.3 %``); ``new`` when there was
+    nothing before."""
     if base == 0:
         return "new"
-    return f"{delta / base * 100:+.1f} %"
+    value = (delta / base * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return f"{value:+.1f} %"
 
 
 @dataclass(frozen=True)
@@ -84,16 +87,29 @@ class MoneyChange:
 
     address: str
     field: str
-    currency: str | None
+    currency: str | None  # after the plan (the only one when it does not change)
     before: Decimal | None
     after: Decimal | None
+    before_currency: str | None = None  # set only when the plan changes the currency
+
+    @property
+    def currency_changes(self) -> bool:
+        """The plan changes the currency this amount is in: old and new cannot be subtracted."""
+        return self.before_currency is not None and self.before_currency != self.currency
 
     @property
     def delta(self) -> Decimal:
         return (self.after or Decimal(0)) - (self.before or Decimal(0))
 
     def text(self) -> str:
-        """``total_budget 50,000.00 -> 62,000.00 USD (+12,000.00, +24.0 %)``."""
+        """``total_budget 50,000.00 -> 62,000.00 USD (+12,000.00, +24.0 %)``; ``total_budget
+        30,000.00 USD removed``; across a currency change ``55,000.00 USD -> 56,000.00 EUR``."""
+        if self.after is None and self.before is not None:
+            return f"{self.field} {money_text(self.before, self.before_currency or self.currency)} removed"
+        if self.currency_changes:
+            old = money_text(self.before, self.before_currency) if self.before is not None else "none"
+            new = money_text(self.after, self.currency) if self.after is not None else "none"
+            return f"{self.field} {old} -> {new} (currency changes: no difference shown)"
         old = money_text(self.before, None) if self.before is not None else "none"
         new = money_text(self.after, None) if self.after is not None else "none"
         base = self.before or Decimal(0)
@@ -101,11 +117,14 @@ class MoneyChange:
         return f"{self.field} {old} -> {new}{tail} ({money_text(self.delta, None, True)}, {percent_text(self.delta, base)})"
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "address": self.address, "field": self.field, "currency": self.currency,
             "before": _num(self.before), "after": _num(self.after), "delta": _num(self.delta),
             "percent": _pct(self.delta, self.before or Decimal(0)),
         }
+        if self.currency_changes:  # amounts in two currencies: no delta, no percentage
+            out.update(before_currency=self.before_currency, delta=None, percent=None)
+        return out
 
 
 @dataclass(frozen=True)
@@ -169,8 +188,58 @@ class ProviderSummary:
 
 @dataclass(frozen=True)
 class Attention:
-    kind: str  # ``guardrail`` | ``reactivation``
+    """One line at the top of the summary. ``kind``: ``guardrails_skipped`` | ``currency`` |
+    ``guardrail`` | ``reactivation``; a guardrail finding's ``severity`` (``warning``: shown
+    only; ``error``: a refusal) and whether the plan was made with ``--skip-guardrails``."""
+
+    kind: str
     message: str
+    severity: str | None = None
+    overridden: bool = False
+
+    @property
+    def label(self) -> str:
+        """``guardrail (warning)``, ``guardrail (refusal overridden)``, ``currency``..."""
+        if self.kind == "guardrails_skipped":
+            return "guardrails skipped"
+        if self.kind != "guardrail" or self.severity is None:
+            return self.kind
+        if self.severity == "warning":
+            return "guardrail (warning)"
+        return "guardrail (refusal overridden by --skip-guardrails)" if self.overridden else "guardrail (refused)"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "message": self.message}
+        if self.kind == "guardrail" and self.severity is not None:
+            out.update(severity=self.severity, overridden=self.overridden)
+        return out
+
+
+def findings(plan: Plan) -> list[tuple[str, str | None]]:
+    """The plan's guardrail findings as (``address: message``, severity); plans saved before
+    severities were recorded hold plain strings (severity None)."""
+    out: list[tuple[str, str | None]] = []
+    for f in plan.options.get(FINDINGS_KEY) or []:
+        if isinstance(f, Mapping):
+            severity = f.get("severity")
+            out.append((f"{f.get('address')}: {f.get('message')}", str(severity) if severity else None))
+        else:
+            out.append((str(f), None))
+    return out
+
+
+def guardrail_attention(plan: Plan) -> list[Attention]:
+    """``--skip-guardrails`` said first, then each finding with its severity."""
+    skipped = bool(plan.options.get("guardrails_skipped"))
+    found = findings(plan)
+    out = [Attention("guardrail", text, severity, skipped and severity != "warning") for text, severity in found]
+    if skipped:
+        refusals = sum(1 for _, severity in found if severity != "warning")
+        what = (f"{refusals} guardrail refusal{'s' if refusals != 1 else ''} below {'are' if refusals != 1 else 'is'} "
+                f"overridden, and apply will not refuse on {'them' if refusals != 1 else 'it'}") if refusals else (
+                "apply will not refuse it on any guardrail")
+        out.insert(0, Attention("guardrails_skipped", f"this plan was made with --skip-guardrails: {what}"))
+    return out
 
 
 @dataclass(frozen=True)
@@ -193,7 +262,8 @@ class PlanSummary:
             "changes": self.changes,
             "unchanged": self.unchanged,
             "verbs": {v: self.counts.get(v, 0) for v in VERBS},
-            "attention": [{"kind": a.kind, "message": a.message} for a in self.attention],
+            "attention": [a.to_json() for a in self.attention],
+            "guardrails_skipped": any(a.kind == "guardrails_skipped" for a in self.attention),
             "providers": [p.to_json() for p in self.providers],
             "totals": [t.to_json() for t in self.totals],
             "money_changes": [m.to_json() for m in self.money],
@@ -213,6 +283,11 @@ def _pct(delta: Decimal, base: Decimal) -> float | None:
 def counts_text(counts: Mapping[str, int]) -> str:
     """``1 to create, 4 to update``."""
     return ", ".join(f"{counts[v]} {PHRASES[v]}" for v in VERBS if counts.get(v))
+
+
+def amount_currency(values: Mapping[str, Any] | None, name: str) -> str | None:
+    value = (values or {}).get(name)
+    return value if isinstance(value, str) and value else None
 
 
 # -- building ---------------------------------------------------------------------------------------
@@ -298,6 +373,33 @@ class _Tree:
             seen += 1
         return None
 
+    def currencies(self, address: str) -> tuple[str | None, str | None]:
+        """(before, after) currency of an object's money: its own currency field's, or its
+        nearest ancestor's, as the live object has it and as the plan leaves it."""
+        seen = 0
+        current: str | None = address
+        while current is not None and seen < 32:
+            c = self.changes[current]
+            info = self.info(c)
+            if info is not None and info.currency_field:
+                old = (c.before or {}).get(info.currency_field)
+                new = (c.after or {}).get(info.currency_field)
+                old = old if isinstance(old, str) and old else None
+                new = new if isinstance(new, str) and new else None
+                if old or new:
+                    return old or new, new or old
+            current = self.parent.get(current)
+            seen += 1
+        return None, None
+
+    def currency_change(self, change: Change) -> tuple[str, str] | None:
+        """(old, new) when this change sets its own currency field to another currency."""
+        info = self.info(change)
+        if info is None or not info.currency_field or change.action is not Action.UPDATE:
+            return None
+        old, new = amount_currency(change.before, info.currency_field), amount_currency(change.after, info.currency_field)
+        return (old, new) if old and new and old != new else None
+
     def money(self, change: Change) -> list[MoneyChange]:
         """The money fields this change moves (old -> new)."""
         info = self.info(change)
@@ -307,7 +409,10 @@ class _Tree:
         for name in sorted(info.money_fields):
             before, after = self.amounts(change, name)
             if before != after and (before is not None or after is not None):
-                out.append(MoneyChange(change.address, name, self.currency(change.address), before, after))
+                old, new = self.currencies(change.address)
+                currency = new if new is not None else self.currency(change.address)
+                out.append(MoneyChange(change.address, name, currency, before, after,
+                                       old if old != new else None))
         return out
 
     def amounts(self, change: Change, name: str) -> tuple[Decimal | None, Decimal | None]:
@@ -341,7 +446,19 @@ def summarize(plan: Plan, kinds: KindLookup | None = None) -> PlanSummary:
         counts["move"] = moves
     unchanged = sum(1 for v in verbs.values() if v is None)
 
-    attention = [Attention("guardrail", str(f)) for f in plan.options.get(FINDINGS_KEY) or []]
+    attention = guardrail_attention(plan)
+    switches = []
+    for c in plan.changes:
+        switch = tree.currency_change(c)
+        if switch is not None:
+            under = sorted({tree.changes[d].kind for d in _descendants(tree, c.address)
+                            if d != c.address and (info := tree.info(tree.changes[d])) is not None and info.money_fields})
+            what = f" ({', '.join(under)} here)" if under else ""
+            switches.append(Attention("currency", (
+                f"{c.address}: currency changes {switch[0]} -> {switch[1]}: every amount of this {c.kind} and under it"
+                f"{what} is in {switch[1]} after apply, unconverted; spend to date stays in {switch[0]}; "
+                "its amounts are shown in both currencies and left out of the budget totals")))
+    attention = switches + attention
     attention += [
         Attention("reactivation", f"{c.address}: status false -> true: it will run and spend")
         for c in plan.changes if reactivates(c)
@@ -417,6 +534,9 @@ def _totals(tree: _Tree, addresses: Iterable[str]) -> tuple[Total, ...]:
         for name in sorted(info.total_fields):
             before, after = tree.amounts(c, name)
             if before is None and after is None:
+                continue
+            old, new = tree.currencies(address)
+            if old != new:  # two currencies: no sum means anything (the attention item says so)
                 continue
             pair = sums.setdefault((c.kind, name, tree.currency(address)), [Decimal(0), Decimal(0)])
             pair[0] += before or Decimal(0)

@@ -34,7 +34,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
@@ -121,6 +121,18 @@ class CallStats:
     rate_limited: int = 0
     server_errors: int = 0
     transport_errors: int = 0
+
+
+_PROCESS_STATS = CallStats()  # every client's counts together: what a command sent, login and reports included
+_PROCESS_LOCK = threading.Lock()
+
+
+def process_stats() -> dict[str, int]:
+    """The counters of every :class:`HttpClient` of this process so far (logins, refreshes,
+    reports and writes of every provider). A command takes this at its start and at its end:
+    the difference is what it sent (``apply``'s ``API requests: N`` line)."""
+    with _PROCESS_LOCK:
+        return asdict(_PROCESS_STATS)
 
 
 def redact_url(url: str) -> str:
@@ -391,6 +403,8 @@ class HttpClient:
     def _count(self, name: str) -> None:
         with self._stats_lock:
             setattr(self.stats, name, getattr(self.stats, name) + 1)
+        with _PROCESS_LOCK:
+            setattr(_PROCESS_STATS, name, getattr(_PROCESS_STATS, name) + 1)
 
     def close(self) -> None:
         self.session.close()

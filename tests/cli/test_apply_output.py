@@ -52,8 +52,11 @@ def test_six_changes_among_350_resources_print_six_lines_and_a_summary(ws: Works
     result = ws.run("apply", "--auto-approve")
     assert result.code == 0, result
 
-    lines = [line for line in result.err.splitlines() if line.strip()]
-    assert len(lines) == 6, result.err
+    # the resource lines and the summary on stdout (``apply > log`` keeps them all), nothing on stderr
+    assert result.err == "", result.err
+    lines = [line for line in result.out.splitlines() if line.startswith("memory.")]
+    assert len(lines) == 6, result.out
+    assert result.out.splitlines()[-8:-2] == lines  # just before the summary
     assert sorted(re.sub(r" \(id [\w-]+\)", "", line) for line in lines) == [
         "memory.Item/item-000: deleted",
         "memory.Item/item-001: updated",
@@ -88,8 +91,8 @@ def test_quiet_prints_the_summary_and_errors_only(ws: Workspace) -> None:
 def test_a_skipped_resource_says_why_once(ws: Workspace) -> None:
     ws.configure("fail_rate: 1.0\nfail_mode: before\n")
     result = ws.run("apply", "--auto-approve")
-    assert "memory.Item/memo: skipped because it depends on memory.Folder/docs, which did not apply" in result.err
-    assert re.search(r"^memory\.Folder/docs: failed: ", result.err, re.MULTILINE), result.err
+    assert "memory.Item/memo: skipped because it depends on memory.Folder/docs, which did not apply" in result.out
+    assert re.search(r"^memory\.Folder/docs: failed: ", result.out, re.MULTILINE), result.out
 
 
 def test_ci_mode_prints_a_progress_line_every_n_seconds(ws: Workspace) -> None:

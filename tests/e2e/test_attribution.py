@@ -5,7 +5,8 @@ makes the out-of-band edits (``/_sandbox/mediamath/edit``, recorded in the entit
 
 Covers: an update that sets back jdoe's edit says "reverts jdoe's change of <UTC time>" in the
 text, Markdown and JSON plan and in a saved plan; one that sets yet another value says
-"overwrites"; a field changed only in the manifest carries no note; a conflict names jdoe (not
+"overwrites"; the plan's "Objects changed outside reconciler" section names jdoe and the time on
+the drifted field (text and Markdown); a field changed only in the manifest carries no note; a conflict names jdoe (not
 "someone else") with the time; a rebase that kept jdoe's value of a field the manifest sets
 says the next plan will set it back, and that plan then names jdoe.
 """
@@ -102,3 +103,16 @@ def test_a_rebase_that_kept_jdoe_s_value_says_the_next_plan_reverts_it(
     replanned = applied.run("plan")
     [line] = [li for li in replanned.out.splitlines() if "pacing_amount = 900 -> 700" in li]
     assert line.endswith(f"reverts jdoe's change of {when}"), replanned.out
+
+
+def test_the_plan_s_drift_section_names_who_changed_the_object(mm: Sandbox, applied: ExampleWorkspace) -> None:
+    when = jdoe_edits(mm, applied, {"pacing_amount": "900"})
+    text = applied.run("plan").out
+    section = text.split("Objects changed outside reconciler", 1)[1].split("reconciler will perform", 1)[0]
+    [line] = [li for li in section.splitlines() if "pacing_amount = 700 -> 900" in li]
+    assert line.endswith(f"# changed by jdoe at {when}"), text
+
+    markdown = applied.run("plan", "--format", "markdown").out
+    drift = markdown.split("Objects changed outside reconciler", 1)[1]
+    [md_line] = [li for li in drift.splitlines() if "pacing_amount = 700 -> 900" in li]
+    assert md_line.endswith(f"# changed by jdoe at {when}"), markdown

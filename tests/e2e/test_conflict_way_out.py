@@ -5,7 +5,9 @@
 Covers: a saved plan of two updates, one of which jdoe conflicts with: apply exits 3, applies the
 other and advises ``reconciler apply --force-conflicts`` without the plan file; that saved plan
 is now refused as stale (exit 3) saying it was applied in part; the advised command then
-overwrites jdoe's value (exit 0) and the next plan is empty. A plan saved before an ``import``
+overwrites jdoe's value (exit 0) and the next plan is empty. A saved plan whose only change
+conflicts changes nothing in the state: the advice says so (applying it again meets the same
+conflict; no "stale" claim) and it is indeed not refused as stale. A plan saved before an ``import``
 of one of its creates is refused as stale (exit 3, not 1), naming the imported address.
 """
 
@@ -91,3 +93,25 @@ def test_a_plan_saved_before_an_import_is_a_stale_plan(mm: Sandbox, applied: Exa
     assert result.err.startswith(
         "Error: stale plan: mediamath.Strategy/winter-extra entered the state since this plan was made "
         "(imported, or created by another run)."), result.err
+
+
+def test_a_plan_that_only_conflicted_is_not_called_stale(mm: Sandbox, applied: ExampleWorkspace) -> None:
+    applied.edit("strategies.yaml", "max_bid: 4.5", "max_bid: 5.5")  # winter-prospecting only
+    plan_file = applied.root / "bid.plan"
+    assert applied.run("plan", "--out", str(plan_file)).code == 0
+    mm.control("POST", "mediamath/edit", {"collection": "strategies", "id": applied.remote_id(PROSPECTING),
+                                          "fields": {"max_bid": "9.25"}, "user": "jdoe"})
+
+    conflicted = applied.run("apply", str(plan_file))
+    assert conflicted.code == 3, conflicted
+    assert "stale" not in conflicted.err, conflicted.err  # this run changed nothing in the state
+    assert (f"Applying {plan_file} again meets the same conflict: this run changed nothing in the state"
+            in conflicted.err), conflicted.err
+    assert "'reconciler apply --force-conflicts' (the new plan shows whose changes it overwrites)" in conflicted.err
+    assert f"'reconciler drift --accept {PROSPECTING}'" in conflicted.err
+
+    again = applied.run("apply", str(plan_file))  # what the advice says happens
+    assert again.code == 3 and "stale plan" not in again.err and "Conflict on" in again.out + again.err, again
+    forced = applied.run("apply", "--force-conflicts", "--auto-approve")
+    assert forced.code == 0, forced
+    assert max_bid(mm, applied, PROSPECTING) == 5.5

@@ -38,7 +38,7 @@ def test_the_api_users_own_membership_is_never_removed(lr_server: SandboxServer,
     (ws.root / "09-api-user.yaml").write_text(API_USER, encoding="utf-8")
     applied = ws.run("apply", "--auto-approve")
     assert applied.code == 0, applied
-    assert f"{MEMBERSHIP}: adopted" in applied.err and "not created twice" in applied.err
+    assert f"{MEMBERSHIP}: adopted" in applied.out and "not created twice" in applied.out
     assert ws.run("plan", "--detailed-exitcode").code == 0
 
     ws.edit("09-api-user.yaml", "role: Administrator", "role: Viewer")

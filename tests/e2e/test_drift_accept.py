@@ -7,7 +7,10 @@ compared byte for byte with the originals where only those values differ: traili
 quoting and layout kept), writes a live ``${`` as ``$${`` (it loads back as text), and the next
 ``plan`` and ``drift`` are empty; positional addresses narrow it; refusals, each saying why, for
 a value written as an expression, a field a Defaults fills and a generated (``for_each``)
-document, leaving those files untouched and the drift reported (exit 2); after a conflict,
+document, leaving those files untouched and the drift reported (exit 2); a ``for_each`` CSV
+document's refusals name where each value comes from (the object's row and column, an expression
+over it, the template all share); an id the manifest writes as an integer is written back as one
+(and ``drift`` shows it as one); after a conflict,
 accepting keeps the other writer's value. ``apply --refresh-only`` records live values in state
 without any write to the API (drift clean, the plan then shows the way back to the manifests)
 and forgets an object deleted outside reconciler. Arguments that are neither files nor addresses,
@@ -142,7 +145,8 @@ def test_refusals_say_which_and_why(mm: Sandbox, ws: ExampleWorkspace) -> None:
     assert (f"{RETARGETING}: spec.max_bid: written as an expression or variable ('${{var:retarget_bid}}') in "
             "spec.max_bid") in out, out
     assert f"{AUDIENCES}: spec.media_type: its value comes from a Defaults document" in out, out
-    assert "mediamath.Strategy/extra-a: spec.budget: it is generated (" in out and "for_each" in out, out
+    assert ("mediamath.Strategy/extra-a: spec.budget: the value is written in the for_each template "
+            "(strategies.yaml:") in out and "'1000'), which every object made from it shares" in out, out
     assert read(ws, "strategies.yaml") == before.replace(b"  pacing_amount: 700\n", b"  pacing_amount: 900\n")
 
     left = ws.run("drift")
@@ -199,3 +203,65 @@ def test_accept_arguments_that_are_neither_files_nor_addresses_are_errors(ws: Ex
     assert unknown.code == 1 and "Strategy/nope matches no address in the manifests" in unknown.err, unknown
     json_too = ws.run("drift", "--accept", "--format", "json")
     assert json_too.code == 1 and "--accept reports what it wrote as text" in json_too.err, json_too
+
+
+def test_accept_keeps_a_value_s_type_and_drift_shows_ids_typed(mm: Sandbox, ws: ExampleWorkspace) -> None:
+    """An id the manifest writes as an integer stays one (the canonical form holds ids as text)."""
+    apply(ws)
+    advertiser = read(ws, "advertiser.yaml")
+    jdoe(mm, ws, "advertisers", "mediamath.Advertiser/acme-shoes", {"vertical_id": "13"})
+    shown = ws.run("drift")
+    assert shown.code == 2
+    assert "mediamath.Advertiser/acme-shoes: vertical_id 12 -> 13 (changed by jdoe" in shown.out, shown.out
+    assert '"12"' not in ws.run("drift", "--format", "markdown").out
+
+    accepted = ws.run("drift", "--accept")
+    assert accepted.code == 0, accepted
+    assert "mediamath.Advertiser/acme-shoes: spec.vertical_id 12 -> 13 (changed by jdoe" in accepted.out, accepted.out
+    assert read(ws, "advertiser.yaml") == advertiser.replace(b"  vertical_id: 12      #", b"  vertical_id: 13      #")
+    assert ws.run("plan", "--detailed-exitcode").code == 0
+
+
+CSV_TEMPLATE = """\
+apiVersion: mediamath/v1
+kind: Strategy
+metadata:
+  name: "csv-${each.value.key}"
+for_each:
+  csv: extras.csv
+  key: "${each.value.key}"
+spec:
+  campaign_id: {ref: Campaign/winter-sale}
+  name: "CSV ${each.value.key}"
+  type: GBO
+  goal_type: cpa
+  goal_value: 15
+  budget: ${each.value.budget}
+  max_bid: ${min(float(each.value.bid), 9)}
+  pacing_type: even
+  pacing_interval: day
+  pacing_amount: 50
+  use_campaign_start: true
+  use_campaign_end: true
+  media_type: DISPLAY
+"""
+
+
+def test_a_for_each_csv_row_s_value_is_refused_naming_that_row(mm: Sandbox, ws: ExampleWorkspace) -> None:
+    """A value a CSV row holds for one object is not "shared": the refusal names the row to edit."""
+    (ws.root / "extras.csv").write_text("key,budget,bid\nx,1000,2\ny,1200,3\n", encoding="utf-8")
+    (ws.root / "extras.yaml").write_text(CSV_TEMPLATE, encoding="utf-8")
+    apply(ws)
+    files = {p.name: p.read_bytes() for p in ws.root.iterdir() if p.is_file()}
+    jdoe(mm, ws, "strategies", "mediamath.Strategy/csv-y", {"budget": "1500", "max_bid": "4", "pacing_amount": "60"})
+
+    out = ws.run("drift", "--accept").out
+    assert ("mediamath.Strategy/csv-y: spec.budget: the value comes from extras.csv:3 (for_each data of "
+            "extras.yaml:1, column budget); edit that row") in out, out
+    assert ("mediamath.Strategy/csv-y: spec.max_bid: the value is computed from extras.csv:3 (for_each data of "
+            "extras.yaml:1) by the expression '${min(float(each.value.bid), 9)}' at extras.yaml:15; edit that row "
+            "or the expression") in out, out
+    assert ("mediamath.Strategy/csv-y: spec.pacing_amount: the value is written in the for_each template "
+            "(extras.yaml:18: '50'), which every object made from it shares") in out, out
+    assert "other objects share" not in out
+    assert {p.name: p.read_bytes() for p in ws.root.iterdir() if p.is_file()} == files

@@ -78,12 +78,13 @@ def test_budget_within_ten_percent_of_spend_is_a_warning(spent: ExampleWorkspace
     assert f"Warning: {CAMPAIGN}: total_budget 45,000.00 USD is within 10% of spend to date 42,000.50 USD" in result.err
     # the plan summary puts the finding first, in text, Markdown and JSON
     finding = f"{CAMPAIGN}: total_budget 45,000.00 USD is within 10% of spend to date 42,000.50 USD"
-    assert result.out.splitlines()[1].startswith(f"  ! guardrail: {finding}"), result.out
+    assert result.out.splitlines()[1].startswith(f"  ! guardrail (warning): {finding}"), result.out
     markdown = spent.run("plan", "--format", "markdown").out
-    assert markdown.index("> **Guardrail:** " + finding) < markdown.index("**Summary:**")
+    assert markdown.index("> **Guardrail (warning):** " + finding) < markdown.index("**Summary:**")
     assert markdown.count(finding) == 1  # not repeated as a warning
     summary = json.loads(spent.run("plan", "--format", "json").out)["summary"]
-    assert summary["attention"][0]["kind"] == "guardrail" and summary["attention"][0]["message"].startswith(finding)
+    assert summary["attention"][0] == {"kind": "guardrail", "message": finding, "severity": "warning", "overridden": False}
+    assert summary["guardrails_skipped"] is False
 
 
 def test_skip_guardrails_allows_the_cut_and_says_so(spent: ExampleWorkspace, tmp_path: Path) -> None:
@@ -94,6 +95,22 @@ def test_skip_guardrails_allows_the_cut_and_says_so(spent: ExampleWorkspace, tmp
     assert "guardrails skipped" in result.err
     as_json = spent.run("plan", "--skip-guardrails", "--format", "json")
     assert "guardrails skipped" in as_json.out  # the saved/JSON plan carries the note too
+    # the summary (text, `show`, Markdown, JSON) says the refusal is overridden, not just stderr
+    finding = f"{CAMPAIGN}: total_budget 40,000.00 USD is below spend to date 42,000.50 USD"
+    skipped = ("this plan was made with --skip-guardrails: 1 guardrail refusal below is overridden, "
+               "and apply will not refuse on it")
+    for text in (result.out, spent.run("show", str(out)).out):
+        lines = text.splitlines()
+        assert lines[1] == f"  ! guardrails skipped: {skipped}", text
+        assert lines[2].startswith(f"  ! guardrail (refusal overridden by --skip-guardrails): {finding}"), text
+    markdown = spent.run("show", str(out), "--format", "markdown").out
+    assert f"> **Guardrails skipped:** {skipped}" in markdown
+    assert f"> **Guardrail (refusal overridden by --skip-guardrails):** {finding}" in markdown
+    summary = json.loads(as_json.out)["summary"]
+    assert summary["guardrails_skipped"] is True
+    assert summary["attention"][:2] == [
+        {"kind": "guardrails_skipped", "message": skipped},
+        {"kind": "guardrail", "message": finding, "severity": "error", "overridden": True}]
     applied = spent.run("apply", str(out))
     assert applied.code == 0, applied
 

@@ -190,7 +190,7 @@ def test_edit_of_a_field_the_plan_sets_is_a_conflict(mm: Sandbox, applied: Examp
 
     result = applied.run("apply", str(plan_file))
     assert result.code == 3, result
-    conflict = [line for line in result.text.splitlines() if "max_bid" in line]
+    conflict = [line for line in result.text.splitlines() if line.strip().startswith("max_bid:")]  # the field's line
     assert conflict and "5.5" in conflict[0] and "9.25" in conflict[0], result  # both values
     assert f"{STRATEGY}: conflict" in result.text, result
     assert money(live_entity(mm, "strategies", strategy_id), "max_bid") == 9.25  # the other writer's

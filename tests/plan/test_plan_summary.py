@@ -233,7 +233,7 @@ def test_a_lifecycle_only_change_is_counted_and_applied(tmp_path: Path) -> None:
             and "lifecycle recorded in state only, the live object is not changed: prevent_destroy true" in plan.out)
     assert plan.out.rstrip().endswith(", 1 lifecycle only (recorded in state).")
     applied = estate.run("apply", "--auto-approve")
-    assert "mediamath.Campaign/hats-eur: lifecycle recorded in state (the live object is unchanged)" in applied.err
+    assert "mediamath.Campaign/hats-eur: lifecycle recorded in state (the live object is unchanged)" in applied.out
     assert "Apply complete: 1 lifecycle recorded; 9 unchanged." in applied.out
     assert estate.run("plan", "--detailed-exitcode").code == 0
     assert json.loads(estate.run("state", "show", "mediamath.Campaign/hats-eur").out)["prevent_destroy"] is True
@@ -255,3 +255,45 @@ def test_a_moves_only_plan_says_what_it_does(ws: Workspace) -> None:  # noqa: F8
     assert "Plan: 0 to create, 0 to update, 0 to replace, 0 to delete, 0 to adopt, 0 manual, 1 to move (renamed in state)." in plan.out
     data = json.loads(ws.run("plan", "--format", "json").out)
     assert data["summary"]["verbs"]["move"] == 1 and data["summary"]["changes"] == 1
+
+
+def test_a_currency_change_shows_both_currencies_and_no_delta(applied: Estate) -> None:
+    applied.campaigns["shoes-usd"] = ("shoes", "EUR", 101000)
+    applied.write()
+    try:
+        text = applied.run("plan")
+        markdown = applied.run("plan", "--format", "markdown")
+        data = json.loads(applied.run("plan", "--format", "json").out)
+    finally:
+        applied.campaigns["shoes-usd"] = ("shoes", "USD", 100000)
+        applied.write()
+    lines = text.out.splitlines()
+    assert lines[1].startswith("  ! currency: mediamath.Campaign/shoes-usd: currency changes USD -> EUR: every amount "
+                               "of this Campaign and under it (Strategy here) is in EUR after apply"), text.out
+    assert "spend to date stays in USD" in lines[1]
+    assert "      total_budget 100,000.00 USD -> 101,000.00 EUR (currency changes: no difference shown)" in lines
+    assert "+1,000.00" not in text.out and "Budget totals" not in text.out and "budgets:" not in text.out, text.out
+    assert "      ~ total_budget  = 100000 -> 101000  # 100,000.00 USD -> 101,000.00 EUR: the currency changes" in lines
+    assert "total_budget 100,000.00 USD → 101,000.00 EUR (currency changes: no difference shown)" in markdown.out
+    assert "> **Currency:** mediamath.Campaign/shoes-usd: currency changes USD -&gt; EUR" in markdown.out
+    summary = data["summary"]
+    assert summary["attention"][0]["kind"] == "currency"
+    assert summary["totals"] == []
+    assert summary["money_changes"] == [{
+        "address": "mediamath.Campaign/shoes-usd", "field": "total_budget", "currency": "EUR", "before_currency": "USD",
+        "before": 100000, "after": 101000, "delta": None, "percent": None}]
+
+
+def test_percentages_round_half_up_and_removed_budgets_say_so(applied: Estate) -> None:
+    saved = applied.campaigns.pop("hats-eur"), applied.strategies.pop("h1")
+    applied.strategies["s1"] = ("shoes-usd", 10625, "false")  # +6.25 %
+    applied.write()
+    try:
+        text = applied.run("plan")
+    finally:
+        applied.campaigns["hats-eur"], applied.strategies["h1"] = saved
+        applied.strategies["s1"] = ("shoes-usd", 10000, "false")
+        applied.write()
+    assert "total_budget 40,000.00 EUR removed" in text.out, text.out
+    assert "-> none" not in text.out
+    assert "# +625.00 USD (+6.3 %)" in text.out

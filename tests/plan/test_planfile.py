@@ -24,6 +24,7 @@ from reconciler.model import Ref
 from reconciler.plan.model import Action, Plan
 from reconciler.plan.planfile import FORMAT, FORMAT_VERSION, integrity, load_plan, plan_to_json, save_plan
 from tests.plan.fixtures import check_plan_json, mixed_plan
+from tests.support.cli import invoke
 
 
 @pytest.fixture(scope="module")
@@ -175,6 +176,9 @@ def test_an_edited_plan_is_refused(plan: Plan, tmp_path: Path, edit: Any) -> Non
     text = str(info.value)
     assert text.startswith(f"{path}: the plan file ") and "nothing was applied" in text, text
     assert ("integrity hash does not match" in text) != ("no integrity hash" in text)
+    shown = invoke(tmp_path, "show", str(path))  # show applies nothing: it says it refuses the file
+    assert shown.code == 1 and "the plan file is refused and not shown" in shown.err, shown
+    assert "applied" not in shown.err
 
 
 def test_a_plan_reformatted_without_edits_still_loads(plan: Plan, tmp_path: Path) -> None:

@@ -75,7 +75,7 @@ def test_text_create_lines_are_sorted_and_aligned(plan: Plan) -> None:
     lines = block(render_text(plan), "mediamath.Advertiser/acme")
     assert lines[0] == "  # mediamath.Advertiser/acme will be created"
     assert lines[1] == "  + mediamath.Advertiser/acme"
-    assert lines[2:] == ['      + agency_id = "7"', '      + name      = "Acme"']
+    assert lines[2:] == ['      + agency_id = 7', '      + name      = "Acme"']  # an id as the schema types it
 
 
 def test_text_update_and_normalised_values(plan: Plan) -> None:
@@ -90,7 +90,7 @@ def test_text_replace_is_loud(plan: Plan) -> None:
     lines = block(render_text(plan), "mediamath.Campaign/summer")
     assert "must be REPLACED (delete, then create): immutable field 'advertiser_id' changed" in lines[0]
     assert lines[1] == "-/+ mediamath.Campaign/summer"
-    assert lines[2] == '      ~ advertiser_id   = "101" -> (known after apply)  # forces replacement'
+    assert lines[2] == '      ~ advertiser_id   = 101 -> (known after apply)  # forces replacement'
     assert lines[3] == '      + targeting.geo.1 = "CA"'
     assert lines[4] == "      ~ total_budget    = 650 -> 700  # +50.00 (+7.7 %)"
 
@@ -110,7 +110,7 @@ def test_text_manual_adopt_abandon_delete(plan: Plan) -> None:
     assert "lifecycle on_delete: abandon" in abandon[0]
     delete = block(text, "mediamath.Strategy/old")
     assert delete[0] == "  # mediamath.Strategy/old (id 301) will be DELETED (not in manifests)"
-    assert delete[2:] == ['      - campaign_id = "201"', '      - name        = "old"']
+    assert delete[2:] == ['      - campaign_id = 201', '      - name        = "old"']
 
 
 def test_text_drift_section_and_warnings(plan: Plan) -> None:
@@ -242,7 +242,7 @@ def test_markdown_sections(plan: Plan) -> None:
     assert "mediamath.Campaign/kept" not in md
     assert "<summary><b><code>-/+ mediamath.Campaign/summer</code> (id 201) must be REPLACED" in md
     assert (
-        '```diff\n! advertiser_id = "101" -> (known after apply)  # forces replacement\n+ targeting.geo.1 = "CA"\n'
+        '```diff\n! advertiser_id = 101 -> (known after apply)  # forces replacement\n+ targeting.geo.1 = "CA"\n'
         in md
     )
     assert "1. Ask the partner admin to change the role" in md

@@ -873,7 +873,7 @@ def oob_trial(seed: int, workdir: Path, size: Size = OOB_SIZE, parallelism: int 
         result = proc.result()
         tracebacks += int(result.traceback)
         conflicts = set(re.findall(r"Conflict on (\S+):", result.out))
-        outcomes = dict(re.findall(r"^(\S+): (conflict|skipped|failed)\b", result.err, re.MULTILINE))
+        outcomes = dict(re.findall(r"^(\S+): (conflict|skipped|failed)\b", result.out, re.MULTILINE))
         failed = sorted(a for a, o in outcomes.items() if o == "failed")
         if failed:
             problems.append(f"failed under out-of-band edits: {failed}")

@@ -76,7 +76,7 @@ def test_the_judge_sees_a_forced_overwrite_as_a_lost_edit(tmp_path: Path) -> Non
         # without --force-conflicts: a conflict, the edit kept, nothing lost
         kept = run_cli(root, env, "apply", str(plan_file))
         assert kept.code == 3, kept.text
-        reported = set(re.findall(r"^(\S+): (?:conflict|skipped)\b", kept.err, re.MULTILINE))
+        reported = set(re.findall(r"^(\S+): (?:conflict|skipped)\b", kept.out, re.MULTILINE))
         assert targets[(coll, entity_id)] in reported
         lost, problems = judge_oob(Probe(sandbox.url), edits, targets, reported)
         assert lost == [] and problems == [], (lost, problems)
