@@ -150,8 +150,8 @@ def test_the_lookup_is_one_listing_per_parent(
     # flights and strategies: one listing per campaign (35 strategies, 2 campaigns); concepts under
     # the advertiser; the concepts of the one strategy that runs one = 10 (its targeting is read per
     # dimension, not listed: the API lists no strategy targets); + its audience segments, supply
-    # sources and deals: one batched listing each
-    assert list_requests(sandbox) - before == 10 + 3
+    # sources, deals, site lists and domain restrictions: one batched listing each
+    assert list_requests(sandbox) - before == 10 + 5
 
 
 def test_several_live_matches_are_an_error_listing_them(

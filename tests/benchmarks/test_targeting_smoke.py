@@ -27,7 +27,7 @@ def test_targeting_benchmark_smoke(tmp_path: Path) -> None:
         sys.path.remove(str(BENCHMARK.parent))
     assert result["plan_with_targeting"]["requests"] > result["plan_without_targeting"]["requests"]
     small, full = (result["refresh_per_kind"][k] for k in ("1 per campaign", "3 per campaign"))
-    assert (small["StrategyTargeting"]["requests"], full["StrategyTargeting"]["requests"]) == (2 * 8 + 3, 6 * 8 + 3)
+    assert (small["StrategyTargeting"]["requests"], full["StrategyTargeting"]["requests"]) == (2 * 8 + 5, 6 * 8 + 5)
     for part in ("· audience", "· supply_sources", "· deals"):
         assert small[part]["requests"] == full[part]["requests"] == 1, part
     assert "| with targeting |" in module.markdown(result)

@@ -135,7 +135,8 @@ def test_removing_the_document_clears_the_targeting(applied: ExampleWorkspace, a
     (applied.root / "targeting.yaml").unlink()
     planned = applied.run("plan")
     assert f"{TARGETING} (id {strategy_id}) will be DELETED" in planned.out, planned
-    assert "cleared: every target dimension, audience segment, supply source and deal of the strategy is removed" in planned.out
+    assert ("cleared: every target dimension, audience segment, domain restriction, supply source, deal and site "
+            "list of the strategy is removed") in planned.out
     assert "Plan: 0 to create, 0 to update, 0 to replace, 1 to delete" in planned.out
     assert applied.run("apply", "--auto-approve").code == 0
     for dim in (REGION, DEVICE):

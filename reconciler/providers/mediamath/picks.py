@@ -1,8 +1,11 @@
-"""The ``supply_sources`` and ``deals`` lists of ``StrategyTargeting``: where a strategy buys.
+"""The ``supply_sources``, ``deals`` and ``site_lists`` lists of ``StrategyTargeting``: where a strategy buys.
 
-Spec: ``supply_sources: [codes]`` (codes of the API's ``supply_sources``, ``ADX``) and ``deals:
-[codes]`` (the deals' ``deal_identifier``, ``ACME-PREMIUM-2026``); sets, owned whole when
-written (``[]`` removes every one), left alone when not written.
+Spec: ``supply_sources: [codes]`` (codes of the API's ``supply_sources``, ``ADX``), ``deals:
+[codes]`` (the deals' ``deal_identifier``, ``ACME-PREMIUM-2026``) and ``site_lists: [names]``
+(names of the organisation's ``site_lists``; whether a list includes or excludes its domains is
+the list's own ``restriction``); sets, owned whole when written (``[]`` removes every one), left
+alone when not written. Site lists: ``POST /strategies/{id}/site_lists`` with repeated
+``site_list_ids``, read through ``/strategy_site_lists/limit/strategy=...``.
 
 Calls (reference §1.4-§1.5):
 
@@ -47,7 +50,9 @@ class Pick:
 SUPPLY_SOURCES = Pick("supply_sources", "supplies", "supply_source_ids", "supply_sources", "code",
                       "strategy_supply_sources", "supply_source_id")
 DEALS = Pick("deals", "deals", "deal_ids", "deals", "deal_identifier", "strategy_deals", "deal_id")
-PICKS: Mapping[str, Pick] = {p.key: p for p in (SUPPLY_SOURCES, DEALS)}
+SITE_LISTS = Pick("site_lists", "site_lists", "site_list_ids", "site_lists", "name", "strategy_site_lists",
+                  "site_list_id")
+PICKS: Mapping[str, Pick] = {p.key: p for p in (SUPPLY_SOURCES, DEALS, SITE_LISTS)}
 
 
 class PickCalls:

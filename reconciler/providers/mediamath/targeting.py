@@ -10,9 +10,10 @@ Canonical form, the same from a manifest (:func:`normalize_targeting`, pure) and
 lists (a dimension is owned whole: a list not written is empty), each sorted, without repeats
 (sets: the diff names members, ``region.include[US-CA]``, through ``KindInfo.list_keys``). A live
 object holds every dimension of :data:`DIMENSIONS`, values named by the target value's ``code``
-(its id as text for a value without one), and ``audience``: the strategy's audience segments by
+(its id as text for a value without one), ``domain_restrictions`` (host names, :mod:`.domains`,
+batched), and ``audience``: the strategy's audience segments by
 code, the same ``{include, exclude}`` shape (calls in :mod:`.audience`, read in one batched listing
-for all strategies asked); ``supply_sources`` and ``deals``: sorted lists of codes (:mod:`.picks`,
+for all strategies asked); ``supply_sources``, ``deals`` and ``site_lists``: sorted lists of codes (:mod:`.picks`,
 batched the same way).
 
 Calls (reference §1.4-§1.5):
@@ -47,6 +48,8 @@ from reconciler.model import LiveObject, OnDelete, Ref
 from reconciler.providers.base import KindInfo, RelatedSpec, SpecProblem, load_schema
 from reconciler.providers.mediamath.audience import AUDIENCE, HISTORY_FIELDS, AudienceCalls
 from reconciler.providers.mediamath.client import PAGE_LIMIT, MediaMathClient
+from reconciler.providers.mediamath.domains import DOMAINS, DomainCalls
+from reconciler.providers.mediamath.domains import HISTORY_FIELDS as DOMAIN_HISTORY_FIELDS
 from reconciler.providers.mediamath.picks import PICKS, PickCalls
 from reconciler.providers.mediamath.wire import FieldChange, TargetLists, WireEntity, WireHistoryEntry
 
@@ -57,8 +60,8 @@ DIMENSIONS: Mapping[str, int] = MappingProxyType({
     "region": 7, "country": 14, "dma": 1, "device": 24, "os": 5, "browser": 4, "isp": 3, "connection_speed": 2,
 })
 BY_ID: Mapping[int, str] = MappingProxyType({v: k for k, v in DIMENSIONS.items()})
-SETS: tuple[str, ...] = (*DIMENSIONS, AUDIENCE)  # the {include, exclude} blocks of the spec
-LIST_KEYS: tuple[str, ...] = tuple(PICKS)  # the plain lists of codes: supply_sources, deals
+SETS: tuple[str, ...] = (*DIMENSIONS, AUDIENCE, DOMAINS)  # the {include, exclude} blocks of the spec
+LIST_KEYS: tuple[str, ...] = tuple(PICKS)  # the plain lists of codes: supply_sources, deals, site_lists
 _HISTORY_FIELD = re.compile(r"^target_dimensions\.(\d+)\.(include|exclude)$")
 _Q_UNSAFE = re.compile(r"[&()<>=!:*,%]")  # characters with a meaning inside q=
 
@@ -76,9 +79,10 @@ def _no_overlap(spec: Mapping[str, Any], related: RelatedSpec) -> Iterable[SpecP
         lists = spec.get(name)
         if not isinstance(lists, Mapping):
             continue
-        include = {_code(v) for v in lists.get("include") or () if not isinstance(v, (dict, list))}
+        key = _domain if name == DOMAINS else _code  # domains compare lower-case
+        include = {key(v) for v in lists.get("include") or () if not isinstance(v, (dict, list))}
         for value in lists.get("exclude") or ():
-            if not isinstance(value, (dict, list)) and _code(value) in include:
+            if not isinstance(value, (dict, list)) and key(value) in include:
                 yield SpecProblem(f"{name}.exclude", f"'{_code(value)}' is in include too: a value is included or excluded")
 
 
@@ -91,7 +95,8 @@ def targeting_info() -> KindInfo:
         parent_kind="Strategy",
         immutable_fields=frozenset({"strategy_id"}),
         default_on_delete=OnDelete.DELETE,
-        delete_means="cleared: every target dimension, audience segment, supply source and deal of the strategy is removed",
+        delete_means=("cleared: every target dimension, audience segment, domain restriction, supply source, deal "
+                      "and site list of the strategy is removed"),
         list_keys=MappingProxyType({**{f"{name}.{lst}": "" for name in SETS for lst in LISTS},
                                     **{name: "" for name in LIST_KEYS}}),
         unique_key=True,
@@ -104,6 +109,10 @@ def _code(value: Any) -> str:
     return str(value).strip()
 
 
+def _domain(value: Any) -> str:
+    return _code(value).lower()
+
+
 def normalize_targeting(spec: Mapping[str, Any]) -> dict[str, Any]:
     """The canonical form of a (resolved) spec; unknown keys and unresolved Refs pass unchanged."""
     out: dict[str, Any] = {}
@@ -111,6 +120,8 @@ def normalize_targeting(spec: Mapping[str, Any]) -> dict[str, Any]:
         value = spec[key]
         if key == "strategy_id" and not isinstance(value, Ref) and value is not None:
             out[key] = _code(value)
+        elif key == DOMAINS and isinstance(value, Mapping):
+            out[key] = {lst: sorted({_domain(v) for v in value.get(lst) or ()}) for lst in LISTS}
         elif key in SETS and isinstance(value, Mapping):
             out[key] = {lst: sorted({_code(v) for v in value.get(lst) or ()}) for lst in LISTS}
         elif key in LIST_KEYS and isinstance(value, (list, tuple)):
@@ -139,6 +150,7 @@ class TargetingCalls:
         self._ids: dict[tuple[int, str], str] = {}  # (dimension id, code) -> target value id
         self._codes: dict[str, str] = {}  # target value id -> code
         self.audience = AudienceCalls(client, slots)
+        self.domains = DomainCalls(client, slots)
         self.picks = {key: PickCalls(pick, client, slots) for key, pick in PICKS.items()}
 
     # -- reading ---------------------------------------------------------------------------------
@@ -152,6 +164,8 @@ class TargetingCalls:
             answers = [self._dimension(*pair) for pair in pairs]
         audiences = self.audience.read(list(strategy_ids)) if strategy_ids else {}
         found: dict[str, dict[str, Any]] = {sid: {"strategy_id": sid, AUDIENCE: lists} for sid, lists in audiences.items()}
+        for sid, domains in (self.domains.read(list(strategy_ids)) if strategy_ids else {}).items():
+            found.setdefault(sid, {"strategy_id": sid})[DOMAINS] = domains
         for key, calls in self.picks.items():
             for sid, codes in (calls.read(list(strategy_ids)) if strategy_ids else {}).items():
                 found.setdefault(sid, {"strategy_id": sid})[key] = codes
@@ -225,6 +239,18 @@ class TargetingCalls:
                     ) from None
                 raise
             written.append(AUDIENCE)
+        if DOMAINS in values:
+            lists = values[DOMAINS] if isinstance(values[DOMAINS], Mapping) else {}
+            try:
+                self.domains.write(strategy_id, lists)
+            except APIError as exc:
+                if written:
+                    raise type(exc)(
+                        f"{exc.vendor_message} ({', '.join(written)} already written)", method=exc.method, url=exc.url,
+                        status=exc.status, vendor_code=exc.vendor_code, retry_after=exc.retry_after,
+                    ) from None
+                raise
+            written.append(DOMAINS)
         for key in sorted(k for k in values if k in LIST_KEYS):
             codes = values[key] if isinstance(values[key], (list, tuple)) else []
             try:
@@ -296,6 +322,8 @@ class TargetingCalls:
                 elif change.name in HISTORY_FIELDS:
                     changes.append((HISTORY_FIELDS[change.name], change))
                     segments.update(_ids(change.old) + _ids(change.new))
+                elif change.name in DOMAIN_HISTORY_FIELDS:
+                    changes.append((change.name, change))
                 elif change.name in LIST_KEYS:
                     changes.append((change.name, change))
                     picked.setdefault(change.name, set()).update(_ids(change.old) + _ids(change.new))
@@ -306,6 +334,8 @@ class TargetingCalls:
         pick_codes = {key: self.picks[key].named(sorted(ids, key=lambda i: (len(i), i))) for key, ids in picked.items()}
 
         def named(field: str, raw: str | None) -> str | None:
+            if raw is not None and field in DOMAIN_HISTORY_FIELDS:
+                return ", ".join(sorted(p.strip() for p in raw.split(",") if p.strip()))
             if raw is not None and field in pick_codes:
                 return ", ".join(sorted(pick_codes[field].get(i, i) for i in _ids(raw)))
             if raw is None or not field.startswith(f"{AUDIENCE}."):

@@ -22,10 +22,12 @@ from typing import Any
 
 from reconciler.model import LiveObject
 from reconciler.providers.base import Finding, PlannedWrite, Severity
+from reconciler.providers.mediamath.domains import DOMAINS
 from reconciler.providers.mediamath.targeting import KIND as TARGETING
 from reconciler.providers.mediamath.targeting import LIST_KEYS, SETS
 
 StrategyLookup = Callable[[list[str]], Mapping[str, LiveObject]]
+_NOUNS: Mapping[str, str] = {DOMAINS: "domain"}  # what a block's values are, where not its name
 
 
 def check_widening(writes: Sequence[PlannedWrite], strategies: StrategyLookup) -> list[Finding]:
@@ -61,8 +63,8 @@ def _includes_removed(write: PlannedWrite) -> list[Finding]:
         now = _values(write.after.get(name), "include")
         if was and not now:
             out.append(Finding(write.address, Severity.WARNING, (
-                f"removes every {name} include ({', '.join(was)}): the strategy then buys in every {name} "
-                "not excluded")))
+                f"removes every {name} include ({', '.join(was)}): the strategy then buys in every "
+                f"{_NOUNS.get(name, name)} not excluded")))
     return out
 
 

@@ -18,7 +18,12 @@ ones under ``/api/v2.0``:
   ``audience_segments`` tree (see :mod:`.audiences`).
 - ``POST /strategies/{id}/supplies`` / ``/deals``: the strategy's supply sources and deals
   (repeated ``supply_source_ids`` / ``deal_ids``, replacing the set), listed in
-  ``strategy_supply_sources`` / ``strategy_deals`` (see :mod:`.supplies`).
+  ``strategy_supply_sources`` / ``strategy_deals`` (see :mod:`.supplies`); ``/site_lists`` the same
+  (repeated ``site_list_ids`` of the organisation's seeded ``site_lists``), listed in
+  ``strategy_site_lists``.
+- ``POST /strategies/{id}/domain_restrictions``: the strategy's included / excluded domains
+  (``domains.N.domain``, ``domains.N.restriction``, replacing the set), listed in
+  ``strategy_domain_restrictions`` (see :mod:`.domains`).
 - Collections: organizations, agencies, advertisers, campaigns, strategies, budget_flights,
   concepts (an advertiser's creative groups) and strategy_concepts (a concept assigned to a
   strategy of the same advertiser, once; deleted with ``POST /strategy_concepts/{id}/delete`` and
@@ -60,6 +65,8 @@ from werkzeug.wrappers import Request, Response
 from reconciler.sandbox.base import Emulator, EmulatorError, RateLimit, json_response
 from reconciler.sandbox.info import EmulatorInfo
 from reconciler.sandbox.mediamath.audiences import LINKS, Audiences
+from reconciler.sandbox.mediamath.domains import LINKS as DOMAIN_LINKS
+from reconciler.sandbox.mediamath.domains import DomainRestrictions
 from reconciler.sandbox.mediamath.models import DT_FORMAT, ENTITY_TYPES, EntityType
 from reconciler.sandbox.mediamath.query import (
     ListParams,
@@ -120,8 +127,10 @@ class MediaMathEmulator(Emulator):
         Rule(f"{P}/strategies/<int:sid>/target_dimensions/<int:dim>", methods=["GET"], endpoint="get_target_dimension"),
         Rule(f"{P}/strategies/<int:sid>/target_dimensions/<int:dim>", methods=["POST"],
              endpoint="set_target_dimension"),
-        Rule(f"{P}/strategies/<int:sid>/<any(supplies, deals):picked>", methods=["POST"], endpoint="set_picks"),
-        Rule(f"{P}/strategies/<int:sid>/<any(supplies, deals):picked>", methods=["GET"], endpoint="get_picks"),
+        Rule(f"{P}/strategies/<int:sid>/<any(supplies, deals, site_lists):picked>", methods=["POST"], endpoint="set_picks"),
+        Rule(f"{P}/strategies/<int:sid>/<any(supplies, deals, site_lists):picked>", methods=["GET"], endpoint="get_picks"),
+        Rule(f"{P}/strategies/<int:sid>/domain_restrictions", methods=["POST"], endpoint="set_domain_restrictions"),
+        Rule(f"{P}/strategies/<int:sid>/domain_restrictions", methods=["GET"], endpoint="get_domain_restrictions"),
         Rule(f"{P}/strategies/<int:sid>/audience_segments", methods=["POST"], endpoint="set_audience_segments"),
         Rule(f"{P}/strategies/<int:sid>/audience_segments", methods=["GET"], endpoint="get_audience_segments"),
         Rule(f"{P}/<coll>", methods=["GET"], endpoint="list_entities"),
@@ -139,6 +148,7 @@ class MediaMathEmulator(Emulator):
         self.targeting = Targeting(self.repo)
         self.audiences = Audiences(self.repo)
         self.picks = Picks(self.repo)
+        self.domains = DomainRestrictions(self.repo)
         self._local = threading.local()
         if not store.count(API, "users"):
             # a data file made before this emulator existed is not reset by the Sandbox (other APIs
@@ -587,3 +597,19 @@ class MediaMathEmulator(Emulator):
         else:
             self.picks.write(PICK_SETS[picked], strategy, request.form, request.form.getlist, user)
         return self._respond(self._picks_body(request, picked, sid))
+
+    def _domains_body(self, request: Request, sid: int) -> str:
+        docs = self.domains.of(sid)
+        params = parse_list_params(self._etype(DOMAIN_LINKS), request.args)
+        return Renderer(Resolver(self.repo), self._local.fmt).collection(
+            DOMAIN_LINKS, docs, len(docs), 0, params.is_full, params.withs)
+
+    def get_domain_restrictions(self, request: Request, sid: int) -> Response:
+        self._strategy(self._user(request), sid)
+        return self._respond(self._domains_body(request, sid))
+
+    def set_domain_restrictions(self, request: Request, sid: int) -> Response:
+        user = self._user(request)
+        strategy = self._strategy(user, sid)
+        self.domains.write(strategy, self._form(request), user)
+        return self._respond(self._domains_body(request, sid))

@@ -367,6 +367,8 @@ STRATEGY = EntityType(
         Relation("strategy_audience_segments", RelationKind.PLURAL, "strategy_audience_segments", "strategy_id"),
         Relation("strategy_supply_sources", RelationKind.PLURAL, "strategy_supply_sources", "strategy_id"),
         Relation("strategy_deals", RelationKind.PLURAL, "strategy_deals", "strategy_id"),
+        Relation("strategy_site_lists", RelationKind.PLURAL, "strategy_site_lists", "strategy_id"),
+        Relation("strategy_domain_restrictions", RelationKind.PLURAL, "strategy_domain_restrictions", "strategy_id"),
     ),
     owner="campaign_id",
     owner_collection="campaigns",
@@ -634,6 +636,43 @@ STRATEGY_DEAL = EntityType(
     creatable=False,
     updatable=False,
 )
+# Site lists (the SDK's SiteList: an organisation's list of domains, INCLUDE or EXCLUDE; uploaded as a
+# file, so seeded here) and a strategy's assignments of them, written only through
+# ``POST /strategies/{id}/site_lists`` (:mod:`.supplies`).
+SITE_LIST = EntityType(
+    "site_list",
+    "site_lists",
+    (Field("name"), Field("organization_id", INT, ref="organizations"), Field("filename"),
+     Field("restriction", enum=("INCLUDE", "EXCLUDE"), default="EXCLUDE"), Field("status", B, default=True), *TS),
+    relations=(Relation("organization", RelationKind.SINGLE, "organizations", "organization_id"),),
+    creatable=False,
+    updatable=False,
+)
+STRATEGY_SITE_LIST = EntityType(
+    "strategy_site_list",
+    "strategy_site_lists",
+    (Field("strategy_id", INT, ref="strategies"), Field("site_list_id", INT, ref="site_lists"),
+     Field("code", readonly=True), *TS),
+    relations=(Relation("strategy", RelationKind.SINGLE, "strategies", "strategy_id"),
+               Relation("site_list", RelationKind.SINGLE, "site_lists", "site_list_id")),
+    owner="strategy_id",
+    owner_collection="strategies",
+    creatable=False,
+    updatable=False,
+)
+# A strategy's domain restrictions (reference §5 strategy_domain_restriction), written only through
+# ``POST /strategies/{id}/domain_restrictions`` (:mod:`.domains`).
+STRATEGY_DOMAIN_RESTRICTION = EntityType(
+    "strategy_domain_restriction",
+    "strategy_domain_restrictions",
+    (Field("strategy_id", INT, ref="strategies"), Field("domain"), Field("restriction", enum=("INCLUDE", "EXCLUDE")),
+     *TS),
+    relations=(Relation("strategy", RelationKind.SINGLE, "strategies", "strategy_id"),),
+    owner="strategy_id",
+    owner_collection="strategies",
+    creatable=False,
+    updatable=False,
+)
 AD_SERVER = EntityType("ad_server", "ad_servers", (*TS, Field("name")), creatable=False, updatable=False)
 VERTICAL = EntityType("vertical", "verticals", (*TS, Field("name")), creatable=False, updatable=False)
 
@@ -662,7 +701,8 @@ ENTITY_TYPES: dict[str, EntityType] = {
     for t in (ORGANIZATION, AGENCY, ADVERTISER, CAMPAIGN, STRATEGY, BUDGET_FLIGHT, AD_SERVER, VERTICAL, USER,
               CONTACT, CONTRACT, PIXEL_BUNDLE, VENDOR, VENDOR_CONTRACT, TARGET_DIMENSION, TARGET_VALUE, CONCEPT,
               STRATEGY_CONCEPT, STRATEGY_DAY_PART, AUDIENCE_SEGMENT, STRATEGY_AUDIENCE_SEGMENT, SUPPLY_SOURCE, DEAL,
-              STRATEGY_SUPPLY_SOURCE, STRATEGY_DEAL)
+              STRATEGY_SUPPLY_SOURCE, STRATEGY_DEAL, SITE_LIST, STRATEGY_SITE_LIST,
+              STRATEGY_DOMAIN_RESTRICTION)
 }
 BY_TYPE: dict[str, EntityType] = {t.type: t for t in ENTITY_TYPES.values()}
 HISTORY_COLLECTIONS = frozenset({"organizations", "agencies", "advertisers", "campaigns", "strategies",

@@ -47,6 +47,8 @@ ID_START = {
     "strategy_audience_segments": 5000000,
     "strategy_supply_sources": 6000000,
     "strategy_deals": 7000000,
+    "strategy_site_lists": 8000000,
+    "strategy_domain_restrictions": 8500000,
     "users": 9000,
 }
 FLIGHT_SPAN_MONTHS = 36

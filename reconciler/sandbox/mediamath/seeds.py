@@ -39,7 +39,8 @@ LOAD_ORDER = ("organizations", "contracts", "users", "contacts", "ad_servers", "
               "advertisers", "pixel_bundles", "campaigns", "strategies", "budget_flights", "vendor_contracts", "concepts",
               "strategy_concepts", "strategy_day_parts",
               "target_dimensions", "target_values", "audience_segments", "strategy_audience_segments",
-              "supply_sources", "deals", "strategy_supply_sources", "strategy_deals")
+              "supply_sources", "deals", "strategy_supply_sources", "strategy_deals",
+              "site_lists", "strategy_site_lists", "strategy_domain_restrictions")
 USER_SECRETS = ("password", "api_key")
 
 _ORG_FIELDS = {

@@ -1,4 +1,8 @@
-"""Supply sources and deals of strategies in the MediaMath v2.0 emulator, and the lookups behind them.
+"""Supply sources, deals and site lists of strategies in the MediaMath v2.0 emulator, and the lookups behind them.
+
+``POST /strategies/{id}/site_lists`` (repeated ``site_list_ids``) works the same way over the seeded
+organisation-level ``site_lists`` (:data:`SITE_LISTS`; the real API takes them as uploaded files),
+listed in ``strategy_site_lists`` with the list's name as ``code``; history field ``site_lists``.
 
 ``POST /strategies/{id}/supplies`` and ``POST /strategies/{id}/deals`` (reference §1.5 names the
 endpoints; their form is not documented there: the sandbox takes repeated ``supply_source_ids=``
@@ -43,6 +47,15 @@ DEALS: tuple[tuple[int, str, str, int, str, bool], ...] = (
     (95003, "SPORTS-PMP", "Sports PMP", 90005, "6.00", True),
     (95004, "EXPIRED-DEAL", "Expired Deal", 90002, "5.00", False),
 )
+# (id, name, organization id, restriction, status): site lists are uploaded files of domains in the
+# real API; the sandbox seeds them in the demo organisation.
+SITE_LISTS: tuple[tuple[int, str, int, str, bool], ...] = (
+    (97001, "Brand Safe Publishers", 100048, "INCLUDE", True),
+    (97002, "News Publishers", 100048, "INCLUDE", True),
+    (97003, "Blocked Domains", 100048, "EXCLUDE", True),
+    (97004, "Made For Advertising", 100048, "EXCLUDE", True),
+    (97005, "Retired List", 100048, "EXCLUDE", False),
+)
 
 
 @dataclass(frozen=True)
@@ -62,7 +75,9 @@ class PickSet:
 SUPPLIES = PickSet("supplies", "supply_source_ids", "supply_sources", "strategy_supply_sources", "supply_source_id",
                    "code", "supply_sources", "supply source")
 DEAL_PICKS = PickSet("deals", "deal_ids", "deals", "strategy_deals", "deal_id", "deal_identifier", "deals", "deal")
-PICK_SETS: Mapping[str, PickSet] = {p.endpoint: p for p in (SUPPLIES, DEAL_PICKS)}
+SITE_LIST_PICKS = PickSet("site_lists", "site_list_ids", "site_lists", "strategy_site_lists", "site_list_id", "name",
+                          "site_lists", "site list")
+PICK_SETS: Mapping[str, PickSet] = {p.endpoint: p for p in (SUPPLIES, DEAL_PICKS, SITE_LIST_PICKS)}
 
 
 def supply_documents(stamp_time: str) -> dict[str, list[dict[str, Any]]]:
@@ -79,6 +94,11 @@ def supply_documents(stamp_time: str) -> dict[str, list[dict[str, Any]]]:
              "price_type": "FLOOR", "status": status, **stamp}
             for i, ident, name, source, price, status in DEALS
         ],
+        "site_lists": [
+            {"id": i, "name": name, "organization_id": org, "filename": f"site_list_{i}.csv", "restriction": restriction,
+             "status": status, **stamp}
+            for i, name, org, restriction, status in SITE_LISTS
+        ],
     }
 
 
@@ -89,11 +109,13 @@ def describe_supplies() -> list[Entry]:
           for i, code, name, _, status in SUPPLY_SOURCES),
         *(Entry("deal", str(i), ident, f"{name}{'' if status else ' (inactive)'}; supply source {source}")
           for i, ident, name, source, _, status in DEALS),
+        *(Entry("site_list", str(i), name, f"{restriction} list of organization {org}{'' if status else ' (inactive)'}")
+          for i, name, org, restriction, status in SITE_LISTS),
     ]
 
 
 class Picks:
-    """Writes of strategies' supply sources and deals (the handlers' logic; no HTTP here)."""
+    """Writes of strategies' supply sources, deals and site lists (the handlers' logic; no HTTP here)."""
 
     def __init__(self, repo: Repo) -> None:
         self.repo = repo

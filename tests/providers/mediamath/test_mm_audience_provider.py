@@ -1,7 +1,8 @@
 """The audience block and the supply_sources / deals lists of StrategyTargeting through the
 mediamath provider, against the emulator over real HTTP: the segments, supply sources and deals of
 many strategies are read in one batched request each (``/strategy_audience_segments/limit/
-strategy=<ids>``, ``/strategy_supply_sources/...``, ``/strategy_deals/...``), not one per strategy;
+strategy=<ids>``, ``/strategy_supply_sources/...``, ``/strategy_deals/...``,
+``/strategy_site_lists/...``), not one per strategy;
 an audience write sends one POST (none when nothing changes); history names them by code.
 """
 
@@ -54,14 +55,15 @@ def test_audiences_supplies_and_deals_of_many_strategies_cost_one_request_each(p
     audience = {"include": ["BK-AUTO-INTENDERS", "BK-TRAVELERS"], "exclude": ["EX-CURRENT-CUSTOMERS"]}
     for sid in ids:
         provider.create("StrategyTargeting", {"strategy_id": sid, "audience": audience, "deals": ["SPORTS-PMP"],
-                                              "supply_sources": ["ADX", "OPENX"]})
+                                              "supply_sources": ["ADX", "OPENX"], "site_lists": ["Blocked Domains"]})
     before = provider.stats()["requests"]
     live = provider.read("StrategyTargeting", ids)
-    # dimensions per strategy; audience, supply sources and deals once each for all strategies
-    assert provider.stats()["requests"] - before == len(ids) * len(DIMENSIONS) + 3
+    # dimensions per strategy; audience, domains, supply sources, deals and site lists once each for all strategies
+    assert provider.stats()["requests"] - before == len(ids) * len(DIMENSIONS) + 5
     assert all(live[sid].fields["audience"] == audience for sid in ids)
     assert all((live[s].fields["deals"], live[s].fields["supply_sources"]) == (["SPORTS-PMP"], ["ADX", "OPENX"])
                for s in ids)
+    assert all(live[sid].fields["site_lists"] == ["Blocked Domains"] for sid in ids)
 
     before = provider.stats()["requests"]
     provider.targeting.write(ids[0], {"audience": audience})  # nothing to change: the current list, no POST

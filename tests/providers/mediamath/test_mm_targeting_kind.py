@@ -37,7 +37,8 @@ def test_schema_describes_a_document_and_refuses_what_the_api_does_not_know() ->
     document = json.loads((schemas_dir() / "mediamath" / "StrategyTargeting.schema.json").read_text())
     Draft202012Validator.check_schema(document)
     assert document["properties"]["kind"] == {"const": "StrategyTargeting"}
-    assert set(INFO.schema["properties"]) == {"strategy_id", "audience", "supply_sources", "deals", *DIMENSIONS}
+    assert set(INFO.schema["properties"]) == {"strategy_id", "audience", "supply_sources", "deals", "site_lists", "domain_restrictions",
+                                                  *DIMENSIONS}
     assert schema_errors({"strategy_id": "1", "deals": ["A", "A"]}) == ["deals: ['A', 'A'] has non-unique elements"]
     assert schema_errors({"strategy_id": "1", "audience": {"include": ["BK-AUTO-INTENDERS"], "exclude": []}}) == []
     assert schema_errors({"strategy_id": "1", "audience": {"include": [800002]}}) == [

@@ -16,7 +16,11 @@ shared requests session trusts the test CA. Aspects covered:
 - targeting: what reconciler's provider writes as a ``StrategyTargeting`` (over TLS, with
   ``ca_bundle``), the SDK reads with ``get(..., child='region')`` as ``TargetDimension`` objects
   holding ``TargetValue``s (XML and JSON); the SDK's own ``save()`` of a dimension (no version) is
-  what the provider then reads, and its history names the change.
+  what the provider then reads, and its history names the change;
+- what the provider writes as Concept, StrategyConcept, StrategyDayPart and StrategyTargeting's
+  audience / supply_sources / deals / site_lists / domain_restrictions, the SDK reads as its own
+  models (XML and JSON; site lists: the SiteList itself, the SDK has no model of an assignment), and its
+  ``remove()`` of a day part is what the provider reads next.
 
 terminalone comes with the ``test`` extra (``pip install -e '.[test]'``): a missing SDK is an error,
 not a skip.
@@ -302,5 +306,82 @@ def test_target_dimensions_reconciler_writes_the_sdk_reads(server: tuple[Sandbox
         assert live.fields["region"] == {"include": ["US-CA", "US-NY"], "exclude": ["US-TX"]}
         [entry] = [h for h in provider.history("StrategyTargeting", str(strategy.id)) if h.field == "device.include"][-1:]
         assert (entry.user, entry.old, entry.new) == ("demo", "SMARTPHONE", "SMARTPHONE, TABLET")
+    finally:
+        provider.close()
+
+
+@pytest.mark.parametrize("json_mode", [False, True], ids=["xml", "json"])
+def test_concepts_day_parts_audiences_supplies_deals_reconciler_writes_the_sdk_reads(
+        server: tuple[SandboxServer, Path], json_mode: bool) -> None:
+    """Concept, StrategyConcept, StrategyDayPart and StrategyTargeting's audience / supply_sources /
+    deals as reconciler's provider writes them, read by the SDK with its own models and paths
+    (``child='audience_segments'``, ``'supplies'``, ``'deals'``; the linkage collections with
+    ``limit={'strategy': id}``). The SDK's ``child='concepts'`` / ``'day_parts'`` paths
+    (``/strategies/{id}/concepts``, ``/day_parts``) are not in the reference and not served: the SDK
+    reads those through ``strategy_concepts`` / ``strategy_day_parts``; ``t1.get('deals', id)`` goes
+    to the separate Deals service (``deals/v1.0``), not served either."""
+    t1 = connect(server, json=json_mode)
+    made = build(t1)
+    strategy, advertiser = made["strategies"][0], made["advertiser"]
+    provider = reconciler_provider(server)
+    try:
+        concept = provider.create("Concept", {"advertiser_id": str(advertiser.id), "name": "Winter Creatives"})
+        link = provider.create("StrategyConcept", {"strategy_id": str(strategy.id), "concept_id": concept.remote_id,
+                                                   "weighting": "BUDGET", "percent": 40})
+        part = provider.create("StrategyDayPart", {"strategy_id": str(strategy.id), "days": "MTWRF",
+                                                   "start_hour": 9, "end_hour": 17})
+        provider.create("StrategyTargeting", {
+            "strategy_id": str(strategy.id),
+            "audience": {"include": ["BK-AUTO-INTENDERS"], "exclude": ["EX-CURRENT-CUSTOMERS"]},
+            "supply_sources": ["ADX", "OPENX"], "deals": ["SPORTS-PMP"], "site_lists": ["Blocked Domains"],
+            "domain_restrictions": {"include": ["news.example.com"], "exclude": ["Bad.Example"]},
+        })
+
+        got = t1.get("concepts", int(concept.remote_id), include="advertiser")
+        assert isinstance(got, terminalone.models.Concept)
+        assert (got.name, got.advertiser_id, got.status, got.version) == ("Winter Creatives", advertiser.id, True, 0)
+        assert got.advertiser.name == "SDK Advertiser"
+        [assigned] = list(t1.get("strategy_concepts", limit={"strategy": strategy.id}, include="concept", full=True))
+        assert isinstance(assigned, terminalone.models.StrategyConcept)
+        assert (assigned.id, assigned.concept_id, assigned.concept.name) == (
+            int(link.remote_id), int(concept.remote_id), "Winter Creatives")
+
+        [day_part] = list(t1.get("strategy_day_parts", limit={"strategy": strategy.id}, full=True))
+        assert isinstance(day_part, terminalone.models.StrategyDayPart)
+        assert (day_part.id, day_part.days, day_part.start_hour, day_part.end_hour, day_part.user_time) == (
+            int(part.remote_id), "MTWRF", 9, 17, False)
+
+        segments = list(t1.get("strategies", strategy.id, child="audience_segments", full=True))
+        assert all(isinstance(s, terminalone.models.StrategyAudienceSegment) for s in segments)
+        by_id = {s.audience_segment_id: s.restriction for s in segments}
+
+        named = {t1.get("audience_segments", sid).name: restriction for sid, restriction in by_id.items()}
+        assert sorted(named.values()) == ["EXCLUDE", "INCLUDE"]
+        listed = list(t1.get("strategy_audience_segments", limit={"strategy": strategy.id}, full=True))
+        assert sorted(s.id for s in listed) == sorted(s.id for s in segments)
+
+        supplies = list(t1.get("strategies", strategy.id, child="supplies", full=True))
+        assert all(isinstance(s, terminalone.models.StrategySupplySource) for s in supplies)
+        assert sorted(s.supply_source_id for s in supplies) == [90001, 90004]  # ADX, OPENX
+        assert sorted(t1.get("supply_sources", s.supply_source_id).code for s in supplies) == ["ADX", "OPENX"]
+        deals = list(t1.get("strategies", strategy.id, child="deals", full=True))
+        assert all(isinstance(d, terminalone.models.StrategyDeal) for d in deals)
+        assert [d.deal_id for d in deals] == [95003]
+        # t1.get("deals", id) goes to the separate Deals service (``/deals/v1.0``, config.SERVICE_BASE_PATHS),
+        # which the reference does not describe and the sandbox does not serve: the id is the check here
+
+        # site lists: the SDK has a SiteList model but no strategy_site_list one (nor a child path): the list itself
+        site_list = t1.get("site_lists", 97003)
+        assert isinstance(site_list, terminalone.models.SiteList)
+        assert (site_list.name, site_list.restriction, site_list.organization_id) == ("Blocked Domains", "EXCLUDE", 100048)
+
+        restrictions = list(t1.get("strategy_domain_restrictions", limit={"strategy": strategy.id}, full=True))
+        assert all(isinstance(r, terminalone.models.StrategyDomain) for r in restrictions)
+        assert sorted((r.restriction, r.domain, r.strategy_id) for r in restrictions) == [
+            ("EXCLUDE", "bad.example", strategy.id), ("INCLUDE", "news.example.com", strategy.id)]
+
+        # the SDK removes the day part its own way (POST .../delete with version); reconciler sees it gone
+        day_part.remove()
+        assert provider.read("StrategyDayPart", [part.remote_id]).get(part.remote_id) is None
     finally:
         provider.close()
