@@ -38,8 +38,9 @@ from __future__ import annotations
 import difflib
 import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from types import MappingProxyType
 from typing import Any
 
@@ -211,58 +212,36 @@ class TargetingCalls:
 
     # -- writing ---------------------------------------------------------------------------------
     def write(self, strategy_id: str, values: Mapping[str, Any]) -> list[str]:
-        """POST each dimension of ``values`` (canonical lists of codes); the dimensions written."""
+        """POST each part of ``values`` (canonical lists of codes): dimensions, then the audience,
+        the domain restrictions and the picked lists; the parts written. A refusal names the part
+        and what was already written (each part is its own call: nothing rolls back)."""
         written: list[str] = []
+
+        def step(name: str, call: Callable[[], Any], prefix: str) -> None:
+            try:
+                call()
+            except APIError as exc:
+                if written or prefix:
+                    done = f" ({', '.join(written)} already written)" if written else ""
+                    raise type(exc)(
+                        f"{prefix}{exc.vendor_message}{done}", method=exc.method, url=exc.url, status=exc.status,
+                        vendor_code=exc.vendor_code, retry_after=exc.retry_after,
+                    ) from None
+                raise
+            written.append(name)
+
         for name in sorted(k for k in values if k in DIMENSIONS):
-            dim = DIMENSIONS[name]
             lists = values[name] if isinstance(values[name], Mapping) else {}
             form = {lst: self.resolve(name, [_code(c) for c in lists.get(lst) or ()], lst) for lst in LISTS}
-            try:
-                self.client.request("POST", f"/strategies/{strategy_id}/target_dimensions/{dim}", data=form,
-                                    retry_writes=True)
-            except APIError as exc:
-                done = f" ({', '.join(written)} already written)" if written else ""
-                raise type(exc)(
-                    f"{name}: {exc.vendor_message}{done}", method=exc.method, url=exc.url, status=exc.status,
-                    vendor_code=exc.vendor_code, retry_after=exc.retry_after,
-                ) from None
-            written.append(name)
-        if AUDIENCE in values:
-            lists = values[AUDIENCE] if isinstance(values[AUDIENCE], Mapping) else {}
-            try:
-                self.audience.write(strategy_id, lists)
-            except APIError as exc:
-                if written:
-                    raise type(exc)(
-                        f"{exc.vendor_message} ({', '.join(written)} already written)", method=exc.method, url=exc.url,
-                        status=exc.status, vendor_code=exc.vendor_code, retry_after=exc.retry_after,
-                    ) from None
-                raise
-            written.append(AUDIENCE)
-        if DOMAINS in values:
-            lists = values[DOMAINS] if isinstance(values[DOMAINS], Mapping) else {}
-            try:
-                self.domains.write(strategy_id, lists)
-            except APIError as exc:
-                if written:
-                    raise type(exc)(
-                        f"{exc.vendor_message} ({', '.join(written)} already written)", method=exc.method, url=exc.url,
-                        status=exc.status, vendor_code=exc.vendor_code, retry_after=exc.retry_after,
-                    ) from None
-                raise
-            written.append(DOMAINS)
+            path = f"/strategies/{strategy_id}/target_dimensions/{DIMENSIONS[name]}"
+            step(name, partial(self.client.request, "POST", path, data=form, retry_writes=True), f"{name}: ")
+        for key, part in ((AUDIENCE, self.audience), (DOMAINS, self.domains)):
+            if key in values:
+                lists = values[key] if isinstance(values[key], Mapping) else {}
+                step(key, partial(part.write, strategy_id, lists), "")
         for key in sorted(k for k in values if k in LIST_KEYS):
-            codes = values[key] if isinstance(values[key], (list, tuple)) else []
-            try:
-                self.picks[key].write(strategy_id, [_code(c) for c in codes])
-            except APIError as exc:
-                if written:
-                    raise type(exc)(
-                        f"{exc.vendor_message} ({', '.join(written)} already written)", method=exc.method, url=exc.url,
-                        status=exc.status, vendor_code=exc.vendor_code, retry_after=exc.retry_after,
-                    ) from None
-                raise
-            written.append(key)
+            codes = [_code(c) for c in (values[key] if isinstance(values[key], (list, tuple)) else [])]
+            step(key, partial(self.picks[key].write, strategy_id, codes), "")
         return written
 
     def clear(self, strategy_id: str, live: Mapping[str, Any]) -> None:
