@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from reconciler.attribution import newest_touching
+from reconciler.attribution import newest_touching, when_text
 from reconciler.diff import FieldDiffer, owned_template, project
 from reconciler.model import HistoryEntry, LiveObject
 from reconciler.plan.model import value_to_json
@@ -321,7 +321,9 @@ def pending_lines(pending: Sequence[PendingStep], after_apply: bool = False) -> 
 
 
 def changed_by_text(user: str | None, when: str | None) -> str:
-    """`` (changed by jdoe at 2026-11-30T14:02:11)``, or what of it is known, or ""."""
+    """`` (changed by jdoe at 2026-11-30 14:02 UTC)``, or what of it is known, or "" (times as
+    plan and conflict messages show them; JSON keeps the API's text)."""
+    when = when_text(when) if when else when
     if user and when:
         return f" (changed by {user} at {when})"
     if user:

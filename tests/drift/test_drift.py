@@ -203,10 +203,10 @@ def test_text_rendering() -> None:
     report, _ = scenario()
     lines = render_drift_text(report).splitlines()
     assert lines == [
-        "~ mediamath.Campaign/summer: total_budget 50000 -> 65000 (changed by jdoe at 2026-11-20T10:01:02)",
+        "~ mediamath.Campaign/summer: total_budget 50000 -> 65000 (changed by jdoe at 2026-11-20 10:01 UTC)",
         "- mediamath.Strategy/gone: missing (id 302 was deleted outside reconciler)",
         "~ mediarithmics.CleanRoom/shared: settings.retention_days 30 -> 60 "
-        "(changed by mara at 2026-11-20T12:00:00+03:00)",
+        "(changed by mara at 2026-11-20 09:00 UTC)",
         '? mediamath.Campaign "Hand made" (id 250) under mediamath.Advertiser/acme [status: paused]: '
         "unmanaged (not in any manifest)",
         "",
@@ -251,7 +251,7 @@ def test_markdown_rendering() -> None:
     assert "| Status | Resource | Field | Last applied | Live | Changed by |" in md
     assert (
         "| changed | <code>mediamath.Campaign/summer</code> | <code>total_budget</code> | <code>50000</code> | "
-        "<code>65000</code> | changed by jdoe at 2026-11-20T10:01:02 |"
+        "<code>65000</code> | changed by jdoe at 2026-11-20 10:01 UTC |"
     ) in md
     assert "| missing | <code>mediamath.Strategy/gone</code> | | | | |" in md
     assert (

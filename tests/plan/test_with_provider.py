@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.attribution import when_text
 from reconciler.drift import DriftStatus, classify, render_drift_text
 from reconciler.errors import PlanError
 from reconciler.model import LiveObject
@@ -100,7 +101,7 @@ def test_out_of_band_edit_is_update_and_drift_with_attribution(world: dict[str, 
     (field,) = changed.fields
     assert (field.path, field.applied, field.live, field.changed_by) == ("price", 12.5, 15.0, "jdoe")
     assert field.changed_at
-    assert f"~ {ITEM}: price 12.5 -> 15 (changed by jdoe at {field.changed_at})" in render_drift_text(report)
+    assert f"~ {ITEM}: price 12.5 -> 15 (changed by jdoe at {when_text(field.changed_at)})" in render_drift_text(report)
 
 
 def test_immutable_field_plans_replace(world: dict[str, Any]) -> None:
