@@ -140,6 +140,20 @@ def lr_server() -> Iterator[SandboxServer]:
     yield from serve(["liveramp"])
 
 
+class MediaMathUser:
+    """A logged-in session on the MediaMath emulator's v2.0 API (XML), as a console user would
+    have: ``base`` is the API root, every call carries the api key."""
+
+    def __init__(self, url: str, user: str = "demo", password: str = "demo-password") -> None:
+        from reconciler.sandbox.mediamath.app import MediaMathEmulator
+
+        self.base = f"{url}/mediamath/api/v2.0"
+        self.session = requests.Session()
+        self.session.params = {"api_key": MediaMathEmulator.demo_credentials["api_key"]}  # type: ignore[assignment]
+        login = self.session.post(f"{self.base}/login", data={"user": user, "password": password}, timeout=TIMEOUT)
+        assert login.status_code == 200, login.text
+
+
 # -- the MediaMath example on its own sandbox (a test file may define its own ``ws``/``applied``) --
 @pytest.fixture
 def mm(mm_server: SandboxServer) -> Sandbox:

@@ -23,12 +23,11 @@ import json
 from pathlib import Path
 
 import pytest
-import requests
 from defusedxml import ElementTree as SafeET
 
 from reconciler.sandbox import SandboxServer
 from reconciler.sandbox.mediamath.app import MediaMathEmulator
-from tests.e2e.conftest import TIMEOUT, ExampleWorkspace, copy_example
+from tests.e2e.conftest import TIMEOUT, ExampleWorkspace, MediaMathUser, copy_example
 
 CREDENTIALS = dict(MediaMathEmulator.demo_credentials)
 TARGETING = "mediamath.StrategyTargeting/winter-mobile-coasts"
@@ -38,15 +37,8 @@ IDS = {"BK-AUTO-INTENDERS": 800002, "BK-IN-MARKET-SUV": 800003, "BK-TRAVELERS": 
        "EX-CURRENT-CUSTOMERS": 800104}
 
 
-class SegmentApi:
+class SegmentApi(MediaMathUser):
     """The emulator's API as a user (XML): a strategy's audience segments."""
-
-    def __init__(self, url: str, user: str = "demo", password: str = "demo-password") -> None:
-        self.base = f"{url}/mediamath/api/v2.0"
-        self.session = requests.Session()
-        self.session.params = {"api_key": CREDENTIALS["api_key"]}  # type: ignore[assignment]
-        login = self.session.post(f"{self.base}/login", data={"user": user, "password": password}, timeout=TIMEOUT)
-        assert login.status_code == 200, login.text
 
     def segments(self, strategy_id: str) -> dict[str, list[str]]:
         r = self.session.get(f"{self.base}/strategy_audience_segments/limit/strategy={strategy_id}",
@@ -61,14 +53,6 @@ class SegmentApi:
     def post(self, strategy_id: str, form: dict[str, object]) -> None:
         r = self.session.post(f"{self.base}/strategies/{strategy_id}/audience_segments", data=form, timeout=TIMEOUT)
         assert r.status_code == 200, r.text
-
-
-@pytest.fixture
-def applied(mm_server: SandboxServer, tmp_path: Path) -> ExampleWorkspace:
-    ws = copy_example("mediamath", tmp_path / "mediamath", mm_server.url, CREDENTIALS)
-    result = ws.run("apply", "--auto-approve")
-    assert result.code == 0, result
-    return ws
 
 
 @pytest.fixture

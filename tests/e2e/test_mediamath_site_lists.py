@@ -28,7 +28,7 @@ from defusedxml import ElementTree as SafeET
 
 from reconciler.sandbox import SandboxServer
 from reconciler.sandbox.mediamath.app import MediaMathEmulator
-from tests.e2e.conftest import TIMEOUT, ExampleWorkspace, copy_example
+from tests.e2e.conftest import TIMEOUT, ExampleWorkspace, MediaMathUser, copy_example
 
 CREDENTIALS = dict(MediaMathEmulator.demo_credentials)
 TARGETING = "mediamath.StrategyTargeting/winter-mobile-coasts"
@@ -38,15 +38,8 @@ IDS = {"Brand Safe Publishers": 97001, "News Publishers": 97002, "Blocked Domain
        "Made For Advertising": 97004, "Retired List": 97005}
 
 
-class SiteListApi:
+class SiteListApi(MediaMathUser):
     """The emulator's API as a user (XML): a strategy's site lists."""
-
-    def __init__(self, url: str, user: str = "demo", password: str = "demo-password") -> None:
-        self.base = f"{url}/mediamath/api/v2.0"
-        self.session = requests.Session()
-        self.session.params = {"api_key": CREDENTIALS["api_key"]}  # type: ignore[assignment]
-        login = self.session.post(f"{self.base}/login", data={"user": user, "password": password}, timeout=TIMEOUT)
-        assert login.status_code == 200, login.text
 
     def names(self, strategy_id: str) -> list[str]:
         r = self.session.get(f"{self.base}/strategy_site_lists/limit/strategy={strategy_id}", params={"full": "*"},
@@ -61,8 +54,7 @@ class SiteListApi:
 
 
 @pytest.fixture
-def applied(mm_server: SandboxServer, tmp_path: Path) -> ExampleWorkspace:
-    ws = copy_example("mediamath", tmp_path / "mediamath", mm_server.url, CREDENTIALS)
+def applied(ws: ExampleWorkspace) -> ExampleWorkspace:
     ws.edit("targeting.yaml", DEALS, f"{DEALS}\n  site_lists: [Brand Safe Publishers, Blocked Domains]")
     result = ws.run("apply", "--auto-approve")
     assert result.code == 0, result

@@ -20,13 +20,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-import requests
 import yaml
 from defusedxml import ElementTree as SafeET
 
 from reconciler.sandbox import SandboxServer
 from reconciler.sandbox.mediamath.app import MediaMathEmulator
-from tests.e2e.conftest import TIMEOUT, ExampleWorkspace, copy_example
+from tests.e2e.conftest import TIMEOUT, ExampleWorkspace, MediaMathUser, copy_example
 
 CREDENTIALS = dict(MediaMathEmulator.demo_credentials)
 TARGETING = "mediamath.StrategyTargeting/winter-mobile-coasts"
@@ -35,15 +34,8 @@ DEALS = "deals: [ACME-PREMIUM-2026]"
 IDS = {"ACME-PREMIUM-2026": 95001, "NEWS-HOMEPAGE": 95002, "SPORTS-PMP": 95003, "ADX": 90001}
 
 
-class PickApi:
+class PickApi(MediaMathUser):
     """The emulator's API as a user (XML): a strategy's supply sources and deals."""
-
-    def __init__(self, url: str, user: str = "demo", password: str = "demo-password") -> None:
-        self.base = f"{url}/mediamath/api/v2.0"
-        self.session = requests.Session()
-        self.session.params = {"api_key": CREDENTIALS["api_key"]}  # type: ignore[assignment]
-        login = self.session.post(f"{self.base}/login", data={"user": user, "password": password}, timeout=TIMEOUT)
-        assert login.status_code == 200, login.text
 
     def codes(self, coll: str, strategy_id: str) -> list[str]:
         r = self.session.get(f"{self.base}/{coll}/limit/strategy={strategy_id}", params={"full": "*"}, timeout=TIMEOUT)
@@ -54,14 +46,6 @@ class PickApi:
     def set_deals(self, strategy_id: str, ids: list[int]) -> None:
         r = self.session.post(f"{self.base}/strategies/{strategy_id}/deals", data={"deal_ids": ids}, timeout=TIMEOUT)
         assert r.status_code == 200, r.text
-
-
-@pytest.fixture
-def applied(mm_server: SandboxServer, tmp_path: Path) -> ExampleWorkspace:
-    ws = copy_example("mediamath", tmp_path / "mediamath", mm_server.url, CREDENTIALS)
-    result = ws.run("apply", "--auto-approve")
-    assert result.code == 0, result
-    return ws
 
 
 @pytest.fixture

@@ -33,13 +33,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-import requests
 import yaml
 from defusedxml import ElementTree as SafeET
 
 from reconciler.sandbox import SandboxServer
 from reconciler.sandbox.mediamath.app import MediaMathEmulator
-from tests.e2e.conftest import TIMEOUT, ExampleWorkspace, Sandbox, copy_example
+from tests.e2e.conftest import TIMEOUT, ExampleWorkspace, MediaMathUser, Sandbox, copy_example
 
 CREDENTIALS = dict(MediaMathEmulator.demo_credentials)
 TARGETING = "mediamath.StrategyTargeting/winter-mobile-coasts"
@@ -49,15 +48,8 @@ IDS = {"US-CA": 70001, "US-NY": 70002, "US-TX": 70003, "US-FL": 70004, "SMARTPHO
        "IOS": 50003}
 
 
-class TargetApi:
+class TargetApi(MediaMathUser):
     """The emulator's API as a user (XML): read and write a strategy's target dimensions."""
-
-    def __init__(self, url: str, user: str = "demo", password: str = "demo-password") -> None:
-        self.base = f"{url}/mediamath/api/v2.0"
-        self.session = requests.Session()
-        self.session.params = {"api_key": CREDENTIALS["api_key"]}  # type: ignore[assignment]
-        login = self.session.post(f"{self.base}/login", data={"user": user, "password": password}, timeout=TIMEOUT)
-        assert login.status_code == 200, login.text
 
     def codes(self, strategy_id: str, dim: int) -> dict[str, list[str]]:
         r = self.session.get(f"{self.base}/strategies/{strategy_id}/target_dimensions/{dim}", timeout=TIMEOUT)
