@@ -142,13 +142,22 @@ def lr_server() -> Iterator[SandboxServer]:
 
 class MediaMathUser:
     """A logged-in session on the MediaMath emulator's v2.0 API (XML), as a console user would
-    have: ``base`` is the API root, every call carries the api key."""
+    have: ``base`` is the API root, every call carries the api key. A 429 (the emulator enforces
+    MediaMath's rate limit, which a test's reads share with reconciler's) is waited out and retried
+    as the vendor asks (``Retry-After``), as any client of the real API must."""
 
     def __init__(self, url: str, user: str = "demo", password: str = "demo-password") -> None:
+        from requests.adapters import HTTPAdapter
+        from urllib3.util.retry import Retry
+
         from reconciler.sandbox.mediamath.app import MediaMathEmulator
 
         self.base = f"{url}/mediamath/api/v2.0"
         self.session = requests.Session()
+        retry = Retry(total=8, status_forcelist=(429,), allowed_methods=None, backoff_factor=0.2,
+                      respect_retry_after_header=True, raise_on_status=False)
+        self.session.mount("http://", HTTPAdapter(max_retries=retry))
+        self.session.mount("https://", HTTPAdapter(max_retries=retry))
         self.session.params = {"api_key": MediaMathEmulator.demo_credentials["api_key"]}  # type: ignore[assignment]
         login = self.session.post(f"{self.base}/login", data={"user": user, "password": password}, timeout=TIMEOUT)
         assert login.status_code == 200, login.text
